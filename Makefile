@@ -1,0 +1,32 @@
+# tunespace: two commands.  `make demo` and `make test` each create or reuse .venv.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install bench clean
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# torch first: 2.13.0 is a local CPU build here; a bare "torch" would pull a CUDA build.
+	$(PIP) install --quiet "torch==2.13.0"
+	# tinysoundfont's metadata asks for pyaudio (live playback only, does not build): no deps.
+	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3.6"
+	$(PIP) install --quiet -e ".[test,bench]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m tunespace demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -x --timeout=900
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

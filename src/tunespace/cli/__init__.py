@@ -1,0 +1,57 @@
+"""The ``tunespace`` command line: a thin layer over the library.
+
+Each module in this package is one subcommand. It defines::
+
+    NAME: str                                   # e.g. "corpus"
+    HELP: str                                   # one line for ``tunespace --help``
+    def add_arguments(parser: argparse.ArgumentParser) -> None
+    def run(args: argparse.Namespace) -> int    # calls library functions, returns exit status
+
+Expected failures raise :class:`tunespace.errors.TunespaceError`; :func:`main` prints them as
+one line on stderr and exits with their exit code (2 for usage and config errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import TunespaceError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with one subparser per command module."""
+    parser = argparse.ArgumentParser(
+        prog="tunespace",
+        description="Music audio embeddings: train with chosen augmentation, embed, "
+        "and measure which musical properties the neighbourhoods are organised by.",
+    )
+    parser.add_argument("--version", action="version", version=f"tunespace {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except TunespaceError as e:
+        print(f"tunespace {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"tunespace {args.command}: interrupted", file=sys.stderr)
+        return 130

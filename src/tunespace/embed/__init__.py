@@ -1,0 +1,5 @@
+"""Embedding extraction and the EMB folder format."""
+
+from .format import EmbeddingSet, read_embeddings, write_embeddings
+
+__all__ = ["EmbeddingSet", "read_embeddings", "write_embeddings"]
