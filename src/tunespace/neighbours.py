@@ -1,0 +1,311 @@
+"""k-nearest-neighbour search by cosine similarity, exact or approximate, with exclusions.
+
+:func:`knn` returns, for every query item, its ``k`` most similar items, excluding the item
+itself and (optionally) every item of the same group (e.g. other excerpts of the same track).
+
+- Vectors are L2-normalised in float32 chunks (zero vectors stay zero: similarity 0 to all,
+  never NaN), so inner product = cosine.
+- Exact search runs through FAISS (``IndexFlatIP``) or a torch matrix product + ``topk``
+  (``backend="faiss"|"torch"|"auto"``; ``"auto"`` picks the one measured faster on a 2-core
+  CPU by ``bench/bench_knn.py``: see :data:`AUTO_BACKEND`). Queries are processed in chunks
+  of ``chunk_size`` rows so that memory stays bounded (the torch path further caps each
+  similarity block at :data:`MAX_BLOCK_ELEMENTS` floats).
+- Exclusions: each query first asks for ``k`` + a few extra candidates; rows that lose too
+  many to exclusion are searched again with twice as many candidates until ``k`` remain (or
+  every item has been examined), which is correct for any group size.
+- Ties are broken deterministically by item index (lower first). For exact search a row is
+  only accepted when the k-th kept similarity is strictly above the lowest retrieved one, so
+  tied items just outside the candidate list cannot be missed.
+- Approximate search (``method="ivf"``: FAISS ``IndexIVFFlat`` probed with ``nprobe``;
+  ``method="hnsw"``: ``IndexHNSWFlat``) is for millions of items. It reports its recall@k
+  measured against exact search on a seeded random sample of queries.
+
+The exclusion/expansion loop and tie ordering are written here by hand (FAISS and torch do
+neither); the similarity computations are FAISS's and torch's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .errors import UsageError
+
+#: Exact backend picked by ``backend="auto"`` (measured in bench/bench_knn.py, docs/benchmarks.md).
+AUTO_BACKEND = "faiss"
+#: Largest (queries x items) similarity block the torch backend materialises (float32 elements).
+MAX_BLOCK_ELEMENTS = 1 << 26
+METHODS = ("exact", "ivf", "hnsw")
+BACKENDS = ("auto", "faiss", "torch")
+
+
+@dataclass
+class KnnResult:
+    """Nearest neighbours of each query.
+
+    Attributes:
+        indices: int64 (Q, k), neighbour row indices, most similar first.
+        similarities: float32 (Q, k), cosine similarities, non-increasing along each row.
+        recall: measured recall@k of approximate search against exact search (None for exact).
+        method: ``"exact"``, ``"ivf"`` or ``"hnsw"``.
+        backend: the exact backend used (``"faiss"`` or ``"torch"``) or the FAISS index kind.
+    """
+
+    indices: np.ndarray
+    similarities: np.ndarray
+    recall: float | None = None
+    method: str = "exact"
+    backend: str = "faiss"
+
+
+def normalise(vectors: np.ndarray, chunk_size: int = 65536) -> np.ndarray:
+    """L2-normalised float32 copy (N, D) of ``vectors`` (any float array, memory maps included).
+
+    Rows are converted ``chunk_size`` at a time; zero rows stay zero (no NaN).
+    Raises:
+        UsageError: not 2-D, or non-finite values.
+    """
+    if vectors.ndim != 2:
+        raise UsageError(f"embeddings must be 2-D (N, D), got shape {vectors.shape}")
+    n, d = vectors.shape
+    out = np.empty((n, d), dtype=np.float32)
+    for s in range(0, n, chunk_size):
+        block = np.asarray(vectors[s : s + chunk_size], dtype=np.float32)
+        if not np.isfinite(block).all():
+            raise UsageError(f"embeddings rows {s}-{s + len(block) - 1} contain non-finite values")
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        np.divide(block, np.where(norms > 0, norms, 1.0), out=out[s : s + len(block)])
+    return out
+
+
+class _Searcher(Protocol):
+    def search(self, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class _FaissSearcher:
+    def __init__(self, index) -> None:  # noqa: ANN001 (a faiss index)
+        self.index = index
+
+    def search(self, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+        sims, idx = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), kk)
+        return sims, idx.astype(np.int64, copy=False)
+
+
+class _TorchSearcher:
+    def __init__(self, x: np.ndarray) -> None:
+        import torch
+
+        self.torch = torch
+        self.x = torch.from_numpy(x)
+
+    def search(self, queries: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+        torch = self.torch
+        q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
+        step = max(1, MAX_BLOCK_ELEMENTS // max(1, self.x.shape[0]))
+        sims, idx = [], []
+        with torch.no_grad():
+            for s in range(0, q.shape[0], step):
+                v, i = torch.topk(q[s : s + step] @ self.x.T, kk, dim=1)
+                sims.append(v.numpy())
+                idx.append(i.numpy())
+        return np.concatenate(sims), np.concatenate(idx).astype(np.int64, copy=False)
+
+
+def knn(
+    vectors: np.ndarray,
+    k: int,
+    *,
+    exclude_self: bool = True,
+    groups: np.ndarray | None = None,
+    method: str = "exact",
+    backend: str = "auto",
+    chunk_size: int = 4096,
+    seed: int = 0,
+    queries: np.ndarray | None = None,
+    nlist: int | None = None,
+    nprobe: int = 16,
+    hnsw_m: int = 32,
+    ef_search: int = 128,
+    recall_queries: int = 1000,
+) -> KnnResult:
+    """The ``k`` nearest neighbours (cosine) of each item of ``vectors``.
+
+    Args:
+        vectors: (N, D) embeddings, any float dtype, possibly memory-mapped.
+        k: neighbours per query (>= 1).
+        exclude_self: leave each query out of its own neighbours.
+        groups: (N,) group ids (any hashable dtype) or None; items sharing the query's group
+            are excluded (the query too, whatever ``exclude_self`` says).
+        method: ``"exact"``, ``"ivf"`` or ``"hnsw"`` (approximate).
+        backend: exact backend, ``"faiss"``, ``"torch"`` or ``"auto"`` (:data:`AUTO_BACKEND`).
+        chunk_size: query rows per search call (bounds memory: chunk_size x N similarities
+            for the torch backend, chunk_size x k for FAISS).
+        seed: seed of the IVF training sample / k-means and of the recall query sample.
+        queries: (Q,) row indices to search for (default: all N rows).
+        nlist: IVF cells (default 4 * sqrt(N), at least 39 training points per cell).
+        nprobe: IVF cells probed per query.
+        hnsw_m: HNSW graph degree.
+        ef_search: HNSW search beam width.
+        recall_queries: number of sampled queries for the recall@k estimate of approximate search.
+    Returns:
+        :class:`KnnResult` with (Q, k) indices and similarities.
+    Raises:
+        UsageError: bad method/backend, or ``k`` larger than the number of eligible
+            neighbours of some query.
+    """
+    if method not in METHODS:
+        raise UsageError(f"unknown k-NN method {method!r}; expected one of {METHODS}")
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown k-NN backend {backend!r}; expected one of {BACKENDS}")
+    backend = AUTO_BACKEND if backend == "auto" else backend
+    x = normalise(vectors)
+    n, d = x.shape
+    codes, max_group = _group_codes(groups, n)
+    eligible = n - max_group if codes is not None else n - int(exclude_self)
+    if k < 1 or k > eligible:
+        raise UsageError(
+            f"k={k} is out of range: some queries have only {eligible} eligible neighbours "
+            f"(N={n}{f', largest group {max_group}' if codes is not None else ''})"
+        )
+    rows = np.arange(n, dtype=np.int64) if queries is None else np.asarray(queries, dtype=np.int64)
+    exclude_self = exclude_self or codes is not None
+    extra = (min(max_group, 64) if codes is not None else int(exclude_self)) + 1
+
+    exact_searcher: _Searcher
+    if method == "exact" and backend == "faiss":
+        exact_searcher = _FaissSearcher(_flat_index(x))
+    else:
+        exact_searcher = _TorchSearcher(x)  # shares x's memory: no copy
+    if method == "exact":
+        idx, sims = _search_all(exact_searcher, x, rows, k, codes, exclude_self, extra, chunk_size, True, None)
+        return KnnResult(idx, sims, None, "exact", backend)
+
+    approx = _FaissSearcher(_approx_index(x, method, seed, nlist, nprobe, hnsw_m, ef_search))
+    idx, sims = _search_all(approx, x, rows, k, codes, exclude_self, extra, chunk_size, False, exact_searcher)
+    # recall@k on a seeded sample of all N items, against exact search
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n, size=min(recall_queries, n), replace=False))
+    a_idx, _ = _search_all(approx, x, sample, k, codes, exclude_self, extra, chunk_size, False, exact_searcher)
+    e_idx, _ = _search_all(exact_searcher, x, sample, k, codes, exclude_self, extra, chunk_size, True, None)
+    hits = sum(len(np.intersect1d(a, e, assume_unique=True)) for a, e in zip(a_idx, e_idx))
+    recall = hits / (len(sample) * k)
+    return KnnResult(idx, sims, float(recall), method, method)
+
+
+def _group_codes(groups: np.ndarray | None, n: int) -> tuple[np.ndarray | None, int]:
+    if groups is None:
+        return None, 1
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise UsageError(f"groups must have shape ({n},), got {g.shape}")
+    _, codes, counts = np.unique(g, return_inverse=True, return_counts=True)
+    return codes.astype(np.int64), int(counts.max())
+
+
+def _flat_index(x: np.ndarray):  # noqa: ANN202
+    import faiss
+
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    return index
+
+
+def _approx_index(
+    x: np.ndarray, method: str, seed: int, nlist: int | None, nprobe: int, hnsw_m: int, ef_search: int
+):  # noqa: ANN202
+    import faiss
+
+    n, d = x.shape
+    if method == "hnsw":
+        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = max(40, 2 * hnsw_m)
+        index.hnsw.efSearch = ef_search
+        index.add(x)
+        return index
+    if nlist is None:
+        nlist = int(4 * np.sqrt(n))
+    nlist = max(1, min(nlist, n // 39))
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = seed
+    rng = np.random.default_rng(seed)
+    n_train = min(n, nlist * 64)
+    train = x[np.sort(rng.choice(n, size=n_train, replace=False))] if n_train < n else x
+    index.train(train)
+    index.add(x)
+    index.nprobe = min(nprobe, nlist)
+    return index
+
+
+def _search_all(
+    searcher: _Searcher,
+    x: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    codes: np.ndarray | None,
+    exclude_self: bool,
+    extra: int,
+    chunk_size: int,
+    exact: bool,
+    fallback: _Searcher | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    out_idx = np.empty((len(rows), k), dtype=np.int64)
+    out_sim = np.empty((len(rows), k), dtype=np.float32)
+    for s in range(0, len(rows), chunk_size):
+        r = rows[s : s + chunk_size]
+        out_idx[s : s + len(r)], out_sim[s : s + len(r)] = _search_rows(
+            searcher, x, r, k, codes, exclude_self, extra, exact, fallback
+        )
+    return out_idx, out_sim
+
+
+def _search_rows(
+    searcher: _Searcher,
+    x: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    codes: np.ndarray | None,
+    exclude_self: bool,
+    extra: int,
+    exact: bool,
+    fallback: _Searcher | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Search ``rows``, filter exclusions, re-search rows left short with twice the candidates."""
+    n = x.shape[0]
+    out_idx = np.empty((len(rows), k), dtype=np.int64)
+    out_sim = np.empty((len(rows), k), dtype=np.float32)
+    pending = np.arange(len(rows))
+    kk = min(n, k + extra)
+    while pending.size:
+        q_rows = rows[pending]
+        sims, idx = searcher.search(x[q_rows], kk)
+        valid = idx >= 0
+        if exclude_self:
+            valid &= idx != q_rows[:, None]
+        if codes is not None:
+            valid &= codes[np.where(idx >= 0, idx, 0)] != codes[q_rows][:, None]
+        key = np.where(valid, -sims.astype(np.float64), np.inf)
+        order = np.lexsort((np.where(idx >= 0, idx, n), key), axis=-1)
+        idx_s = np.take_along_axis(idx, order, axis=1)
+        sim_s = np.take_along_axis(sims, order, axis=1)
+        done = valid.sum(axis=1) >= k
+        if exact and kk < n:
+            lowest = np.where(idx >= 0, sims, np.inf).min(axis=1)
+            done &= sim_s[:, k - 1] > lowest
+        if kk >= n:
+            if not exact and not done.all():
+                # the approximate index could not return enough items: exact search for those rows
+                short = pending[~done]
+                out_idx[short], out_sim[short] = _search_rows(
+                    fallback, x, rows[short], k, codes, exclude_self, extra, True, None
+                )
+                pending = pending[done]
+                idx_s, sim_s = idx_s[done], sim_s[done]
+            done = np.ones(len(pending), dtype=bool)
+        out_idx[pending[done]] = idx_s[done, :k]
+        out_sim[pending[done]] = sim_s[done, :k]
+        pending = pending[~done]
+        kk = min(n, kk * 2)
+    return out_idx, out_sim

@@ -1,0 +1,359 @@
+"""The contrastive trainer (plain PyTorch, optionally DistributedDataParallel).
+
+One step: a batch of positive pairs of distinct tracks -> the augmentation policy's CPU stage
+(in data-loader workers) -> the device stage (STFT, spectral augmentation, log-mel,
+standardisation) -> encoder -> projector -> NT-Xent over the global batch -> AdamW.
+
+Reproducibility: the model is initialised from ``seed``; the pairs of step ``s`` come from a
+permutation seeded by ``(seed, epoch)`` and per-track generators seeded by
+``(seed, epoch, track)``; the device-stage generator and the global torch RNG (dropout,
+stochastic depth) are reseeded from ``(seed, step)`` at every step; the learning rate is a pure
+function of the step. A run killed after checkpoint ``s`` and resumed from it therefore
+replays exactly the steps an uninterrupted run takes, and on CPU ends with the same weights.
+
+Run folder::
+
+    RUN/config.json        the fully resolved config
+    RUN/metrics.jsonl      one JSON object per logged step
+    RUN/tb/                TensorBoard scalars (loss, lr, pairs_per_s, alignment, uniformity, skipped)
+    RUN/checkpoints/       step_NNNNNNN.pt (atomic), latest.txt
+    RUN/skipped.csv        files that could not be read (file, reason, count)
+    RUN/views.jsonl        optional: each view's augmentation parameters
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..augment import make_pair_transform
+from ..datasets import open_dataset
+from ..errors import ConfigError, UsageError
+from ..files import read_json, write_json, write_text
+from ..losses import NTXentLoss, alignment, uniformity
+from ..models import Projector, build_encoder
+from ..pairs import AudioCache, DistinctTrackBatches, PairDataset, collate_pairs, estimate_cache_bytes, track_durations
+from . import distributed
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import lr_at, resolve_config
+
+
+class ContrastiveNet(nn.Module):
+    """Encoder + projector. ``forward(x) -> (h, z)``: embedding and projection."""
+
+    def __init__(self, encoder: nn.Module, projector: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.projector = projector
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return h, self.projector(h)
+
+
+def build_model(cfg: dict[str, Any]) -> ContrastiveNet:
+    """Encoder and projector from a resolved config (seed the RNG before calling)."""
+    m = cfg["model"]
+    n_mels = int(cfg["frontend"].get("n_mels", 96))
+    encoder = build_encoder(m["encoder"], n_mels=n_mels, **m.get("encoder_args", {}))
+    projector = Projector(encoder.embedding_dim, hidden_dims=tuple(m["projector"]["hidden_dims"]), out_dim=m["projector"]["out_dim"])
+    return ContrastiveNet(encoder, projector)
+
+
+def step_seed(seed: int, step: int, salt: int = 0) -> int:
+    """A 63-bit seed for ``step`` (stable across runs and resumption)."""
+    return int(np.random.SeedSequence([int(seed), int(step), int(salt)]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    steps: int
+    final_loss: float
+    checkpoint: Path
+    skipped: dict[str, int]
+
+
+def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    if device.type != "cuda" or amp == "off":
+        return contextlib.nullcontext()
+    if amp == "fp16":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
+    """Everything that can fail on bad input, done before any training.
+
+    Returns the dataset, durations, transform and audio cache. Raises ConfigError/UsageError:
+    unknown encoder/policy, parameter out of range, too few tracks for the batch, tracks
+    shorter than the pair window.
+    """
+    if cfg["data"]["path"] is None:
+        raise UsageError("no dataset given (--data DIR)")
+    ds = open_dataset(cfg["data"]["path"], kind=cfg["data"].get("kind", "auto"))
+    transform = make_pair_transform(
+        cfg["augment"]["policy"], cfg["augment"]["backend"], cfg["frontend"], cfg["pairs"]["excerpt_seconds"],
+        overrides=cfg["augment"].get("overrides") or None,
+    )
+    build_encoder(cfg["model"]["encoder"], n_mels=int(cfg["frontend"].get("n_mels", 96)), **cfg["model"].get("encoder_args", {}))  # validates name/args
+    global_batch = cfg["train"]["batch_size"] * world_size
+    if len(ds) < global_batch:
+        raise ConfigError(f"{cfg['data']['path']}: the dataset has {len(ds)} tracks, fewer than the batch of {global_batch} pairs")
+    durations = track_durations(ds.tracks)
+    window_s = transform.input_seconds()
+    short = [t.id for t, d in zip(ds.tracks, durations) if d + 1e-6 < window_s]
+    if short:
+        raise ConfigError(
+            f"{len(short)} track(s) are shorter than the pair window of {window_s:.2f} s (first: {short[0]})"
+        )
+    sr = transform.frontend.cfg.sample_rate if hasattr(transform.frontend, "cfg") else 16000
+    cache = None
+    mode = cfg["data"].get("cache_audio", "auto")
+    if mode is True or (mode == "auto" and estimate_cache_bytes(durations, sr) < cfg["data"]["cache_max_gb"] * 2**30):
+        cache = AudioCache(ds.tracks, sr)
+    return {"dataset": ds, "durations": durations, "transform": transform, "cache": cache, "sample_rate": sr}
+
+
+def train(
+    out: str | Path,
+    config: dict[str, Any] | None = None,
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train a contrastive model; the run folder ``out`` receives config, logs and checkpoints.
+
+    Args:
+        out: run folder.
+        config: a resolved config (:func:`resolve_config`); with ``resume`` it may be None,
+            in which case ``out/config.json`` is used.
+        resume: continue from the newest checkpoint in ``out``.
+        stop_after: stop (after checkpointing) once this global step is reached; used to test
+            interruption. The schedule still follows ``train.steps``.
+    """
+    out = Path(out)
+    cfg = _resume_config(out, config) if resume else config
+    if cfg is None:
+        raise UsageError("no config given")
+    if not resume and latest_checkpoint(out) is not None:
+        raise UsageError(f"{out}: this run folder already holds checkpoints; use --resume or another --out")
+    dist_info = distributed.setup(cfg["train"]["device"])
+    tcfg = cfg["train"]
+    if tcfg.get("threads"):
+        torch.set_num_threads(int(tcfg["threads"]))
+    prep = prepare(cfg, dist_info.world_size)
+    ds, transform = prep["dataset"], prep["transform"]
+    if dist_info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", cfg)
+        write_json(out / "run.json", {"tunespace_version": __version__, "world_size": dist_info.world_size, "n_tracks": len(ds), "track_ids_sha": _ids_digest(ds.ids)})
+
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg).to(dist_info.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg["lr"], weight_decay=tcfg["weight_decay"])
+    start_step = 0
+    if resume:
+        ckpt_path = latest_checkpoint(out)
+        if ckpt_path is not None:
+            state = load_checkpoint(ckpt_path, map_location=dist_info.device)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            start_step = int(state["step"])
+    ddp_model: nn.Module = model
+    if dist_info.enabled:
+        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[dist_info.device.index] if dist_info.device.type == "cuda" else None)
+    loss_fn = NTXentLoss(cfg["loss"]["temperature"])
+    amp = tcfg["amp"]
+    scaler = torch.amp.GradScaler("cuda") if (amp == "fp16" and dist_info.device.type == "cuda") else None
+
+    total = tcfg["steps"]
+    end = min(total, stop_after) if stop_after is not None else total
+    sampler = DistinctTrackBatches(len(ds), tcfg["batch_size"], cfg["seed"], end, start_step, dist_info.rank, dist_info.world_size)
+    pair_ds = PairDataset(ds.tracks, prep["durations"], prep["sample_rate"], transform.input_seconds(),
+                          cfg["pairs"]["max_centre_distance_s"], transform.cpu_stage, cfg["seed"], prep["cache"])
+    workers = tcfg["num_workers"]
+    if workers == "auto":
+        workers = 0 if cfg["augment"]["backend"] == "spectral" else min(4, os.cpu_count() or 1)
+    loader = torch.utils.data.DataLoader(pair_ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate_pairs,
+                                         persistent_workers=False, pin_memory=dist_info.device.type == "cuda")
+    skipped: dict[str, int] = _read_skipped(out) if resume else {}
+    if prep["cache"] is not None:
+        for path in prep["cache"].errors:
+            skipped.setdefault(path, 0)
+    writer = _tb_writer(out) if dist_info.is_main else None
+    metrics_f = open(out / "metrics.jsonl", "a", encoding="utf-8") if dist_info.is_main else None
+    views_f = open(out / "views.jsonl", "a", encoding="utf-8") if (dist_info.is_main and tcfg.get("log_views")) else None
+    bar = _progress(start_step, total, dist_info.is_main and tcfg.get("progress", True))
+    step = start_step
+    last_loss = float("nan")
+    t_last, pairs_since = time.perf_counter(), 0
+    model.train()
+    try:
+        for batch in loader:
+            for path, reason in batch["errors"]:
+                skipped[path] = skipped.get(path, 0) + 1
+            lr = lr_at(step, tcfg["lr"], tcfg["warmup_steps"], total)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            if batch["wave_a"] is None or batch["wave_a"].shape[0] < 2:
+                step += 1
+                continue
+            torch.manual_seed(step_seed(cfg["seed"], step, 1))
+            gen = torch.Generator(device=dist_info.device)
+            gen.manual_seed(step_seed(cfg["seed"], step, 2 + dist_info.rank))
+            wa = batch["wave_a"].to(dist_info.device, non_blocking=True)
+            wb = batch["wave_b"].to(dist_info.device, non_blocking=True)
+            with torch.no_grad():
+                xa, xb, dparams = transform.device_stage(wa, wb, gen)
+            with _autocast(dist_info.device, amp):
+                x = torch.cat([xa, xb], dim=0)
+                h, z = ddp_model(x)
+                n = xa.shape[0]
+                loss = loss_fn(z[:n].float(), z[n:].float())
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            last_loss = float(loss.detach())
+            step += 1
+            pairs_since += n * dist_info.world_size
+            if views_f is not None:
+                views_f.write(json.dumps({"step": step - 1, "index": batch["index"].tolist(), "cpu": batch["params"], "device": _jsonable(dparams)}) + "\n")
+            if dist_info.is_main and (step % tcfg["log_every"] == 0 or step == end):
+                now = time.perf_counter()
+                with torch.no_grad():
+                    ha, hb = torch.nn.functional.normalize(h[:n].float(), dim=1), torch.nn.functional.normalize(h[n:].float(), dim=1)
+                    rec = {
+                        "step": step, "loss": last_loss, "lr": lr,
+                        "pairs_per_s": pairs_since / max(1e-9, now - t_last),
+                        "alignment": float(alignment(ha, hb)), "uniformity": float(uniformity(torch.cat([ha, hb]))),
+                        "skipped": int(sum(skipped.values())),
+                    }
+                t_last, pairs_since = now, 0
+                metrics_f.write(json.dumps(rec) + "\n")
+                metrics_f.flush()
+                if writer is not None:
+                    for k, v in rec.items():
+                        if k != "step":
+                            writer.add_scalar(f"train/{k}", v, step)
+                bar.set_postfix(loss=f"{last_loss:.3f}", pairs_s=f"{rec['pairs_per_s']:.1f}")
+            bar.update(1)
+            if step % tcfg["checkpoint_every"] == 0 or step == end:
+                if dist_info.is_main:
+                    _checkpoint(out, step, model, opt, cfg, tcfg["keep_checkpoints"])
+                    _write_skipped(out, skipped)
+                if dist_info.enabled:
+                    torch.distributed.barrier()
+    finally:
+        bar.close()
+        for f in (metrics_f, views_f):
+            if f is not None:
+                f.close()
+        if writer is not None:
+            writer.close()
+    if dist_info.is_main:
+        _write_skipped(out, skipped)
+    ckpt = latest_checkpoint(out)
+    distributed.teardown()
+    return TrainResult(out, step, last_loss, ckpt, skipped)
+
+
+def _checkpoint(out: Path, step: int, model: nn.Module, opt: torch.optim.Optimizer, cfg: dict, keep: int) -> Path:
+    state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(), "config": cfg, "version": __version__}
+    return save_checkpoint(out, step, state, keep=keep)
+
+
+def _resume_config(out: Path, config: dict[str, Any] | None) -> dict[str, Any]:
+    stored_path = out / "config.json"
+    if not stored_path.is_file():
+        raise UsageError(f"{out}: nothing to resume (no config.json)")
+    stored = read_json(stored_path)
+    if config is not None:
+        a = {k: v for k, v in config.items() if k != "train"}
+        b = {k: v for k, v in stored.items() if k != "train"}
+        ta = {k: v for k, v in config["train"].items() if k not in ("steps", "progress", "num_workers", "threads", "device")}
+        tb = {k: v for k, v in stored["train"].items() if k not in ("steps", "progress", "num_workers", "threads", "device")}
+        if a != b or ta != tb:
+            raise UsageError(f"{out}: the given settings differ from the run's config.json; resume with the same settings")
+        stored = config
+    return stored
+
+
+def _ids_digest(ids: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def _read_skipped(out: Path) -> dict[str, int]:
+    p = out / "skipped.csv"
+    if not p.is_file():
+        return {}
+    with open(p, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return {r["file"]: int(r["count"]) for r in rows}
+
+
+def _write_skipped(out: Path, skipped: dict[str, int]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "count"])
+    for k in sorted(skipped):
+        w.writerow([k, skipped[k]])
+    write_text(out / "skipped.csv", buf.getvalue())
+
+
+def _tb_writer(out: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # noqa: BLE001 - tensorboard is a declared dependency; be robust anyway
+        return None
+    return SummaryWriter(log_dir=str(out / "tb"))
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None: ...
+    def set_postfix(self, **kw: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(start: int, total: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+__all__ = ["ContrastiveNet", "TrainResult", "build_model", "prepare", "resolve_config", "train"]
