@@ -133,7 +133,7 @@ class TimeStretchSpec(Augmentation):
         return {"rate": rate}
 
     def max_speedup(self) -> float:
-        return self.max_rate if self.p > 0 else 1.0
+        return max(1.0, self.max_rate) if self.p > 0 else 1.0
 
 
 class PitchShiftSpec(Augmentation):

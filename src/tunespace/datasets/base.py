@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import DatasetError
+
 PROPERTY_KINDS = ("categorical", "key", "tempo", "continuous", "tags")
 
 
@@ -54,6 +56,8 @@ class Dataset:
         vocabularies: property -> sorted list of labels, for categorical, key and tags kinds.
         splits: track id -> ``"train"``/``"valid"``/``"test"`` when the dataset has an
             official split, else empty.
+        problems: one line per thing the reader skipped or could not match (an annotation
+            without audio, a label it could not parse...), for the user to see; empty if none.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Dataset:
     kinds: dict[str, str] = field(default_factory=dict)
     vocabularies: dict[str, list[str]] = field(default_factory=dict)
     splits: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -100,3 +105,54 @@ def build_vocabularies(tracks: list[Track], kinds: dict[str, str]) -> dict[str, 
             else:
                 vocab[prop].add(v)
     return {p: sorted(s) for p, s in vocab.items()}
+
+
+#: Extensions of the audio files that readers collect from folders.
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".au")
+
+
+def id_sort_key(track_id: str) -> tuple[int, int, str]:
+    """Sort key putting purely numeric ids in numeric order, before other ids in text order."""
+    return (0, int(track_id), "") if track_id.isdigit() else (1, 0, track_id)
+
+
+def make_dataset(
+    name: str,
+    root: str | Path,
+    tracks: list[Track],
+    kinds: dict[str, str],
+    *,
+    splits: dict[str, str] | None = None,
+    problems: list[str] | None = None,
+) -> Dataset:
+    """A :class:`Dataset` with tracks sorted by id (:func:`id_sort_key`) and vocabularies built.
+
+    Raises:
+        ValueError: a kind is not one of :data:`PROPERTY_KINDS` or two tracks share an id
+            (reader bugs, not user errors).
+    """
+    bad = {p: k for p, k in kinds.items() if k not in PROPERTY_KINDS}
+    if bad:
+        raise ValueError(f"unknown property kinds {bad}; expected one of {PROPERTY_KINDS}")
+    ordered = sorted(tracks, key=lambda t: id_sort_key(t.id))
+    ids = [t.id for t in ordered]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i, j in zip(ids, ids[1:]) if i == j)
+        raise ValueError(f"duplicate track id {dup!r} in dataset {name!r}")
+    return Dataset(
+        name=name,
+        root=Path(root).resolve(),
+        tracks=ordered,
+        kinds=dict(kinds),
+        vocabularies=build_vocabularies(ordered, kinds),
+        splits=dict(splits or {}),
+        problems=list(problems or []),
+    )
+
+
+def existing_dir(root: str | Path, reader: str, expected: str) -> Path:
+    """``root`` as a Path if it is a folder, else :class:`DatasetError` naming what ``reader`` expects."""
+    path = Path(root)
+    if not path.is_dir():
+        raise DatasetError(f"{path}: not a folder; the {reader} reader expects {expected}")
+    return path

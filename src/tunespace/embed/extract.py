@@ -162,7 +162,7 @@ def embed_dataset(
         raise UsageError("slice and hop durations must be positive")
     ds = data if isinstance(data, Dataset) else open_dataset(data)
     out = Path(out)
-    fe = FrontEnd(**encoder.frontend)
+    fe = FrontEnd.from_dict(encoder.frontend)
     frontend = LogMel(fe).to(device)
     settings = {"model": {k: v for k, v in encoder.meta.items() if k != "train_config"}, "frontend": encoder.frontend,
                 "slice_seconds": slice_seconds, "hop_seconds": hop_seconds, "timelines": timelines,

@@ -119,7 +119,7 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
         raise ConfigError(
             f"{len(short)} track(s) are shorter than the pair window of {window_s:.2f} s (first: {short[0]})"
         )
-    sr = transform.frontend.cfg.sample_rate if hasattr(transform.frontend, "cfg") else 16000
+    sr = transform.frontend.config.sample_rate
     cache = None
     mode = cfg["data"].get("cache_audio", "auto")
     if mode is True or (mode == "auto" and estimate_cache_bytes(durations, sr) < cfg["data"]["cache_max_gb"] * 2**30):

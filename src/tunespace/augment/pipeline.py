@@ -1,0 +1,164 @@
+"""From raw pair windows to the two standardised log-mel model inputs (the trainer's interface).
+
+``PairTransform`` splits the work between DataLoader workers (:meth:`PairTransform.cpu_stage`,
+one pair of ``(samples,)`` windows at a time, numpy) and the training device
+(:meth:`PairTransform.device_stage`, batched torch). The ``waveform`` backend augments in
+``cpu_stage`` and crops to exactly ``target_seconds``; the ``spectral`` backend passes the raw
+windows through and augments the batched power spectrograms on the device, then crops the
+centre ``target_frames`` frames.
+
+Windows: the pairs module reads ``input_seconds()`` of audio centred on each excerpt centre:
+``target_seconds * max_rate + margin_s`` (the margin covers the STFT's half window at each
+end), rounded up to whole hops. A time-stretch by ``r`` makes output position ``t`` read the
+input at ``c + (t - c) * r``, so the centre crop always reads real audio.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..features.logmel import FrontEnd, LogMel, standardise
+from .policy import Policy, build_policy
+
+ParamTree = dict[str, dict[str, dict[str, np.ndarray]]]
+
+
+class PairTransform:
+    """Turns raw pair windows into the two standardised log-mel model inputs.
+
+    Args:
+        policy: a built :class:`~tunespace.augment.policy.Policy` (its backend decides the split).
+        frontend: the :class:`~tunespace.features.LogMel` module.
+        target_seconds: model input length, s (3 s -> 300 frames at a 10 ms hop).
+        margin_s: extra raw audio read per window, s, beyond ``target_seconds * max_rate``.
+    """
+
+    def __init__(self, policy: Policy, frontend: LogMel, target_seconds: float = 3.0, margin_s: float = 0.25) -> None:
+        if not target_seconds > 0:
+            raise ConfigError(f"augment.target_seconds: {target_seconds!r} must be positive")
+        self.policy = policy
+        self.frontend = frontend
+        self.target_seconds = float(target_seconds)
+        c = frontend.config
+        self.target_samples = int(round(self.target_seconds * c.sample_rate))
+        self.target_frames = int(round(self.target_seconds * c.sample_rate / c.hop_length))
+        raw = self.target_seconds * policy.max_speedup() + max(float(margin_s), c.n_fft / c.sample_rate)
+        self.input_samples = int(math.ceil(raw * c.sample_rate / c.hop_length)) * c.hop_length
+
+    def input_seconds(self) -> float:
+        """Raw window length the pairs module must read per excerpt, s."""
+        return self.input_samples / self.frontend.config.sample_rate
+
+    def cpu_stage(self, wave_a: np.ndarray, wave_b: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, ParamTree | dict]:
+        """One pair in a DataLoader worker.
+
+        Args:
+            wave_a, wave_b: ``(input_samples,)`` float audio windows.
+            rng: the worker's generator (the waveform backend draws the parameters from it).
+        Returns:
+            ``(a, b, params)``: waveform backend: ``(target_samples,)`` float32 each and params
+            with arrays of length 1 (see :func:`collate_params`); spectral backend: the raw
+            windows as float32 and ``{}``.
+        """
+        wave_a = self._check(wave_a, "wave_a")
+        wave_b = self._check(wave_b, "wave_b")
+        if self.policy.backend == "spectral":
+            return wave_a, wave_b, {}
+        params = self.policy.sample(rng, 1)
+        views = {"a": wave_a, "b": wave_b}
+        for view in ("a", "b"):
+            if params[view]:
+                views[view] = self.policy.apply_view(views[view], params[view])
+            views[view] = _centre_crop(views[view], self.target_samples)
+        return views["a"], views["b"], params
+
+    def device_stage(self, wave_a: torch.Tensor, wave_b: torch.Tensor,
+                     generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, ParamTree | dict]:
+        """A batch on the training device.
+
+        Args:
+            wave_a, wave_b: ``(B, samples)`` on any device (``cpu_stage`` outputs, stacked).
+            generator: spectral backend: draws the per-item parameters (``None``: torch's
+                global generator); unused by the waveform backend.
+        Returns:
+            ``(a, b, params)``: two ``(B, 1, n_mels, target_frames)`` standardised log-mels and
+            the spectral parameters ``{"a": {kind: {param: array(B)}}, "b": ...}`` (``{}`` for
+            the waveform backend, whose params came from ``cpu_stage``).
+        """
+        fe = self.frontend
+        if self.policy.backend == "waveform":
+            both = fe(torch.cat([wave_a, wave_b]))
+            out = standardise(_crop_frames(both, self.target_frames)).unsqueeze(1)
+            return out[: wave_a.shape[0]], out[wave_a.shape[0]:], {}
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+        rng = np.random.default_rng(seed)
+        n = wave_a.shape[0]
+        params = self.policy.sample(rng, n)
+        power = fe.power(torch.cat([wave_a, wave_b]))
+        views = {"a": power[:n], "b": power[n:]}
+        outs = []
+        for view in ("a", "b"):
+            x = self.policy.apply_view(views[view], params[view]) if params[view] else views[view]
+            x = _crop_frames(fe.compress(fe.mel(x)), self.target_frames)
+            outs.append(standardise(x).unsqueeze(1))
+        return outs[0], outs[1], params
+
+    def _check(self, wave: np.ndarray, name: str) -> np.ndarray:
+        wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim != 1 or wave.shape[0] != self.input_samples:
+            raise ConfigError(f"{name}: expected ({self.input_samples},) samples, got {tuple(wave.shape)}")
+        return wave
+
+
+def _centre_crop(x: np.ndarray, length: int) -> np.ndarray:
+    start = (x.shape[-1] - length) // 2
+    return np.ascontiguousarray(x[..., start:start + length])
+
+
+def _crop_frames(x: torch.Tensor, n_frames: int) -> torch.Tensor:
+    if x.shape[-1] < n_frames:
+        raise ConfigError(f"augment.target_seconds: input gives {x.shape[-1]} frames, need {n_frames}")
+    start = (x.shape[-1] - n_frames) // 2
+    return x[..., start:start + n_frames]
+
+
+def collate_params(items: list[ParamTree | dict]) -> ParamTree | dict:
+    """Stack per-pair params of ``cpu_stage`` (arrays of length 1) into arrays of length B."""
+    items = [p for p in items if p]
+    if not items:
+        return {}
+    out: ParamTree = {}
+    for view in items[0]:
+        out[view] = {kind: {k: np.concatenate([np.asarray(p[view][kind][k]) for p in items])
+                            for k in items[0][view][kind]} for kind in items[0][view]}
+    return out
+
+
+def params_to_json(params: Any) -> Any:
+    """Nested params with numpy/tensor arrays -> plain lists (JSON-serialisable)."""
+    if isinstance(params, dict):
+        return {k: params_to_json(v) for k, v in params.items()}
+    if isinstance(params, (np.ndarray, torch.Tensor, np.generic)):
+        return params.tolist()
+    return params
+
+
+def make_pair_transform(policy_spec: str | dict[str, Any], backend: str = "spectral",
+                        frontend_cfg: dict[str, Any] | None = None, target_seconds: float = 3.0) -> PairTransform:
+    """Build the front end and the policy, and return their :class:`PairTransform`.
+
+    Args:
+        policy_spec: policy name (``"ts+ps"``, ``"ps@waveform"``) or custom policy dict.
+        backend: ``"waveform"`` or ``"spectral"`` (an ``@backend`` suffix wins).
+        frontend_cfg: :class:`~tunespace.features.FrontEnd` field overrides.
+        target_seconds: model input length, s.
+    """
+    fe_cfg = FrontEnd.from_dict(frontend_cfg)
+    policy = build_policy(policy_spec, backend=backend, frontend=fe_cfg)
+    return PairTransform(policy, LogMel(fe_cfg), target_seconds=target_seconds)

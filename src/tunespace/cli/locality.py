@@ -1,0 +1,77 @@
+"""``tunespace locality``: which musical properties the neighbourhoods of embeddings share."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UsageError
+
+NAME = "locality"
+HELP = "measure neighbourhood locality (agreement vs chance) of musical properties of embeddings"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embeddings", nargs="+", required=True, metavar="EMB", help="EMB folder(s)")
+    parser.add_argument("--labels", required=True, help="labels CSV (e.g. tracks.csv) or dataset folder")
+    parser.add_argument("--id-column", default="track_id", help="id column of the labels CSV")
+    parser.add_argument("--k", default="1,5,10,50", help="neighbourhood sizes, comma-separated")
+    parser.add_argument("--properties", default=None,
+                        help="properties to measure, e.g. 'key,tempo_bpm,genre' or 'arousal:tempo' (default: all)")
+    parser.add_argument("--groups", default=None, metavar="COLUMN",
+                        help="label column of group ids; neighbours of the query's group are excluded")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--method", default="exact", choices=["exact", "ivf", "hnsw"])
+    parser.add_argument("--backend", default="auto", choices=["auto", "faiss", "torch"])
+    parser.add_argument("--out", required=True, help="report folder")
+
+
+def parse_ks(text: str) -> list[int]:
+    """``"1,5,10"`` -> [1, 5, 10]; raises UsageError on anything else."""
+    try:
+        ks = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--k: expected comma-separated integers, got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise UsageError(f"--k: expected positive integers, got {text!r}")
+    return ks
+
+
+def unique_names(paths: list[Path]) -> list[str]:
+    """Report names of EMB folders: the folder name, with the parent's added when names clash."""
+    names = [p.name for p in paths]
+    if len(set(names)) < len(names):
+        names = [f"{p.parent.name}/{p.name}" for p in paths]
+    if len(set(names)) < len(names):
+        names = [f"{n}#{i}" for i, n in enumerate(names)]
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..embed.format import read_embeddings
+    from ..labels import load_labels, parse_properties
+    from ..locality import locality_profile, write_locality_report
+
+    ks = parse_ks(args.k)
+    names, kinds = parse_properties(args.properties)
+    wanted = None if names is None else names + ([args.groups] if args.groups and args.groups not in names else [])
+    if args.groups:
+        kinds.setdefault(args.groups, "categorical")
+    labels = load_labels(args.labels, id_column=args.id_column, properties=wanted, kinds=kinds)
+    paths = [Path(p) for p in args.embeddings]
+    profiles = {}
+    for name, path in zip(unique_names(paths), paths):
+        emb = read_embeddings(path)
+        emb.name = name
+        prof = locality_profile(emb, labels, ks, names, groups=args.groups, bootstrap=args.bootstrap,
+                                seed=args.seed, method=args.method, backend=args.backend)
+        from ..labels import JoinReport
+
+        print(f"{name}: {JoinReport(**prof['join']).summary()}")
+        profiles[name] = prof
+    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    config["k"] = ks
+    write_locality_report(args.out, profiles, config)
+    print(f"wrote {Path(args.out) / 'locality.json'}")
+    return 0

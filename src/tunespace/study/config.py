@@ -1,0 +1,93 @@
+"""Study configuration: presets (``demo``, ``default``, ``paper``), YAML files, overrides.
+
+Keys (see ``src/tunespace/configs/study-*.yaml``):
+
+- ``name``; ``seeds``: list of ints; ``conditions``: policy names, ``NAME@BACKEND`` picks
+  the augmentation backend (``ps@waveform`` against ``ps@spectral``).
+- ``train_data``: ``{name, corpus: {tracks, seconds, seed, source}}`` to build a corpus, or
+  ``{name, path, kind}`` for any dataset the readers understand.
+- ``eval_data``: list of the same; evaluation may use other data than training.
+  Each may restrict ``properties``.
+- ``train``: trainer config sections (see :mod:`tunespace.train.config`).
+- ``embed``: ``slice_seconds``, ``hop_seconds``.
+- ``analysis``: ``ks``, ``headline_k`` (the k the claims use), ``properties``, ``bootstrap``,
+  ``knn_k``, ``probes`` (``linear``, ``mlp``).
+- ``baselines``: reference embeddings computed alongside (chroma, mfcc, tempogram, random).
+- ``umap``: draw the 2-D maps.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..augment import parse_condition
+from ..config import apply_overrides, load_yaml, require
+from ..errors import ConfigError
+
+PRESETS = ("demo", "default", "paper")
+_KNOWN = {"name", "seeds", "conditions", "train_data", "eval_data", "train", "embed", "analysis", "baselines", "umap"}
+_BASELINES = {"chroma", "mfcc", "tempogram", "random"}
+
+
+def preset(name: str) -> dict[str, Any]:
+    """The study config of a named preset."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    text = resources.files("tunespace").joinpath(f"configs/study-{name}.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def resolve_study_config(config_file: str | Path | None = None, preset_name: str | None = None,
+                         overrides: list[str] | None = None) -> dict[str, Any]:
+    """Preset or file (the file's keys override the preset's), then ``key=value`` overrides."""
+    if config_file is None and preset_name is None:
+        preset_name = "default"
+    cfg = preset(preset_name) if preset_name else {}
+    if config_file is not None:
+        user = load_yaml(config_file)
+        cfg = {**copy.deepcopy(cfg), **user} if cfg else user
+    cfg = apply_overrides(cfg, overrides or [], strict=False)
+    validate_study_config(cfg)
+    return cfg
+
+
+def validate_study_config(cfg: dict[str, Any]) -> None:
+    """Check names and ranges before any work starts (ConfigError naming the key)."""
+    unknown = set(cfg) - _KNOWN
+    require(not unknown, f"unknown study config key(s): {', '.join(sorted(unknown))}")
+    for key in ("seeds", "conditions", "train_data", "eval_data"):
+        require(key in cfg, f"study config lacks {key!r}")
+    require(isinstance(cfg["seeds"], list) and cfg["seeds"] and all(isinstance(s, int) for s in cfg["seeds"]),
+            "seeds must be a non-empty list of integers")
+    require(isinstance(cfg["conditions"], list) and cfg["conditions"], "conditions must be a non-empty list")
+    require(len(set(cfg["conditions"])) == len(cfg["conditions"]), "conditions must not repeat")
+    for c in cfg["conditions"]:
+        parse_condition(str(c))
+    for spec in [cfg["train_data"], *cfg["eval_data"]]:
+        require(isinstance(spec, dict) and ("corpus" in spec or "path" in spec),
+                f"a data entry needs 'corpus' or 'path': {spec!r}")
+        require("name" in spec, f"a data entry needs a 'name': {spec!r}")
+    names = [s["name"] for s in cfg["eval_data"]]
+    require(len(set(names)) == len(names), "eval_data names must be unique")
+    for b in cfg.get("baselines", []) or []:
+        require(b in _BASELINES, f"unknown baseline {b!r}; known: {', '.join(sorted(_BASELINES))}")
+    a = cfg.setdefault("analysis", {})
+    a.setdefault("ks", [1, 5, 10, 20])
+    a.setdefault("headline_k", 10)
+    a.setdefault("properties", None)
+    a.setdefault("bootstrap", 200)
+    a.setdefault("knn_k", 10)
+    a.setdefault("probes", ["linear"])
+    require(a["headline_k"] in a["ks"], "analysis.headline_k must be one of analysis.ks")
+    require(all(isinstance(k, int) and k >= 1 for k in a["ks"]), "analysis.ks must be positive integers")
+    for p in a["probes"]:
+        require(p in ("linear", "mlp"), f"unknown probe {p!r}; known: linear, mlp")
+    cfg.setdefault("embed", {"slice_seconds": 3.0, "hop_seconds": 2.0})
+    cfg.setdefault("train", {})
+    cfg.setdefault("baselines", [])
+    cfg.setdefault("umap", True)

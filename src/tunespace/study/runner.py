@@ -1,0 +1,186 @@
+"""``tunespace study``: conditions x seeds -> train -> embed -> analyse -> report, every stage cached.
+
+Stage graph (each a :class:`tunespace.study.cache.Stage`, keyed by its resolved config):
+
+    corpus(train_data) ──► train(condition, seed) ──► embed(model, eval data) ──► analysis
+    corpus(eval data)  ──────────────────────────────┘
+    corpus(eval data)  ──► baseline(kind) ──────────────────────────────────────► analysis
+
+Results are gathered into ``DIR/results.csv`` / ``DIR/results.json`` (one row per
+condition x seed x dataset x property x metric), then summarised by :mod:`tunespace.study.report`.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..augment import parse_condition
+from ..files import write_json, write_text
+from .cache import Stage
+from .config import resolve_study_config
+
+RESULT_FIELDS = ("condition", "seed", "dataset", "property", "metric", "k", "value")
+
+
+def _log(msg: str) -> None:
+    print(f"[study {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def data_stage(spec: dict[str, Any], root: Path) -> tuple[Stage | None, Path]:
+    """The corpus stage of a data spec (or None for an existing dataset) and the dataset folder."""
+    if "corpus" in spec:
+        st = Stage("corpus", {"corpus": spec["corpus"], "version": __version__}, root)
+        return st, st.path / "corpus"
+    return None, Path(spec["path"]).expanduser().resolve()
+
+
+def ensure_data(spec: dict[str, Any], root: Path) -> tuple[str, Path]:
+    """Build the corpus of ``spec`` if needed; returns (a cache key for the data, its folder)."""
+    from ..corpus import build_corpus
+
+    st, path = data_stage(spec, root)
+    if st is None:
+        return f"path:{path}", path
+    if not st.done:
+        _log(f"building corpus {spec['name']} ({spec['corpus']})")
+        st.begin()
+        t0 = time.perf_counter()
+        c = spec["corpus"]
+        build_corpus(path, tracks=int(c.get("tracks", 200)), seconds=float(c.get("seconds", 30.0)),
+                     seed=int(c.get("seed", 0)), source=c.get("source", "procedural"))
+        st.finish({"seconds": time.perf_counter() - t0})
+    return st.key, path
+
+
+def train_config(study: dict[str, Any], condition: str, seed: int, data_path: Path) -> dict[str, Any]:
+    """The resolved trainer config of one condition and seed."""
+    from ..train.config import resolve_config
+
+    policy, backend = parse_condition(condition)
+    base = copy.deepcopy(study.get("train", {}))
+    base.setdefault("train", {})["progress"] = False
+    cfg = resolve_config(None, [], base=base, **{"data.path": str(data_path), "augment.policy": policy, "seed": int(seed)})
+    if backend is not None:
+        cfg["augment"]["backend"] = backend
+    return cfg
+
+
+def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: str | None = None,
+              overrides: list[str] | None = None, stop_after_stages: int | None = None,
+              progress: Callable[[str], None] = _log) -> dict[str, Any]:
+    """Run (or resume) a study into ``out``; returns the summary (see :func:`report.summarise`).
+
+    Args:
+        out: study folder: ``stages/`` (the cache), results, report, plots, ``config.json``.
+        config: a study config dict (else ``preset`` / defaults are resolved).
+        stop_after_stages: stop after this many newly computed stages (tests interruption).
+    """
+    from ..embed.extract import embed_dataset, load_encoder
+    from ..train import train
+    from ..train.checkpoint import latest_checkpoint
+    from .analysis import analyse, baseline_embeddings
+    from .report import write_report
+
+    cfg = config if config is not None else resolve_study_config(None, preset, overrides)
+    out = Path(out)
+    stages_dir = out / "stages"
+    stages_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", cfg)
+    budget = [stop_after_stages]
+
+    def spent() -> bool:
+        if budget[0] is None:
+            return False
+        budget[0] -= 1
+        return budget[0] <= 0
+
+    t_start = time.perf_counter()
+    train_key, train_path = ensure_data(cfg["train_data"], stages_dir)
+    evals = []
+    for spec in cfg["eval_data"]:
+        key, path = ensure_data(spec, stages_dir)
+        evals.append((spec, key, path))
+
+    rows: list[dict[str, Any]] = []
+    embeddings: dict[tuple[str, int, str], Path] = {}
+    for condition in cfg["conditions"]:
+        for seed in cfg["seeds"]:
+            tcfg = train_config(cfg, condition, seed, train_path)
+            tstage = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}}, stages_dir)
+            if not tstage.done:
+                resume = latest_checkpoint(tstage.path) is not None
+                progress(f"train {condition} seed {seed} ({'resuming' if resume else 'new'}) -> {tstage.path.name}")
+                tstage.begin()
+                t0 = time.perf_counter()
+                res = train(tstage.path / "run", tcfg, resume=resume)
+                tstage.finish({"seconds": time.perf_counter() - t0, "final_loss": res.final_loss, "steps": res.steps})
+                if spent():
+                    return {"stopped": True}
+            for spec, ekey, epath in evals:
+                estage = Stage("embed", {"model": tstage.key, "data": ekey, "embed": cfg["embed"]}, stages_dir)
+                if not estage.done:
+                    progress(f"embed {condition} seed {seed} on {spec['name']}")
+                    estage.begin()
+                    t0 = time.perf_counter()
+                    bundle = load_encoder(tstage.path / "run")
+                    embed_dataset(bundle, epath, estage.path / "emb", progress=False, workers=1, **cfg["embed"])
+                    estage.finish({"seconds": time.perf_counter() - t0})
+                    if spent():
+                        return {"stopped": True}
+                embeddings[(condition, seed, spec["name"])] = estage.path / "emb"
+                rows += _analysed(cfg, spec, epath, estage, condition, seed, stages_dir, analyse, progress)
+
+    for spec, ekey, epath in evals:
+        for kind in cfg.get("baselines", []):
+            seeds = cfg["seeds"] if kind == "random" else [0]
+            for seed in seeds:
+                bstage = Stage("baseline", {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"]}, stages_dir)
+                if not bstage.done:
+                    progress(f"baseline {kind} seed {seed} on {spec['name']}")
+                    bstage.begin()
+                    t0 = time.perf_counter()
+                    baseline_embeddings(kind, epath, bstage.path / "emb", seed=seed, embed_cfg=cfg["embed"])
+                    bstage.finish({"seconds": time.perf_counter() - t0})
+                    if spent():
+                        return {"stopped": True}
+                embeddings[(f"baseline:{kind}", seed, spec["name"])] = bstage.path / "emb"
+                rows += _analysed(cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir, analyse, progress)
+
+    write_results(out, rows)
+    summary = write_report(out, cfg, rows, embeddings, evals)
+    summary["wall_seconds"] = time.perf_counter() - t_start
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def _analysed(cfg: dict, spec: dict, data_path: Path, emb_stage: Stage, condition: str, seed: int,
+              stages_dir: Path, analyse: Callable, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    acfg = {**cfg["analysis"], "properties": spec.get("properties", cfg["analysis"]["properties"])}
+    astage = Stage("analysis", {"embeddings": emb_stage.key, "analysis": acfg}, stages_dir)
+    if not astage.done:
+        progress(f"analyse {condition} seed {seed} on {spec['name']}")
+        astage.begin()
+        rows = analyse(emb_stage.path / "emb", data_path, acfg, seed=seed, out=astage.path)
+        write_json(astage.path / "rows.json", rows)
+        astage.finish({"rows": len(rows)})
+    from ..files import read_json
+
+    rows = read_json(astage.path / "rows.json")
+    return [{"condition": condition, "seed": seed, "dataset": spec["name"], **r} for r in rows]
+
+
+def write_results(out: Path, rows: list[dict[str, Any]]) -> None:
+    """``results.csv`` and ``results.json``: one row per condition x seed x dataset x property x metric."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(RESULT_FIELDS), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in RESULT_FIELDS})
+    write_text(out / "results.csv", buf.getvalue())
+    write_json(out / "results.json", rows)
