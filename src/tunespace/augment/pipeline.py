@@ -5,11 +5,13 @@ one pair of ``(samples,)`` windows at a time, numpy) and the training device
 (:meth:`PairTransform.device_stage`, batched torch). The ``waveform`` backend augments in
 ``cpu_stage`` and crops to exactly ``target_seconds``; the ``spectral`` backend passes the raw
 windows through and augments the batched power spectrograms on the device, then crops the
-centre ``target_frames`` frames.
+centre ``target_frames`` frames. When the policy holds only linear spectral augmentations
+(TS, PS, EQ, gain) they run fused (:mod:`.spectral.fused`), which gives the same result as
+applying them one by one (tested) several times faster.
 
 Windows: the pairs module reads ``input_seconds()`` of audio centred on each excerpt centre:
 ``target_seconds * max_rate + margin_s`` (the margin covers the STFT's half window at each
-end), rounded up to whole hops. A time-stretch by ``r`` makes output position ``t`` read the
+end), rounded up so that it exceeds the target by a whole number of hops on each side. A time-stretch by ``r`` makes output position ``t`` read the
 input at ``c + (t - c) * r``, so the centre crop always reads real audio.
 """
 
@@ -24,6 +26,7 @@ import torch
 from ..errors import ConfigError
 from ..features.logmel import FrontEnd, LogMel, standardise
 from .policy import Policy, build_policy
+from .spectral.fused import fusable, fused_mel
 
 ParamTree = dict[str, dict[str, dict[str, np.ndarray]]]
 
@@ -48,7 +51,10 @@ class PairTransform:
         self.target_samples = int(round(self.target_seconds * c.sample_rate))
         self.target_frames = int(round(self.target_seconds * c.sample_rate / c.hop_length))
         raw = self.target_seconds * policy.max_speedup() + max(float(margin_s), c.n_fft / c.sample_rate)
-        self.input_samples = int(math.ceil(raw * c.sample_rate / c.hop_length)) * c.hop_length
+        # the extra samples are a whole number of hops on each side, so that the centre crop of
+        # the frames (spectral) and of the samples (waveform) select the same frames
+        extra = max(0.0, raw * c.sample_rate - self.target_samples)
+        self.input_samples = self.target_samples + int(math.ceil(extra / (2 * c.hop_length))) * 2 * c.hop_length
 
     def input_seconds(self) -> float:
         """Raw window length the pairs module must read per excerpt, s."""
@@ -103,10 +109,16 @@ class PairTransform:
         power = fe.power(torch.cat([wave_a, wave_b]))
         views = {"a": power[:n], "b": power[n:]}
         outs = []
+        fuse = fusable(self.policy.augmentations)
         for view in ("a", "b"):
-            x = self.policy.apply_view(views[view], params[view]) if params[view] else views[view]
-            x = _crop_frames(fe.compress(fe.mel(x)), self.target_frames)
-            outs.append(standardise(x).unsqueeze(1))
+            if not params[view]:
+                x = fe.mel(_crop_frames(views[view], self.target_frames))
+            elif fuse:
+                x = fused_mel(views[view], fe.filterbank, self.policy.augmentations, params[view],
+                              self.target_frames, fe.config.power)
+            else:
+                x = _crop_frames(fe.mel(self.policy.apply_view(views[view], params[view])), self.target_frames)
+            outs.append(standardise(fe.compress(x)).unsqueeze(1))
         return outs[0], outs[1], params
 
     def _check(self, wave: np.ndarray, name: str) -> np.ndarray:

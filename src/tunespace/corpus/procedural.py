@@ -134,14 +134,15 @@ class _Ctx:
         return self.mood.velocity + offset + (self.mood.accent if strong else 0)
 
 
-_DRUMS: dict[str, dict[int, tuple[tuple[int, ...], int]]] = {
-    # GM drum note -> (steps in the bar, velocity offset)
-    "rock": {36: ((0, 8, 10), 10), 38: ((4, 12), 10), 42: ((0, 2, 4, 6, 8, 10, 12, 14), -15)},
-    "swing": {51: ((0, 4, 6, 8, 12, 14), -5), 44: ((4, 12), -10), 36: ((0, 4, 8, 12), -30)},
-    "four_on_floor": {36: ((0, 4, 8, 12), 15), 39: ((4, 12), 0), 46: ((2, 6, 10, 14), -15),
-                      42: (tuple(range(16)), -35)},
-    "waltz": {36: ((0,), 0), 54: ((4, 8), -10)},
-    "bossa": {36: ((0, 6, 8, 14), 0), 70: ((0, 2, 4, 6, 8, 10, 12, 14), -25)},
+_DRUMS: dict[str, tuple[tuple[int, tuple[int, ...], int], ...]] = {
+    # (GM drum note, steps in the bar, velocity offset)
+    "rock": ((36, (0, 8, 10), 10), (38, (4, 12), 10), (42, (0, 2, 4, 6, 8, 10, 12, 14), -15)),
+    "swing": ((51, (0, 4, 6, 8, 12, 14), -5), (44, (4, 12), -10), (36, (0, 4, 8, 12), -30)),
+    "four_on_floor": ((36, (0, 4, 8, 12), 15), (39, (4, 12), 0), (46, (2, 6, 10, 14), -15),
+                      (42, tuple(range(16)), -35)),
+    "waltz": ((36, (0,), 0), (54, (4, 8), -10)),
+    "bossa": ((36, (0, 8), 5), (36, (6, 14), -20), (70, (0, 4, 8, 12), -15),
+              (70, (2, 6, 10, 14), -30)),
 }
 
 
@@ -150,7 +151,7 @@ def _drums(ctx: _Ctx, kit: int) -> None:
     part = s.part("drums", kit, is_drum=True)
     for b in range(ctx.n_bars):
         base = b * ctx.bar
-        for note, (steps, off) in _DRUMS[ctx.genre.drums].items():
+        for note, steps, off in _DRUMS[ctx.genre.drums]:
             for st in steps:
                 s.add(part, base + st, 1, note, ctx.vel(st, off), gate=1.0)
         if ctx.genre.drums == "rock" and b % 4 == 0:
@@ -174,8 +175,10 @@ def _bass(ctx: _Ctx) -> None:
             ch = ctx.chord_at(base)
             nxt = place(ctx.tonic + ctx.chord_at(base + ctx.bar)[0], centre)
             root = place(ctx.tonic + ch[0], centre)
+            near = scale_pitches(ctx.tonic, ctx.mode, ctx.degree_at(base), nxt - 2, nxt + 2)
+            approach = [p for p in near if p != nxt]  # diatonic neighbour of the next root
             line = [root, root + ch[1] - ch[0], root + ch[2] - ch[0],
-                    nxt + (1 if s.rng.random() < 0.5 else -1)]
+                    approach[int(s.rng.integers(len(approach)))]]
             for i, p in enumerate(line):
                 s.add(part, base + 4 * i, 4, p, ctx.vel(4 * i, 0), gate=0.9)
         elif g.bass == "offbeat":
@@ -223,8 +226,8 @@ def _texture(ctx: _Ctx) -> None:
                     s.add(part, base, ctx.chord_steps, p, ctx.vel(0, -25), gate=1.0)
             arp = s.part("texture:arp", g.texture_programs[1])
             for st in range(ctx.bar):
-                tones = voice(ctx.tonic, ctx.chord_at(base + st), 72)
-                tones = tones + [p + 12 for p in tones]
+                tones = voice(ctx.tonic, ctx.chord_at(base + st), 72)[:3]
+                tones = tones + [tones[0] + 12]  # four tones: the pattern repeats every beat
                 s.add(arp, base + st, 1, tones[st % len(tones)], ctx.vel(st, -25), gate=0.7)
         elif t == "strum":
             ch = ctx.chord_at(base)

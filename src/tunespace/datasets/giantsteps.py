@@ -4,7 +4,7 @@ Both share one layout, so one reader takes whichever annotation folders exist::
 
     ROOT/audio/<id>.LOFI.mp3
     ROOT/annotations/key/<id>.LOFI.key      one line, e.g. "Eb minor"  -> property "key"
-    ROOT/annotations/tempo/<id>.LOFI.bpm    one number (BPM)          -> property "tempo"
+    ROOT/annotations/tempo/<id>.LOFI.bpm    one number (BPM)          -> property "tempo_bpm"
 
 Track ids are the part of the file name before the first dot (``"10089"``). Keys are
 normalised with :func:`tunespace.keys.normalise_key` (``"Eb minor"`` -> ``"D# minor"``). An
@@ -40,7 +40,8 @@ def read_giantsteps(root: str | Path) -> Dataset:
         root: the dataset folder.
     Returns:
         A :class:`Dataset` named ``"giantsteps"`` with property ``key`` ("key") and/or
-        ``tempo`` ("tempo", BPM), by which annotation folders exist.
+        ``tempo_bpm`` ("tempo", BPM; named like the tunespace corpus column), by which
+        annotation folders exist.
     Raises:
         DatasetError: no ``audio/`` folder or no annotation folder.
     """
@@ -51,7 +52,7 @@ def read_giantsteps(root: str | Path) -> Dataset:
     labels: dict[str, dict[str, object]] = {tid: {} for tid in audio}
     kinds: dict[str, str] = {}
     problems: list[str] = []
-    for folder, suffix, prop, kind in (("key", ".key", "key", "key"), ("tempo", ".bpm", "tempo", "tempo")):
+    for folder, suffix, prop, kind in (("key", ".key", "key", "key"), ("tempo", ".bpm", "tempo_bpm", "tempo")):
         ann_dir = root / "annotations" / folder
         if not ann_dir.is_dir():
             continue

@@ -7,8 +7,8 @@ Layout::
                         genre, mood, instrument, source, seed [, extra label columns]
 
 ``path`` is relative to DIR; ``key`` is any spelling :func:`tunespace.keys.normalise_key`
-accepts. Properties and kinds: ``key`` ("key"), ``tempo`` ("tempo", BPM, from the column
-``tempo_bpm``; named like GiantSteps' tempo property), ``genre``/``mood``/``instrument`` ->
+accepts. Properties are named after their columns; kinds: ``key`` -> "key", ``tempo_bpm`` ->
+"tempo" (BPM), ``genre``/``mood``/``instrument`` ->
 "categorical"; any extra column is "continuous" when every non-empty value is a number, else
 "categorical". ``path, duration_s, source, seed, track_id`` are not labels. An empty cell means
 "unknown" (the label is absent).
@@ -27,9 +27,7 @@ NAME = "tunespace"
 EXPECTED = "DIR/tracks.csv and DIR/corpus.json (a tunespace corpus)"
 REQUIRED_COLUMNS = ("track_id", "path", "duration_s", "key", "tempo_bpm", "genre", "mood", "instrument", "source", "seed")
 NOT_LABELS = ("track_id", "path", "duration_s", "source", "seed")
-FIXED_KINDS = {"key": "key", "tempo": "tempo", "genre": "categorical", "mood": "categorical", "instrument": "categorical"}
-#: Property name -> CSV column, where they differ.
-COLUMN_OF = {"tempo": "tempo_bpm"}
+FIXED_KINDS = {"key": "key", "tempo_bpm": "tempo", "genre": "categorical", "mood": "categorical", "instrument": "categorical"}
 
 
 def detect(root: Path) -> bool:
@@ -68,7 +66,7 @@ def read_tunespace(root: str | Path) -> Dataset:
     for line, r in enumerate(rows, start=2):
         labels: dict[str, object] = {}
         for prop, kind in kinds.items():
-            v = (r.get(COLUMN_OF.get(prop, prop)) or "").strip()
+            v = (r.get(prop) or "").strip()
             if not v:
                 continue
             try:

@@ -42,8 +42,9 @@ def bootstrap_ci(
         w = rng.multinomial(n, p, size=m).astype(np.float64) / n  # (m, N) resampling weights
         a_b[s : s + m] = w @ agreement
         c_b[s : s + m] = w @ chance
+    defined = (1.0 - c_b) > 1e-9  # chance 1 (one label for all): locality undefined
     with np.errstate(divide="ignore", invalid="ignore"):
-        l_b = (a_b - c_b[:, None]) / (1.0 - c_b[:, None])
+        l_b = np.where(defined[:, None], (a_b - c_b[:, None]) / (1.0 - c_b[:, None]), np.nan)
     q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
     a_ci = np.percentile(a_b, q, axis=0).T
     l_b = np.where(np.isfinite(l_b), l_b, np.nan)

@@ -85,7 +85,7 @@ def summarise(
     """k -> {agreement, chance, locality, agreement_ci, locality_ci, n_queries} from per-query terms."""
     a = agreement.mean(axis=0)
     c = float(chance.mean())
-    loc = (a - c) / (1.0 - c) if c < 1.0 else np.full(len(ks), np.nan)
+    loc = (a - c) / (1.0 - c) if 1.0 - c > 1e-9 else np.full(len(ks), np.nan)
     if n_boot > 0:
         a_ci, l_ci = bootstrap_ci(agreement, chance, n_boot, rng)
     else:

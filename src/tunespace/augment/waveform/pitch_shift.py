@@ -10,7 +10,11 @@ from ._rows import map_rows, place_centred
 
 
 class PitchShift(PitchShiftSpec):
-    """Rubber Band pitch-shift by ``semitones`` (duration unchanged, formants preserved).
+    """Rubber Band pitch-shift by ``semitones`` (duration unchanged).
+
+    The whole spectrum moves, formants included (``preserve_formants=False``): pedalboard's
+    default formant preservation keeps the spectral envelope in place, which attenuates
+    partials shifted out of it and is not what the spectral backend does either.
 
     Args:
         sample_rate: Hz.
@@ -27,7 +31,8 @@ class PitchShift(PitchShiftSpec):
 
         def one(row: np.ndarray, i: int) -> np.ndarray:
             y = pedalboard.time_stretch(np.ascontiguousarray(row[None]), float(self.sample_rate),
-                                        stretch_factor=1.0, pitch_shift_in_semitones=float(semis[i]))[0]
+                                        stretch_factor=1.0, pitch_shift_in_semitones=float(semis[i]),
+                                        preserve_formants=False)[0]
             return place_centred(y, row.shape[0], 0)
 
         return map_rows(x, params, one)

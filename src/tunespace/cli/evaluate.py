@@ -1,0 +1,49 @@
+"""``tunespace evaluate``: k-NN retrieval accuracy and linear / MLP probes of embeddings."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UsageError
+
+NAME = "evaluate"
+HELP = "evaluate embeddings: leave-one-out k-NN retrieval and linear / MLP probes per property"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embeddings", required=True, metavar="EMB", help="EMB folder")
+    parser.add_argument("--labels", required=True, help="labels CSV (e.g. tracks.csv) or dataset folder")
+    parser.add_argument("--id-column", default="track_id")
+    parser.add_argument("--properties", default=None, help="e.g. 'genre,key,tempo_bpm,arousal:continuous'")
+    parser.add_argument("--k", default="1,5,10", help="retrieval neighbourhood sizes, comma-separated")
+    parser.add_argument("--probes", default="linear,mlp", help="probes to train: linear, mlp, or none")
+    parser.add_argument("--groups", default=None, metavar="COLUMN", help="label column of track ids")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..embed.format import read_embeddings
+    from ..labels import JoinReport, load_labels, parse_properties
+    from ..probes import evaluate_embeddings, write_evaluation
+    from .locality import parse_ks
+
+    ks = parse_ks(args.k)
+    probes = [p.strip() for p in args.probes.split(",") if p.strip() and p.strip() != "none"]
+    for p in probes:
+        if p not in ("linear", "mlp"):
+            raise UsageError(f"--probes: unknown probe {p!r}; expected linear, mlp or none")
+    names, kinds = parse_properties(args.properties)
+    wanted = None if names is None else names + ([args.groups] if args.groups and args.groups not in names else [])
+    if args.groups:
+        kinds.setdefault(args.groups, "categorical")
+    labels = load_labels(args.labels, id_column=args.id_column, properties=wanted, kinds=kinds)
+    emb = read_embeddings(args.embeddings)
+    result = evaluate_embeddings(emb, labels, names, ks, probes, groups=args.groups, seed=args.seed)
+    print(f"{emb.name}: {JoinReport(**result['join']).summary()}")
+    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    config.update(k=ks, probes=probes)
+    write_evaluation(args.out, result, config)
+    print(f"wrote {Path(args.out) / 'evaluation.json'}")
+    return 0

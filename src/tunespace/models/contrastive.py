@@ -1,0 +1,42 @@
+"""``ContrastiveModel``: an encoder and a projector trained together.
+
+``forward(x) -> (h, z)``: ``h = encoder(x)`` is the embedding kept for analysis,
+``z = projector(h)`` is what the contrastive loss sees. ``embed(x)`` returns ``h`` only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .base import Encoder
+from .projector import Projector
+
+
+class ContrastiveModel(nn.Module):
+    """Encoder + projector.
+
+    Args:
+        encoder: any :class:`Encoder` (input ``(B, 1, n_mels, T)``, output ``(B, D)``).
+        projector: a :class:`Projector` with ``in_dim == encoder.embedding_dim``.
+    """
+
+    def __init__(self, encoder: Encoder, projector: Projector) -> None:
+        super().__init__()
+        if projector.in_dim != encoder.embedding_dim:
+            raise ConfigError(
+                f"projector in_dim {projector.in_dim} != encoder embedding_dim "
+                f"{encoder.embedding_dim}"
+            )
+        self.encoder = encoder
+        self.projector = projector
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings ``(B, D)`` of a log-mel batch ``(B, 1, n_mels, T)``."""
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, 1, n_mels, T) -> (h (B, D), z (B, out_dim))``."""
+        h = self.encoder(x)
+        return h, self.projector(h)

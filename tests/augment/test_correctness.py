@@ -1,0 +1,167 @@
+"""Both backends against independent estimators (librosa pitch / chroma / onsets, scipy Welch)."""
+
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+
+from tunespace.augment import spectral, waveform
+
+SR = 16000
+
+BACKENDS = ("waveform", "spectral")
+
+
+def _make(backend, cls_name, **spec):
+    mod = waveform if backend == "waveform" else spectral
+    return getattr(mod, cls_name)(**spec)
+
+
+def _params(**values):
+    out = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
+    out["applied"] = np.array([True])
+    return out
+
+
+def _run(backend, aug, x, params, logmel):
+    """Waveform backend: augmented audio. Spectral: augmented (F, T) power and the input's power."""
+    if backend == "waveform":
+        return aug.apply(x, params)
+    p = logmel.power(torch.from_numpy(x)[None])
+    return aug.apply(p, params)[0].numpy()
+
+
+def _clean(backend, x, logmel):
+    """What the estimators read for the un-augmented input: audio, or its (F, T) power."""
+    if backend == "waveform":
+        return x
+    return logmel.power(torch.from_numpy(x)[None])[0].numpy()
+
+
+# ---------------------------------------------------------------- estimators
+
+
+def pitch_hz(backend, y, logmel):
+    """Waveform: median YIN f0. Spectral: interpolated peak of the mean linear spectrum (100-1000 Hz)."""
+    import librosa
+
+    if backend == "waveform":
+        mid = y[len(y) // 4: 3 * len(y) // 4]
+        return float(np.median(librosa.yin(mid, fmin=100, fmax=1000, sr=SR, frame_length=2048)))
+    spec = np.log(y[:, y.shape[1] // 4: 3 * y.shape[1] // 4].mean(1) + 1e-12)
+    lo, hi = int(100 * 2048 / SR), int(1000 * 2048 / SR)
+    k = lo + int(np.argmax(spec[lo:hi]))
+    a, b, c = spec[k - 1], spec[k], spec[k + 1]
+    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * SR / 2048
+
+
+def chroma(backend, y, logmel):
+    import librosa
+
+    if backend == "waveform":
+        return librosa.feature.chroma_stft(y=y, sr=SR, n_fft=2048, hop_length=160, tuning=0.0).mean(1)
+    return (librosa.filters.chroma(sr=SR, n_fft=2048, tuning=0.0) @ y).mean(1)
+
+
+def best_shift(c0, c1):
+    return int(np.argmax([np.dot(np.roll(c0, k), c1) for k in range(12)]))
+
+
+def beat_period_s(backend, y, logmel):
+    """Period of the onsets librosa detects, by least squares of onset time on beat index."""
+    import librosa
+
+    if backend == "waveform":
+        t = librosa.onset.onset_detect(y=y, sr=SR, hop_length=160, units="time")
+    else:
+        mel = logmel.mel(torch.from_numpy(y)[None])[0].numpy()
+        env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=SR, hop_length=160)
+        t = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=160, units="time")
+    t = t[(t > 1.5) & (t < 6.5)]  # away from the zeros a centred stretch leaves at the ends
+    ioi = np.median(np.diff(t))
+    idx = np.round((t - t[0]) / ioi)
+    assert len(t) >= 8 and np.all(np.abs(t - t[0] - idx * ioi) < 0.3 * ioi)
+    return float(np.polyfit(idx, t, 1)[0])
+
+
+def band_gain_db(backend, x, y, f_lo, f_hi, logmel):
+    if backend == "waveform":
+        f, p0 = scipy.signal.welch(x, SR, nperseg=4096)
+        _, p1 = scipy.signal.welch(y, SR, nperseg=4096)
+    else:
+        p0 = logmel.power(torch.from_numpy(x)[None])[0].numpy().mean(1)
+        p1 = y.mean(1)
+        f = np.arange(len(p0)) * SR / 2048
+    band = (f >= f_lo) & (f <= f_hi)
+    return 10 * np.log10(p1[band].sum() / p0[band].sum())
+
+
+# ---------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("semitones", [3.0, -4.0])
+def test_pitch_shift_moves_f0(backend, semitones, tone, logmel):
+    aug = _make(backend, "PitchShift")
+    y = _run(backend, aug, tone, _params(semitones=semitones), logmel)
+    f0 = pitch_hz(backend, y, logmel)
+    expected = 330.0 * 2 ** (semitones / 12)
+    assert abs(1200 * np.log2(f0 / expected)) < 30, (f0, expected)
+    assert abs(1200 * np.log2(pitch_hz(backend, _clean(backend, tone, logmel), logmel) / 330.0)) < 30
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("semitones", [2, 5, -3])
+def test_pitch_shift_rotates_chroma_of_triad(backend, semitones, triad, logmel):
+    aug = _make(backend, "PitchShift")
+    c0 = chroma(backend, _clean(backend, triad, logmel), logmel)
+    c1 = chroma(backend, _run(backend, aug, triad, _params(semitones=float(semitones)), logmel), logmel)
+    assert set(np.argsort(c0)[-3:]) == {0, 4, 7}  # C, E, G
+    assert best_shift(c0, c1) == semitones % 12
+    assert set(np.argsort(c1)[-3:]) == {(0 + semitones) % 12, (4 + semitones) % 12, (7 + semitones) % 12}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rate", [1.25, 0.8])
+def test_time_stretch_changes_tempo_not_pitch(backend, rate, pulses, logmel):
+    aug = _make(backend, "TimeStretch")
+    base = _clean(backend, pulses, logmel)
+    y = _run(backend, aug, pulses, _params(rate=rate), logmel)
+    p0, p1 = beat_period_s(backend, base, logmel), beat_period_s(backend, y, logmel)
+    assert abs(p0 - 0.5) < 0.01
+    assert abs((p0 / p1) / rate - 1) < 0.03, (p0, p1)
+    if backend == "waveform":  # the stretched part is centred, zeros outside it
+        y = y[int(len(y) * 0.3): int(len(y) * 0.7)]
+    else:
+        y = y[:, int(y.shape[1] * 0.3): int(y.shape[1] * 0.7)]
+    assert abs(1200 * np.log2(pitch_hz(backend, y, logmel) / 440.0)) < 30
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_eq_changes_band_energy_by_gain(backend, noise, logmel):
+    aug = _make(backend, "Equaliser", n_peaks=1)
+    params = _params(low_shelf_freq_hz=150.0, low_shelf_gain_db=-6.0, high_shelf_freq_hz=5000.0,
+                     high_shelf_gain_db=0.0)
+    params.update(peak_freq_hz=np.array([[1000.0]]), peak_gain_db=np.array([[9.0]]), peak_q=np.array([[2.0]]))
+    y = _run(backend, aug, noise, params, logmel)
+    assert abs(band_gain_db(backend, noise, y, 980, 1020, logmel) - 9.0) < 1.0
+    assert abs(band_gain_db(backend, noise, y, 20, 60, logmel) - (-6.0)) < 1.0
+    assert abs(band_gain_db(backend, noise, y, 3000, 3500, logmel)) < 1.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gain_and_noise_levels(backend, noise, logmel):
+    y = _run(backend, _make(backend, "Gain"), noise, _params(gain_db=-6.0), logmel)
+    assert abs(band_gain_db(backend, noise, y, 100, 7000, logmel) + 6.0) < 0.1
+    tone = (0.2 * np.sin(2 * np.pi * 500 * np.arange(SR) / SR)).astype(np.float32)
+    y = _run(backend, _make(backend, "Noise"), tone, _params(snr_db=10.0, noise_seed=5), logmel)
+    # added power over the whole band is a tenth of the tone's power: +0.41 dB
+    assert abs(band_gain_db(backend, tone, y, 0, 8000, logmel) - 10 * np.log10(1.1)) < 0.15
+    # away from the tone the added noise is white: equal power in equal-width bands
+    if backend == "waveform":
+        f, py = scipy.signal.welch(y, SR, nperseg=2048)
+    else:
+        py, f = y.mean(1), np.arange(y.shape[0]) * SR / 2048
+    lo, hi = py[(f >= 1000) & (f < 3000)].sum(), py[(f >= 5000) & (f < 7000)].sum()
+    assert abs(10 * np.log10(lo / hi)) < 1.0

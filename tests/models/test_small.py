@@ -1,0 +1,84 @@
+import pytest
+import torch
+from torch import nn
+
+from tunespace.errors import ConfigError, UsageError
+from tunespace.models import build_encoder
+from tunespace.models.small import SmallEncoder, _DilatedDepthwise
+
+
+@pytest.fixture(scope="module")
+def small():
+    torch.manual_seed(0)
+    return build_encoder("small")
+
+
+@pytest.mark.parametrize("frames", [8, 64, 300, 301])
+def test_output_shape_any_length(small, frames):
+    x = torch.randn(3, 1, 96, frames)
+    y = small(x)
+    assert y.shape == (3, small.embedding_dim) == (3, 256)
+    assert torch.isfinite(y).all()
+
+
+def test_parameter_count_in_budget(small):
+    n = small.num_parameters()
+    assert 300_000 <= n <= 1_500_000, n
+
+
+def test_bad_input_shapes_raise_usage_error(small):
+    for shape in [(2, 96, 300), (2, 2, 96, 300), (2, 1, 80, 300), (2, 1, 96, 4)]:
+        with pytest.raises(UsageError, match="small"):
+            small(torch.randn(*shape))
+
+
+def test_options_change_architecture():
+    enc = SmallEncoder(n_mels=32, width=24, depth=2, embedding_dim=10, kernel_size=5)
+    assert enc(torch.randn(2, 1, 32, 50)).shape == (2, 10)
+    assert len(enc.blocks) == 2
+    assert enc.num_parameters() < SmallEncoder().num_parameters()
+    for bad in [dict(width=0), dict(depth=-1), dict(kernel_size=4), dict(embedding_dim=0)]:
+        with pytest.raises(ConfigError):
+            SmallEncoder(**bad)
+
+
+def test_no_batch_leakage_in_training_mode(small):
+    """GroupNorm normalises per example: an item's embedding does not depend on its batch."""
+    small.train()
+    x = torch.randn(4, 1, 96, 120)
+    full = small(x)
+    alone = small(x[1:2])
+    assert torch.allclose(full[1:2], alone, atol=1e-5)
+
+
+def test_gradients_reach_every_parameter():
+    torch.manual_seed(1)
+    enc = SmallEncoder(width=32, depth=3, embedding_dim=16)
+    enc(torch.randn(4, 1, 96, 100)).square().mean().backward()
+    for name, p in enc.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_sensitive_to_pitch_and_tempo_changes(small):
+    """A one-bin transposition and a time-scale change both move the embedding."""
+    small.eval()
+    torch.manual_seed(2)
+    x = torch.randn(1, 1, 96, 300)
+    base = small(x)
+    shifted = small(torch.roll(x, 1, dims=2))
+    stretched = small(torch.nn.functional.interpolate(x[:, 0], size=240, mode="linear")[:, None])
+    assert (base - shifted).abs().max() > 1e-3
+    assert (base - stretched).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("kernel,dilation", [(3, 1), (3, 8), (5, 2)])
+def test_hand_written_depthwise_matches_conv1d(kernel, dilation):
+    torch.manual_seed(3)
+    mine = _DilatedDepthwise(6, kernel, dilation)
+    ref = nn.Conv1d(6, 6, kernel, padding=dilation * (kernel // 2), dilation=dilation, groups=6)
+    with torch.no_grad():
+        ref.weight.copy_(mine.weight.permute(1, 2, 0))
+        ref.bias.copy_(mine.bias[:, 0])
+    x = torch.randn(2, 6, 37)
+    assert torch.allclose(mine(x), ref(x), atol=1e-6)
