@@ -7,7 +7,8 @@ Pipelines, on identical raw windows of ``input_seconds`` (4.46 s at 16 kHz) from
 - ``waveform``: tunespace waveform backend (Rubber Band TS, PS; RBJ EQ) per excerpt, as a
   loader worker does; centre crop; log-mel.
 - ``spectral``: tunespace spectral backend, batches of B = 64 on the CPU, STFT + mel included:
-  power -> TS, PS, EQ -> mel -> log -> centre crop -> standardise.
+  power -> TS, PS, EQ fused with the mel projection (as ``PairTransform.device_stage``)
+  -> log -> standardise.
 
 Run: ``.venv/bin/python bench/bench_augment.py`` (1 and 2 torch threads).
 """
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from tunespace.augment import make_pair_transform
+from tunespace.augment.spectral.fused import fused_mel
 from tunespace.features import standardise
 
 
@@ -75,10 +77,8 @@ def main() -> None:
 
     def run_spectral() -> None:
         params = sp.policy.sample(np.random.default_rng(0), batch)
-        p = sp.policy.apply_view(fe.power(x), params["b"])
-        m = fe.compress(fe.mel(p))
-        s = (m.shape[-1] - 300) // 2
-        standardise(m[..., s:s + 300])
+        m = fused_mel(fe.power(x), fe.filterbank, sp.policy.augmentations, params["b"], 300)
+        standardise(fe.compress(m))
 
     print(f"{'threads':>7} {'pipeline':>16} {'excerpts/s':>11} {'ms/excerpt':>11} {'x anchor':>9}")
     for threads in (1, 2):

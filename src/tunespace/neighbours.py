@@ -144,7 +144,8 @@ def knn(
             for the torch backend, chunk_size x k for FAISS).
         seed: seed of the IVF training sample / k-means and of the recall query sample.
         queries: (Q,) row indices to search for (default: all N rows).
-        nlist: IVF cells (default 4 * sqrt(N), at least 39 training points per cell).
+        nlist: IVF cells (default 2 * sqrt(N), at most N / 39); k-means (10 iterations) is
+            trained on a seeded sample of 40 * nlist items.
         nprobe: IVF cells probed per query.
         hnsw_m: HNSW graph degree.
         ef_search: HNSW search beam width.
@@ -225,13 +226,14 @@ def _approx_index(
         index.add(x)
         return index
     if nlist is None:
-        nlist = int(4 * np.sqrt(n))
+        nlist = int(2 * np.sqrt(n))
     nlist = max(1, min(nlist, n // 39))
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = seed
+    index.cp.niter = 10
     rng = np.random.default_rng(seed)
-    n_train = min(n, nlist * 64)
+    n_train = min(n, nlist * 40)
     train = x[np.sort(rng.choice(n, size=n_train, replace=False))] if n_train < n else x
     index.train(train)
     index.add(x)

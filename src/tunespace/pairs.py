@@ -188,14 +188,18 @@ class PairDataset(TorchDataset):
         return (a, b, i, params)
 
 
+def _is_error(item: tuple[Any, ...]) -> bool:
+    return isinstance(item[0], str) and item[0] == "error"
+
+
 def collate_pairs(items: list[Any]) -> dict[str, Any]:
     """Stack valid pairs into ``(B, samples)`` tensors; report unreadable tracks.
 
     Returns a dict with ``wave_a``, ``wave_b`` (float32 tensors), ``index`` (long tensor),
     ``params`` (list of per-item dicts) and ``errors`` (list of (path, reason)).
     """
-    good = [it for it in items if it is not None and it[0] != "error"]
-    errors = [(it[1], it[2]) for it in items if it is not None and it[0] == "error"]
+    good = [it for it in items if it is not None and not _is_error(it)]
+    errors = [(it[1], it[2]) for it in items if it is not None and _is_error(it)]
     if not good:
         return {"wave_a": None, "wave_b": None, "index": None, "params": [], "errors": errors}
     return {

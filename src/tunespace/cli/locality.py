@@ -50,7 +50,7 @@ def unique_names(paths: list[Path]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..embed.format import read_embeddings
-    from ..labels import load_labels, parse_properties
+    from ..labels import JoinReport, load_labels, parse_properties
     from ..locality import locality_profile, write_locality_report
 
     ks = parse_ks(args.k)
@@ -66,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
         emb.name = name
         prof = locality_profile(emb, labels, ks, names, groups=args.groups, bootstrap=args.bootstrap,
                                 seed=args.seed, method=args.method, backend=args.backend)
-        from ..labels import JoinReport
-
         print(f"{name}: {JoinReport(**prof['join']).summary()}")
         profiles[name] = prof
     config = {k: v for k, v in vars(args).items() if not k.startswith("_")}

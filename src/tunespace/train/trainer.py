@@ -38,7 +38,9 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..augment import make_pair_transform
+from ..augment.pipeline import PairTransform
+from ..augment.policy import build_policy
+from ..features import FrontEnd, LogMel
 from ..datasets import open_dataset
 from ..errors import ConfigError, UsageError
 from ..files import read_json, write_json, write_text
@@ -104,10 +106,9 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     if cfg["data"]["path"] is None:
         raise UsageError("no dataset given (--data DIR)")
     ds = open_dataset(cfg["data"]["path"], kind=cfg["data"].get("kind", "auto"))
-    transform = make_pair_transform(
-        cfg["augment"]["policy"], cfg["augment"]["backend"], cfg["frontend"], cfg["pairs"]["excerpt_seconds"],
-        overrides=cfg["augment"].get("overrides") or None,
-    )
+    fe = FrontEnd.from_dict(cfg["frontend"])
+    policy = build_policy(cfg["augment"]["policy"], cfg["augment"]["backend"], cfg["augment"].get("overrides") or None, fe)
+    transform = PairTransform(policy, LogMel(fe), target_seconds=cfg["pairs"]["excerpt_seconds"])
     build_encoder(cfg["model"]["encoder"], n_mels=int(cfg["frontend"].get("n_mels", 96)), **cfg["model"].get("encoder_args", {}))  # validates name/args
     global_batch = cfg["train"]["batch_size"] * world_size
     if len(ds) < global_batch:
