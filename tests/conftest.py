@@ -1,0 +1,26 @@
+"""Fixtures shared across the suite: a small rendered corpus and a tiny training config."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tunespace.corpus import build_corpus
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def train_corpus(tmp_path_factory):
+    """16 procedural tracks of 10 s (seed 5): enough for batches of 8 distinct tracks."""
+    return build_corpus(tmp_path_factory.mktemp("train_corpus"), tracks=16, seconds=10.0, seed=5, workers=2)
+
+
+def tiny_overrides(steps: int = 4, batch: int = 4, every: int = 2) -> list[str]:
+    """Config overrides for a trainer run of a few seconds."""
+    return [
+        f"train.steps={steps}", f"train.batch_size={batch}", f"train.checkpoint_every={every}",
+        "train.log_every=1", "train.progress=false", "train.warmup_steps=1", "train.threads=1",
+        "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}", "model.projector.hidden_dims=[16]",
+        "model.projector.out_dim=8",
+    ]

@@ -1,0 +1,135 @@
+"""The trainer: resumption gives the same weights, bad input fails before training with exit 2,
+unreadable files are skipped and counted, run folder contents."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import tiny_overrides
+from tunespace.cli import main
+from tunespace.train import load_checkpoint, resolve_config, train
+from tunespace.train.checkpoint import latest_checkpoint
+
+
+def _cfg(corpus, policy="ts+ps", steps=4, extra=()):
+    return resolve_config(None, tiny_overrides(steps=steps) + list(extra), **{"data.path": str(corpus), "augment.policy": policy})
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(latest_checkpoint(run))["model"]
+
+
+def test_run_folder_contents(train_corpus, tmp_path):
+    res = train(tmp_path / "run", _cfg(train_corpus, steps=4))
+    run = tmp_path / "run"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["augment"]["policy"] == "ts+ps" and cfg["train"]["steps"] == 4
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    for key in ("loss", "lr", "pairs_per_s", "alignment", "uniformity", "skipped"):
+        assert key in rows[-1]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
+    assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
+    state = torch.load(res.checkpoint, weights_only=True)
+    assert state["step"] == 4
+
+
+def test_loss_decreases_when_training_longer(train_corpus, tmp_path):
+    cfg = _cfg(train_corpus, policy="none", steps=30, extra=["train.lr=0.003", "train.checkpoint_every=30"])
+    train(tmp_path / "run", cfg)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    first = sum(r["loss"] for r in rows[:5]) / 5
+    last = sum(r["loss"] for r in rows[-5:]) / 5
+    assert last < first - 0.1, (first, last)
+
+
+def test_stop_and_resume_gives_identical_weights(train_corpus, tmp_path):
+    cfg = _cfg(train_corpus, steps=6)
+    train(tmp_path / "full", cfg)
+    train(tmp_path / "part", cfg, stop_after=2)
+    assert load_checkpoint(latest_checkpoint(tmp_path / "part"))["step"] == 2
+    train(tmp_path / "part", cfg, resume=True)
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "part")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.slow
+def test_killed_process_resumes_to_identical_weights(train_corpus, tmp_path):
+    """SIGKILL a real `tunespace train` process after its first checkpoint, resume, compare."""
+    args = ["--data", str(train_corpus), "--augment", "ps", *tiny_overrides(steps=40, every=4)]
+    assert main(["train", "--out", str(tmp_path / "full"), *args]) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "tunespace", "train", "--out", str(tmp_path / "killed"), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while latest_checkpoint(tmp_path / "killed") is None and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = load_checkpoint(latest_checkpoint(tmp_path / "killed"))["step"]
+    assert step < 40, "the process finished before it could be killed"
+    assert main(["train", "--out", str(tmp_path / "killed"), "--resume"]) == 0
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "killed")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["model.encoder=nope"], "unknown encoder"),
+        (["train.lr=-1"], "train.lr"),
+        (["train.batch_size=64"], "fewer than the batch"),
+        (["pairs.excerpt_seconds=12"], "shorter than the pair window"),
+        (["loss.temperature=0"], "loss.temperature"),
+        (["train.stepz=3"], "unknown config key"),
+    ],
+)
+def test_bad_input_fails_before_training_with_exit_2(train_corpus, tmp_path, capsys, extra, message):
+    rc = main(["train", "--data", str(train_corpus), "--out", str(tmp_path / "r"), *tiny_overrides(), *extra])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and message in err.lower() or message in err, err
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_unknown_policy_exits_2(train_corpus, tmp_path, capsys):
+    rc = main(["train", "--data", str(train_corpus), "--augment", "wobble", "--out", str(tmp_path / "r"), *tiny_overrides()])
+    assert rc == 2 and "wobble" in capsys.readouterr().err
+
+
+def test_missing_dataset_exits_2(tmp_path, capsys):
+    rc = main(["train", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")])
+    assert rc == 2 and "nothing" in capsys.readouterr().err
+
+
+def test_unreadable_file_is_skipped_and_counted(train_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(train_corpus, corpus)
+    victim = sorted((corpus / "audio").glob("*.flac"))[3]
+    victim.write_bytes(b"\x00garbage" * 10)
+    cfg = _cfg(corpus, policy="none", steps=8)
+    res = train(tmp_path / "run", cfg)
+    assert res.steps == 8
+    skipped = (tmp_path / "run" / "skipped.csv").read_text()
+    assert victim.name in skipped
+    assert sum(res.skipped.values()) >= 1
+
+
+def test_existing_run_folder_is_not_overwritten(train_corpus, tmp_path, capsys):
+    args = ["train", "--data", str(train_corpus), "--out", str(tmp_path / "r"), *tiny_overrides(steps=2)]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "--resume" in capsys.readouterr().err
