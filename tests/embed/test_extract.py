@@ -1,0 +1,106 @@
+"""Embedding extraction: output format, slicing, resumption, bad files, long files."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import tiny_overrides
+from tunespace.cli import main
+from tunespace.datasets import open_dataset
+from tunespace.embed import read_embeddings
+from tunespace.embed.extract import embed_dataset, load_encoder, random_encoder, slice_starts
+from tunespace.train import resolve_config, train
+
+
+@pytest.fixture(scope="module")
+def run_dir(train_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    train(out, resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(train_corpus)}))
+    return out
+
+
+def test_slice_starts():
+    assert slice_starts(10.0, 3.0, 2.0) == [0.0, 2.0, 4.0, 6.0]
+    assert slice_starts(3.0, 3.0, 2.0) == [0.0]
+    assert slice_starts(1.0, 3.0, 2.0) == [0.0]  # padded to one slice
+    assert len(slice_starts(7200.0, 3.0, 2.0)) == 3599
+
+
+def test_embed_cli_writes_the_documented_format(run_dir, train_corpus, tmp_path):
+    out = tmp_path / "emb"
+    assert main(["embed", "--model", str(run_dir), "--data", str(train_corpus), "--out", str(out),
+                 "--timelines", "--workers", "0", "--no-progress"]) == 0
+    emb = read_embeddings(out)
+    ds = open_dataset(train_corpus)
+    assert emb.ids == ds.ids
+    assert emb.vectors.dtype == np.float32 and emb.vectors.shape == (16, 16)
+    assert isinstance(np.load(out / "embeddings.npy", mmap_mode="r"), np.memmap)
+    assert np.isfinite(emb.vectors).all()
+    assert emb.meta["slice_seconds"] == 3.0 and emb.meta["model"]["kind"] == "checkpoint"
+    assert emb.meta["frontend"] == {} or "n_mels" in emb.meta["frontend"] or isinstance(emb.meta["frontend"], dict)
+    tl = np.load(out / "timelines" / f"{ds.ids[0]}.npy")
+    assert tl.shape == (4, 16)  # 10 s: slices at 0, 2, 4, 6 s
+    np.testing.assert_allclose(tl.mean(axis=0), emb.vectors[0], rtol=1e-5, atol=1e-6)
+    assert (out / "errors.csv").read_text().startswith("file,reason")
+    assert not (out / ".parts").exists()
+
+
+def test_interrupted_embedding_resumes_to_identical_result(run_dir, train_corpus, tmp_path):
+    bundle = load_encoder(run_dir)
+    full = embed_dataset(bundle, train_corpus, tmp_path / "full", workers=0, progress=False)
+    assert embed_dataset(bundle, train_corpus, tmp_path / "part", workers=2, progress=False, stop_after=5) is None
+    assert not (tmp_path / "part" / "embeddings.npy").exists()
+    resumed = embed_dataset(bundle, train_corpus, tmp_path / "part", workers=2, progress=False)
+    assert resumed.ids == full.ids
+    assert np.array_equal(np.asarray(resumed.vectors), np.asarray(full.vectors))
+
+
+def test_bad_files_are_reported_and_never_stop_the_batch(run_dir, train_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(train_corpus, corpus)
+    files = sorted((corpus / "audio").glob("*.flac"))
+    files[0].write_bytes(b"")
+    files[1].write_bytes(b"RIFF....garbage")
+    sf.write(files[2], np.zeros(16000, np.float32), 16000)  # 1 s of silence: valid, padded
+    emb = embed_dataset(load_encoder(run_dir), corpus, tmp_path / "emb", workers=2, progress=False)
+    assert len(emb.ids) == 14 and len(emb.errors) == 2
+    reasons = {r for _, r in emb.errors}
+    assert any("empty" in r for r in reasons)
+    assert np.isfinite(np.asarray(emb.vectors)).all()
+
+
+def test_long_file_is_streamed_in_chunks(tmp_path, monkeypatch):
+    """A 20-minute file is read chunk by chunk, never whole."""
+    import tunespace.embed.extract as ex
+
+    d = tmp_path / "ds"
+    (d / "audio").mkdir(parents=True)
+    sr = 16000
+    t = np.arange(20 * 60 * sr) / sr
+    sf.write(d / "audio" / "long.flac", (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr)
+    (d / "labels.csv").write_text("track_id,genre\nlong,x\n")
+    calls = []
+    real = ex.load
+
+    def spy(path, sr=16000, offset_s=0.0, duration_s=None, **kw):
+        calls.append(duration_s)
+        return real(path, sr=sr, offset_s=offset_s, duration_s=duration_s, **kw)
+
+    monkeypatch.setattr(ex, "load", spy)
+    emb = embed_dataset(random_encoder("small", seed=0, width=8, depth=1, embedding_dim=8), ex.open_dataset(d, kind="csv", csv=d / "labels.csv"),
+                        tmp_path / "emb", workers=0, progress=False, chunk_slices=64)
+    assert emb.vectors.shape == (1, 8)
+    assert all(c is not None and c <= 64 * 2 + 3 for c in calls) and len(calls) == int(np.ceil(599 / 64))
+
+
+def test_changed_settings_refuse_a_half_finished_folder(run_dir, train_corpus, tmp_path):
+    from tunespace.errors import UsageError
+
+    bundle = load_encoder(run_dir)
+    embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, stop_after=2)
+    with pytest.raises(UsageError, match="other settings"):
+        embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, hop_seconds=1.0)
