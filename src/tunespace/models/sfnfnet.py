@@ -22,7 +22,8 @@ Structure (input ``(B, 1, F=96, T)``, layout ``(B, C, F, T)``):
   learnable gain, scaled GELU (gamma 1.7015043497085571), bottleneck ratio 0.5 of the
   output width, two grouped convs (1x3 over time with the stride, then 3x1 over frequency:
   DeepMind's slow-fast defaults ``kernel_shape=(3, 1)``, ``second_conv_kernel_shape=(1, 3)``
-  in their (T, F) layout), squeeze-excite (ratio 0.5, output x2), skip-init gain (scalar,
+  in their (T, F) layout; DeepMind's per-stage kernel and stem patterns live in a variant
+  table we did not have, so the stem above is NFNet's image stem), squeeze-excite (ratio 0.5, output x2), skip-init gain (scalar,
   init 0), stochastic depth (rate 0.1 x block index / 12), ``alpha = 0.2`` and
   ``beta = 1 / expected_std`` with ``expected_std`` reset to 1 at each stage's first block
   and grown by ``alpha**2`` in variance after each block.
@@ -36,7 +37,8 @@ Structure (input ``(B, 1, F=96, T)``, layout ``(B, C, F, T)``):
   ``final_conv_mult = 1`` (width-preserving: 1536 -> 1536 slow, 192 -> 192 fast) instead of
   NFNet's 2 (3072 / 384 in DeepMind's code): MULE's embedding is 1536 + 192 = 1728, which is
   what ``final_conv_mult = 1`` gives. Then global average pooling over (F, T) of each path,
-  concatenated as ``[slow (1536), fast (192)]``: 1728-d. ``final_conv=False`` drops the two
+  concatenated as ``[slow (1536), fast (192)]``: 1728-d (DeepMind concatenates fast
+  first; the order is immaterial to training and fixed here). ``final_conv=False`` drops the two
   final convs (same output size).
 
 Parameter counts (1 input channel; counted with ``Encoder.num_parameters()``, which counts
