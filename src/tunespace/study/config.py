@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from ..augment import parse_condition
+from ..augment.policy import build_policy
 from ..config import apply_overrides, load_yaml, require
 from ..errors import ConfigError
 
@@ -67,7 +68,8 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     require(isinstance(cfg["conditions"], list) and cfg["conditions"], "conditions must be a non-empty list")
     require(len(set(cfg["conditions"])) == len(cfg["conditions"]), "conditions must not repeat")
     for c in cfg["conditions"]:
-        parse_condition(str(c))
+        policy, backend = parse_condition(str(c))
+        build_policy(policy, backend or "spectral")
     for spec in [cfg["train_data"], *cfg["eval_data"]]:
         require(isinstance(spec, dict) and ("corpus" in spec or "path" in spec),
                 f"a data entry needs 'corpus' or 'path': {spec!r}")

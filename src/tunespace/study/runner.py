@@ -134,7 +134,10 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
                     if spent():
                         return {"stopped": True}
                 embeddings[(condition, seed, spec["name"])] = estage.path / "emb"
-                rows += _analysed(cfg, spec, epath, estage, condition, seed, stages_dir, analyse, progress)
+                new_rows, computed = _analysed(cfg, spec, epath, estage, condition, seed, stages_dir, analyse, progress)
+                rows += new_rows
+                if computed and spent():
+                    return {"stopped": True}
 
     for spec, ekey, epath in evals:
         for kind in cfg.get("baselines", []):
@@ -150,7 +153,10 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
                     if spent():
                         return {"stopped": True}
                 embeddings[(f"baseline:{kind}", seed, spec["name"])] = bstage.path / "emb"
-                rows += _analysed(cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir, analyse, progress)
+                new_rows, computed = _analysed(cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir, analyse, progress)
+                rows += new_rows
+                if computed and spent():
+                    return {"stopped": True}
 
     write_results(out, rows)
     summary = write_report(out, cfg, rows, embeddings, evals)
@@ -160,10 +166,11 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
 
 
 def _analysed(cfg: dict, spec: dict, data_path: Path, emb_stage: Stage, condition: str, seed: int,
-              stages_dir: Path, analyse: Callable, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+              stages_dir: Path, analyse: Callable, progress: Callable[[str], None]) -> tuple[list[dict[str, Any]], bool]:
     acfg = {**cfg["analysis"], "properties": spec.get("properties", cfg["analysis"]["properties"])}
     astage = Stage("analysis", {"embeddings": emb_stage.key, "analysis": acfg}, stages_dir)
-    if not astage.done:
+    computed = not astage.done
+    if computed:
         progress(f"analyse {condition} seed {seed} on {spec['name']}")
         astage.begin()
         rows = analyse(emb_stage.path / "emb", data_path, acfg, seed=seed, out=astage.path)
@@ -172,7 +179,7 @@ def _analysed(cfg: dict, spec: dict, data_path: Path, emb_stage: Stage, conditio
     from ..files import read_json
 
     rows = read_json(astage.path / "rows.json")
-    return [{"condition": condition, "seed": seed, "dataset": spec["name"], **r} for r in rows]
+    return [{"condition": condition, "seed": seed, "dataset": spec["name"], **r} for r in rows], computed
 
 
 def write_results(out: Path, rows: list[dict[str, Any]]) -> None:
