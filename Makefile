@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m tunespace demo
+	$(PY) -m tunespace study --preset demo --out out/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -x --timeout=900
