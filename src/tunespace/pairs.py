@@ -104,6 +104,46 @@ class AudioCache:
         return x[i0 : i0 + n]
 
 
+class SpectrogramCache:
+    """Linear power spectrogram of every track, computed once (spectral backend, small corpora).
+
+    With the spectral backend the STFT is the largest cost of a training step; the frames of a
+    window are (up to the zero padding of the first and last frame) the same frames as those of
+    the whole track, so they are computed once per track and sliced. Window starts are then
+    rounded to the hop (10 ms).
+
+    Args:
+        audio: decoded audio of the tracks (an :class:`AudioCache`).
+        power: ``(B, samples) -> (B, F, T)`` power spectrogram function (``LogMel.power``).
+        hop_length: STFT hop, samples.
+    """
+
+    def __init__(self, audio: AudioCache, power: Callable[[torch.Tensor], torch.Tensor], hop_length: int) -> None:
+        self.hop_length = hop_length
+        self.sample_rate = audio.sample_rate
+        self.errors = dict(audio.errors)
+        self.spec: dict[str, torch.Tensor] = {}
+        with torch.no_grad():
+            for tid, x in audio.audio.items():
+                self.spec[tid] = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0].contiguous()
+
+    def window(self, track: Track, start_s: float, n_frames: int) -> torch.Tensor:
+        """``(F, n_frames)`` frames of the window starting at ``start_s`` (rounded to the hop)."""
+        if track.id not in self.spec:
+            raise AudioError(track.path, self.errors.get(str(track.path), "not loaded"))
+        s = self.spec[track.id]
+        j = int(round(start_s * self.sample_rate / self.hop_length))
+        j = max(0, min(j, s.shape[1] - n_frames))
+        if s.shape[1] < n_frames:
+            raise AudioError(track.path, "too short for the requested window")
+        return s[:, j : j + n_frames]
+
+
+def estimate_spectrogram_bytes(durations_s: Sequence[float], sample_rate: int, hop_length: int, n_freqs: int) -> int:
+    """Bytes a :class:`SpectrogramCache` of tracks of ``durations_s`` would take (float32)."""
+    return int(sum(int(d * sample_rate) // hop_length + 1 for d in durations_s) * n_freqs * 4)
+
+
 def estimate_cache_bytes(durations_s: Sequence[float], sample_rate: int) -> int:
     """Bytes the decoded float32 audio of tracks of ``durations_s`` would take."""
     return int(sum(durations_s) * sample_rate * 4)
@@ -148,6 +188,8 @@ class PairDataset(TorchDataset):
         cpu_stage: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray, dict]],
         seed: int = 0,
         cache: AudioCache | None = None,
+        spectrograms: SpectrogramCache | None = None,
+        window_frames: int | None = None,
     ) -> None:
         self.tracks = list(tracks)
         self.durations_s = list(durations_s)
@@ -157,6 +199,8 @@ class PairDataset(TorchDataset):
         self.cpu_stage = cpu_stage
         self.seed = seed
         self.cache = cache
+        self.spectrograms = spectrograms
+        self.window_frames = window_frames
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -180,6 +224,11 @@ class PairDataset(TorchDataset):
         rng = item_rng(self.seed, epoch, i)
         try:
             w = sample_pair_windows(self.durations_s[i], self.window_s, self.max_centre_distance_s, rng)
+            if self.spectrograms is not None:
+                assert self.window_frames is not None
+                pa = self.spectrograms.window(track, w.start_a_s, self.window_frames)
+                pb = self.spectrograms.window(track, w.start_b_s, self.window_frames)
+                return ("power", pa, pb, i)
             a = self._read(track, w.start_a_s)
             b = self._read(track, w.start_b_s)
         except (AudioError, ConfigError) as e:
@@ -195,11 +244,19 @@ def _is_error(item: tuple[Any, ...]) -> bool:
 def collate_pairs(items: list[Any]) -> dict[str, Any]:
     """Stack valid pairs into ``(B, samples)`` tensors; report unreadable tracks.
 
-    Returns a dict with ``wave_a``, ``wave_b`` (float32 tensors), ``index`` (long tensor),
+    Returns a dict with ``wave_a``, ``wave_b`` (float32 tensors; or ``power_a``, ``power_b``
+    ``(B, F, T)`` spectrogram windows from a :class:`SpectrogramCache`), ``index`` (long tensor),
     ``params`` (list of per-item dicts) and ``errors`` (list of (path, reason)).
     """
-    good = [it for it in items if it is not None and not _is_error(it)]
     errors = [(it[1], it[2]) for it in items if it is not None and _is_error(it)]
+    powers = [it for it in items if it is not None and isinstance(it[0], str) and it[0] == "power"]
+    if powers:
+        return {
+            "power_a": torch.stack([it[1] for it in powers]), "power_b": torch.stack([it[2] for it in powers]),
+            "wave_a": None, "wave_b": None,
+            "index": torch.tensor([it[3] for it in powers], dtype=torch.long), "params": [], "errors": errors,
+        }
+    good = [it for it in items if it is not None and not isinstance(it[0], str)]
     if not good:
         return {"wave_a": None, "wave_b": None, "index": None, "params": [], "errors": errors}
     return {

@@ -102,12 +102,34 @@ class PairTransform:
             both = fe(torch.cat([wave_a, wave_b]))
             out = standardise(_crop_frames(both, self.target_frames)).unsqueeze(1)
             return out[: wave_a.shape[0]], out[wave_a.shape[0]:], {}
+        n = wave_a.shape[0]
+        power = fe.power(torch.cat([wave_a, wave_b]))
+        return self.device_stage_power(power[:n], power[n:], generator)
+
+    def input_frames(self) -> int:
+        """Frames of the power spectrogram of one raw window (``input_samples`` centred frames)."""
+        return self.frontend.frames(self.input_samples)
+
+    def device_stage_power(self, power_a: torch.Tensor, power_b: torch.Tensor,
+                           generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, ParamTree | dict]:
+        """The spectral backend's device stage from precomputed power spectrograms.
+
+        Args:
+            power_a, power_b: ``(B, n_fft // 2 + 1, input_frames())`` linear power spectrograms of
+                the raw windows (e.g. slices of a whole track's spectrogram, see
+                :class:`tunespace.pairs.SpectrogramCache`).
+            generator: draws the per-item parameters.
+        Returns:
+            as :meth:`device_stage`.
+        """
+        if self.policy.backend != "spectral":
+            raise ConfigError("device_stage_power: only the spectral backend works on spectrograms")
+        fe = self.frontend
         seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
         rng = np.random.default_rng(seed)
-        n = wave_a.shape[0]
+        n = power_a.shape[0]
         params = self.policy.sample(rng, n)
-        power = fe.power(torch.cat([wave_a, wave_b]))
-        views = {"a": power[:n], "b": power[n:]}
+        views = {"a": power_a, "b": power_b}
         outs = []
         fuse = fusable(self.policy.augmentations)
         for view in ("a", "b"):

@@ -5,7 +5,9 @@ Sections:
 
 - ``seed``: base seed of every random choice (init, pairs, augmentation, dropout).
 - ``data``: ``path`` (dataset folder), ``kind`` (reader, ``auto``), ``cache_audio``
-  (``auto``: keep decoded audio in memory when it takes under ``cache_max_gb``).
+  (``auto``: keep decoded audio in memory when it takes under ``cache_max_gb``),
+  ``cache_spectrograms`` (``auto``: with the spectral backend, keep every track's power
+  spectrogram in memory when it takes under ``cache_max_gb``: the STFT is then computed once).
 - ``frontend``: log-mel settings (see :class:`tunespace.features.FrontEnd`); MULE's by default.
 - ``pairs``: ``excerpt_seconds`` (model input, 3 s) and ``max_centre_distance_s`` (5 s).
 - ``augment``: ``policy`` (a name like ``ts+ps`` or a custom policy mapping), ``backend``
@@ -29,7 +31,7 @@ from ..config import apply_overrides, load_yaml, merge, require
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "seed": 0,
-    "data": {"path": None, "kind": "auto", "cache_audio": "auto", "cache_max_gb": 4.0},
+    "data": {"path": None, "kind": "auto", "cache_audio": "auto", "cache_spectrograms": "auto", "cache_max_gb": 4.0},
     "frontend": {},
     "pairs": {"excerpt_seconds": 3.0, "max_centre_distance_s": 5.0},
     "augment": {"policy": "none", "backend": "spectral", "overrides": {}},

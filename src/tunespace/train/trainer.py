@@ -46,7 +46,8 @@ from ..errors import ConfigError, UsageError
 from ..files import read_json, write_json, write_text
 from ..losses import NTXentLoss, alignment, uniformity
 from ..models import Projector, build_encoder
-from ..pairs import AudioCache, DistinctTrackBatches, PairDataset, collate_pairs, estimate_cache_bytes, track_durations
+from ..pairs import (AudioCache, DistinctTrackBatches, PairDataset, SpectrogramCache, collate_pairs, estimate_cache_bytes,
+                     estimate_spectrogram_bytes, track_durations)
 from . import distributed
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import lr_at, resolve_config
@@ -125,7 +126,14 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     mode = cfg["data"].get("cache_audio", "auto")
     if mode is True or (mode == "auto" and estimate_cache_bytes(durations, sr) < cfg["data"]["cache_max_gb"] * 2**30):
         cache = AudioCache(ds.tracks, sr)
-    return {"dataset": ds, "durations": durations, "transform": transform, "cache": cache, "sample_rate": sr}
+    spectrograms = None
+    spec_mode = cfg["data"].get("cache_spectrograms", "auto")
+    if cache is not None and cfg["augment"]["backend"] == "spectral" and (spec_mode is True or (
+            spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < cfg["data"]["cache_max_gb"] * 2**30)):
+        spectrograms = SpectrogramCache(cache, transform.frontend.power, fe.hop_length)
+        cache = None  # the audio is no longer needed
+    return {"dataset": ds, "durations": durations, "transform": transform, "cache": cache, "sample_rate": sr,
+            "spectrograms": spectrograms}
 
 
 def train(
@@ -184,15 +192,16 @@ def train(
     end = min(total, stop_after) if stop_after is not None else total
     sampler = DistinctTrackBatches(len(ds), tcfg["batch_size"], cfg["seed"], end, start_step, dist_info.rank, dist_info.world_size)
     pair_ds = PairDataset(ds.tracks, prep["durations"], prep["sample_rate"], transform.input_seconds(),
-                          cfg["pairs"]["max_centre_distance_s"], transform.cpu_stage, cfg["seed"], prep["cache"])
+                          cfg["pairs"]["max_centre_distance_s"], transform.cpu_stage, cfg["seed"], prep["cache"],
+                          prep["spectrograms"], transform.input_frames())
     workers = tcfg["num_workers"]
     if workers == "auto":
         workers = 0 if cfg["augment"]["backend"] == "spectral" else min(4, os.cpu_count() or 1)
     loader = torch.utils.data.DataLoader(pair_ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate_pairs,
                                          persistent_workers=False, pin_memory=dist_info.device.type == "cuda")
     skipped: dict[str, int] = _read_skipped(out) if resume else {}
-    if prep["cache"] is not None:
-        for path in prep["cache"].errors:
+    for c in (prep["cache"], prep["spectrograms"]):
+        for path in (c.errors if c is not None else {}):
             skipped.setdefault(path, 0)
     writer = _tb_writer(out) if dist_info.is_main else None
     metrics_f = open(out / "metrics.jsonl", "a", encoding="utf-8") if dist_info.is_main else None
@@ -209,16 +218,22 @@ def train(
             lr = lr_at(step, tcfg["lr"], tcfg["warmup_steps"], total)
             for g in opt.param_groups:
                 g["lr"] = lr
-            if batch["wave_a"] is None or batch["wave_a"].shape[0] < 2:
+            n_items = batch["index"].shape[0] if batch["index"] is not None else 0
+            if n_items < 2:
                 step += 1
                 continue
             torch.manual_seed(step_seed(cfg["seed"], step, 1))
             gen = torch.Generator(device=dist_info.device)
             gen.manual_seed(step_seed(cfg["seed"], step, 2 + dist_info.rank))
-            wa = batch["wave_a"].to(dist_info.device, non_blocking=True)
-            wb = batch["wave_b"].to(dist_info.device, non_blocking=True)
             with torch.no_grad():
-                xa, xb, dparams = transform.device_stage(wa, wb, gen)
+                if batch["wave_a"] is None:
+                    pa = batch["power_a"].to(dist_info.device, non_blocking=True)
+                    pb = batch["power_b"].to(dist_info.device, non_blocking=True)
+                    xa, xb, dparams = transform.device_stage_power(pa, pb, gen)
+                else:
+                    wa = batch["wave_a"].to(dist_info.device, non_blocking=True)
+                    wb = batch["wave_b"].to(dist_info.device, non_blocking=True)
+                    xa, xb, dparams = transform.device_stage(wa, wb, gen)
             with _autocast(dist_info.device, amp):
                 x = torch.cat([xa, xb], dim=0)
                 h, z = ddp_model(x)
