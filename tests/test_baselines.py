@@ -38,8 +38,8 @@ def test_import_errors(tmp_path):
     (tmp_path / "ids3.txt").write_text("a\nb\nc\n")
     with pytest.raises(UsageError, match="2 rows but 3 ids"):
         import_embeddings(tmp_path / "e.npy", tmp_path / "ids3.txt")
-    with pytest.raises(UsageError, match="not available yet"):
-        compute_baseline("random", tmp_path)
+    with pytest.raises(UsageError, match="unknown baseline"):
+        compute_baseline("wavelets", tmp_path)
     assert main(["baseline", "--kind", "chroma", "--out", str(tmp_path / "o")]) == 2
 
 
@@ -69,3 +69,13 @@ def test_baselines_have_their_expected_character(corpus, tmp_path):
     assert loc["chroma"]["key_graded"] > loc["mfcc"]["key_graded"] + 0.1
     assert loc["tempogram"]["tempo_bpm"] > loc["chroma"]["tempo_bpm"] + 0.2
     assert loc["tempogram"]["tempo_bpm_acc2"] > loc["chroma"]["tempo_bpm_acc2"] + 0.2
+
+
+def test_random_encoder_baseline_is_seeded(train_corpus):
+    a = compute_baseline("random", train_corpus, seed=1, workers=0)
+    b = compute_baseline("random", train_corpus, seed=1, workers=0)
+    c = compute_baseline("random", train_corpus, seed=2, workers=0)
+    assert a.ids == b.ids and len(a.ids) == 16 and a.meta["baseline"] == "random"
+    assert np.array_equal(a.vectors, b.vectors)
+    assert not np.allclose(a.vectors, c.vectors)
+    assert np.isfinite(a.vectors).all()

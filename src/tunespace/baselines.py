@@ -97,23 +97,42 @@ def _track_job(job: tuple[str, str, str, int]) -> tuple[str, np.ndarray | None, 
         return track_id, None, f"{type(e).__name__}: {e}"
 
 
-def compute_baseline(kind: str, data: str | Path, workers: int = 2, sr: int = SAMPLE_RATE) -> EmbeddingSet:
+def random_baseline(data: str | Path, seed: int = 0, workers: int = 2, encoder: str = "small") -> EmbeddingSet:
+    """Embeddings of a randomly initialised encoder (seeded), extracted like a trained one.
+
+    What the architecture alone, with no training, makes local: the reference point that says
+    how much of a trained model's locality training added.
+    """
+    import tempfile
+
+    from .embed.extract import embed_dataset, random_encoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        emb = embed_dataset(random_encoder(encoder, seed=seed), data, Path(tmp) / "emb", workers=workers, progress=False)
+    assert emb is not None
+    emb.vectors = np.asarray(emb.vectors)
+    emb.meta = {**emb.meta, "kind": "baseline", "baseline": "random", "seed": seed}
+    emb.name = "random"
+    return emb
+
+
+def compute_baseline(kind: str, data: str | Path, workers: int = 2, sr: int = SAMPLE_RATE, seed: int = 0) -> EmbeddingSet:
     """Hand-crafted embeddings of ``kind`` for every track of the dataset folder ``data``.
 
     Args:
-        kind: ``"chroma"``, ``"mfcc"``, ``"tempogram"`` (``"random"``: not available yet).
+        kind: ``"chroma"``, ``"mfcc"``, ``"tempogram"`` or ``"random"`` (a randomly initialised
+            ``small`` encoder, see :func:`random_baseline`).
         data: a dataset folder readable by :func:`tunespace.datasets.open_dataset`.
         workers: processes (1: in this process).
         sr: analysis sample rate in Hz.
+        seed: initialisation seed of the ``random`` encoder.
     Returns:
         the embeddings (ids in dataset order, unreadable tracks in ``errors``).
     Raises:
-        UsageError: unknown kind, ``random``, or no track could be read.
+        UsageError: unknown kind, or no track could be read.
     """
     if kind == "random":
-        # TODO(lead): wire to tunespace.embed.extract.embed_dataset with a randomly initialised
-        # `small` encoder once tunespace.models / tunespace.embed.extract are available.
-        raise UsageError("--kind random: not available yet (needs the embedding extractor)")
+        return random_baseline(data, seed=seed, workers=workers)
     if kind not in KINDS:
         raise UsageError(f"--kind: unknown baseline {kind!r}; expected one of {KINDS}")
     from .datasets import open_dataset

@@ -1,4 +1,4 @@
-"""``tunespace baseline``: reference embeddings (chroma, MFCC, tempogram) or imported ones."""
+"""``tunespace baseline``: reference embeddings (chroma, MFCC, tempogram, random encoder) or imported ones."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="external embeddings: .npy (needs --ids), .npz or .csv")
     parser.add_argument("--ids", help="ids file for --import: one id a line, in row order")
     parser.add_argument("--workers", type=int, default=2, help="processes for --kind")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed of --kind random")
     parser.add_argument("--out", required=True, metavar="EMB", help="output EMB folder")
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.kind is not None:
         if args.data is None:
             raise UsageError("--kind needs --data DIR")
-        emb = compute_baseline(args.kind, args.data, workers=args.workers)
+        emb = compute_baseline(args.kind, args.data, workers=args.workers, seed=args.seed)
     else:
         emb = import_embeddings(args.import_file, args.ids)
     write_embeddings(args.out, emb)

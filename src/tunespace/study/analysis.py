@@ -58,11 +58,6 @@ def analyse(emb_dir: str | Path, data: str | Path, acfg: dict[str, Any], *, seed
 def baseline_embeddings(kind: str, data: str | Path, out: str | Path, *, seed: int = 0,
                         embed_cfg: dict[str, Any] | None = None) -> None:
     """Write the reference embeddings of ``kind`` for ``data`` into the EMB folder ``out``."""
-    if kind == "random":
-        from ..embed.extract import embed_dataset, random_encoder
-
-        embed_dataset(random_encoder("small", seed=seed), data, out, progress=False, workers=1, **(embed_cfg or {}))
-        return
     from ..baselines import compute_baseline
 
-    write_embeddings(out, compute_baseline(kind, data))
+    write_embeddings(out, compute_baseline(kind, data, seed=seed, workers=1 if kind == "random" else 2))
