@@ -93,6 +93,38 @@ class _DilatedBlock(nn.Module):
         return x + h
 
 
+class _RhythmBranch(nn.Module):
+    """The fast path: learned onset envelopes at the full 10 ms frame rate and their
+    autocorrelation over beat-period lags (a learned tempogram).
+
+    ``x (B, n_mels, T)`` -> ``relu(conv(diff_t x))`` gives ``channels`` onset envelopes;
+    each is centred over time and autocorrelated (FFT, zero-padded: no circular wrap) for lags
+    ``min_lag..max_lag`` frames, normalised by its lag-0 energy, then projected to ``out_dim``.
+    At a 10 ms hop the default lags 20-160 cover beat periods 0.2-1.6 s (37-300 BPM) with
+    a resolution of one frame (under 4 % of the period above 25 frames, i.e. below 240 BPM).
+
+    Written by hand: a fixed autocorrelation on learned onset functions (no library layer).
+    """
+
+    def __init__(self, n_mels: int, channels: int, out_dim: int, min_lag: int = 20, max_lag: int = 160) -> None:
+        super().__init__()
+        self.onset = nn.Conv1d(n_mels, channels, 3, padding=1)
+        self.min_lag, self.max_lag = int(min_lag), int(max_lag)
+        self.proj = nn.Linear(channels * (self.max_lag - self.min_lag), out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, n_mels, T) -> (B, out_dim)``; lags beyond ``T - 1`` read as zero."""
+        o = F.relu(self.onset(x[..., 1:] - x[..., :-1]))
+        o = o - o.mean(dim=-1, keepdim=True)
+        n = o.shape[-1]
+        spec = torch.fft.rfft(o.float(), n=2 * n)
+        ac = torch.fft.irfft(spec.real**2 + spec.imag**2, n=2 * n)[..., : self.max_lag]
+        if ac.shape[-1] < self.max_lag:
+            ac = F.pad(ac, (0, self.max_lag - ac.shape[-1]))
+        ac = ac / (ac[..., :1] + 1e-6)
+        return self.proj(ac[..., self.min_lag :].flatten(1))
+
+
 @register_encoder("small")
 class SmallEncoder(Encoder):
     """Small pitch-preserving encoder: 1-D dilated convolutions over time, mel bins as channels.
@@ -106,6 +138,11 @@ class SmallEncoder(Encoder):
             (default 3).
         expansion: hidden-width multiplier of each block's pointwise MLP (default 2).
         norm_groups: GroupNorm groups (default 8; per-example normalisation, no batch stats).
+        rhythm_channels: onset envelopes of the fast rhythm path (default 8; 0 = no rhythm
+            path). The slow path (dilated convolutions at 40 ms, mean/std pooled) sees pitch
+            and timbre but resolves beat periods only coarsely; the fast path keeps the 10 ms
+            frame rate and autocorrelates learned onset envelopes, as MULE's fast path keeps
+            high time resolution for rhythm.
 
     Input ``(B, 1, n_mels, T)`` at a 10 ms hop, ``T >= 8`` frames; output ``(B, embedding_dim)``.
     Default: 1,054,528 parameters (~1.05 M).
@@ -122,6 +159,7 @@ class SmallEncoder(Encoder):
         kernel_size: int = 3,
         expansion: int = 2,
         norm_groups: int = 8,
+        rhythm_channels: int = 8,
     ) -> None:
         for key, value, low in (
             ("width", width, 1),
@@ -130,6 +168,7 @@ class SmallEncoder(Encoder):
             ("kernel_size", kernel_size, 1),
             ("expansion", expansion, 1),
             ("norm_groups", norm_groups, 1),
+            ("rhythm_channels", rhythm_channels, 0),
         ):
             if int(value) < low:
                 raise ConfigError(f"encoder 'small': {key} must be >= {low}, got {value}")
@@ -153,11 +192,14 @@ class SmallEncoder(Encoder):
         )
         self.final_norm = nn.GroupNorm(g, width)
         self.act = nn.GELU()
-        self.head = nn.Linear(2 * width, embedding_dim)
+        self.rhythm = _RhythmBranch(n_mels, rhythm_channels, width) if rhythm_channels > 0 else None
+        self.head = nn.Linear(2 * width + (width if self.rhythm is not None else 0), embedding_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, n_mels, T) -> (B, embedding_dim)``: mean and std over time, then linear."""
         h = self.blocks(self.stem(x[:, 0]))
         h = self.act(self.final_norm(h))
-        stats = torch.cat([h.mean(dim=-1), h.std(dim=-1, unbiased=False)], dim=1)
-        return self.head(stats)
+        parts = [h.mean(dim=-1), h.std(dim=-1, unbiased=False)]
+        if self.rhythm is not None:
+            parts.append(self.rhythm(x[:, 0]))
+        return self.head(torch.cat(parts, dim=1))
