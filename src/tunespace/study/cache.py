@@ -4,7 +4,8 @@ resolved config, and is complete only once its ``done.json`` marker exists.
 A rerun finds completed stages by hash and reuses them; an interrupted stage (no marker) is
 resumed or redone; a changed setting changes the hash of that stage and of every stage that
 depends on it (dependent stages include their inputs' hashes in their own config), so only
-those are recomputed.
+those are recomputed. Corpus, training and baseline stages include the tunespace version in
+their config, so a new release recomputes them (code changes within one version do not).
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
     for condition in cfg["conditions"]:
         for seed in cfg["seeds"]:
             tcfg = train_config(cfg, condition, seed, train_path)
-            tstage = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}}, stages_dir)
+            tstage = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages_dir)
             if not tstage.done:
                 resume = latest_checkpoint(tstage.path) is not None
                 progress(f"train {condition} seed {seed} ({'resuming' if resume else 'new'}) -> {tstage.path.name}")
@@ -143,7 +143,7 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
         for kind in cfg.get("baselines", []):
             seeds = cfg["seeds"] if kind == "random" else [0]
             for seed in seeds:
-                bstage = Stage("baseline", {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"]}, stages_dir)
+                bstage = Stage("baseline", {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"], "version": __version__}, stages_dir)
                 if not bstage.done:
                     progress(f"baseline {kind} seed {seed} on {spec['name']}")
                     bstage.begin()

@@ -1,0 +1,101 @@
+"""Training throughput of ``small`` on this CPU, and whether the data pipeline keeps up.
+
+For each policy/backend, in one run on the same corpus (64 procedural tracks x 30 s):
+
+- ``pipeline``: the data pipeline alone (pair sampling, the CPU stage in the loader, the
+  device stage: spectrogram windows or STFT, spectral augmentation, log-mel), pairs/s;
+- ``model``: encoder + projector + NT-Xent forward/backward/AdamW on ready inputs, pairs/s;
+- ``trainer``: the whole ``tunespace.train.train`` loop as run (pairs/s from metrics.jsonl).
+
+The pipeline keeps up when its pairs/s exceed the model's. Anchor: the model alone.
+
+Run: .venv/bin/python bench/bench_train.py [--steps 30] [--batch 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from tunespace.corpus import build_corpus
+from tunespace.losses import NTXentLoss
+from tunespace.train import build_model, resolve_config, train
+from tunespace.train.trainer import prepare
+from tunespace.pairs import DistinctTrackBatches, PairDataset, collate_pairs
+
+ENCODER = {"width": 128, "depth": 5}  # the demo study's small encoder
+
+
+def pipeline_rate(cfg: dict, steps: int, workers: int) -> float:
+    prep = prepare(cfg)
+    t = prep["transform"]
+    ds = PairDataset(prep["dataset"].tracks, prep["durations"], prep["sample_rate"], t.input_seconds(),
+                     cfg["pairs"]["max_centre_distance_s"], t.cpu_stage, 0, prep["cache"], prep["spectrograms"], t.input_frames())
+    sampler = DistinctTrackBatches(len(ds), cfg["train"]["batch_size"], 0, steps + 1)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate_pairs)
+    g = torch.Generator().manual_seed(0)
+    n, t0 = 0, None
+    for i, b in enumerate(loader):
+        if b["wave_a"] is None:
+            t.device_stage_power(b["power_a"], b["power_b"], g)
+        else:
+            t.device_stage(b["wave_a"], b["wave_b"], g)
+        if i == 0:
+            t0 = time.perf_counter()
+        else:
+            n += b["index"].shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def model_rate(cfg: dict, steps: int) -> float:
+    torch.manual_seed(0)
+    net = build_model(cfg)
+    opt = torch.optim.AdamW(net.parameters(), 1e-3)
+    loss_fn = NTXentLoss(0.1)
+    b = cfg["train"]["batch_size"]
+    x = torch.randn(2 * b, 1, 96, 300)
+    for i in range(steps + 1):
+        if i == 1:
+            t0 = time.perf_counter()
+        _, z = net(x)
+        loss = loss_fn(z[:b], z[b:])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps * b / (time.perf_counter() - t0)
+
+
+def trainer_rate(cfg: dict, out: Path) -> float:
+    train(out, cfg)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return sum(r["pairs_per_s"] for r in rows[1:]) / max(1, len(rows) - 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = build_corpus(Path(tmp) / "corpus", tracks=64, seconds=30.0, seed=0)
+        print("| policy | backend | pipeline pairs/s | model pairs/s (anchor) | trainer pairs/s | pipeline / model |")
+        print("|---|---|---:|---:|---:|---:|")
+        for policy, backend, workers in (("none", "spectral", 0), ("ts+ps", "spectral", 0), ("ts+ps", "waveform", 2)):
+            over = [f"train.batch_size={args.batch}", f"train.steps={args.steps}", "train.progress=false",
+                    f"train.log_every={max(1, args.steps // 5)}", f"train.checkpoint_every={args.steps}",
+                    f"train.num_workers={workers}", f"model.encoder_args={json.dumps(ENCODER)}"]
+            cfg = resolve_config(None, over, **{"data.path": str(corpus), "augment.policy": policy, "augment.backend": backend})
+            p = pipeline_rate(cfg, min(args.steps, 10), workers)
+            m = model_rate(cfg, 10)
+            tr = trainer_rate(cfg, Path(tmp) / f"run-{policy}-{backend}")
+            print(f"| {policy} | {backend} | {p:.1f} | {m:.1f} | {tr:.1f} | {p / m:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
