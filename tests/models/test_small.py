@@ -82,3 +82,31 @@ def test_hand_written_depthwise_matches_conv1d(kernel, dilation):
         ref.bias.copy_(mine.bias[:, 0])
     x = torch.randn(2, 6, 37)
     assert torch.allclose(mine(x), ref(x), atol=1e-6)
+
+
+def test_rhythm_path_autocorrelation_peaks_at_the_beat_period():
+    """Clicks every 50 frames (120 BPM at a 10 ms hop) -> the autocorrelation peaks at lag 50."""
+    from tunespace.models.small import _RhythmBranch
+
+    torch.manual_seed(0)
+    branch = _RhythmBranch(n_mels=96, channels=2, out_dim=8)
+    with torch.no_grad():
+        branch.onset.weight.zero_()
+        branch.onset.weight[:, :, 1] = 1.0 / 96  # onset = broadband positive flux
+        branch.onset.bias.zero_()
+    for period in (50, 37, 80):
+        x = torch.zeros(1, 96, 300)
+        x[..., ::period] = 1.0
+        ac = branch.autocorrelation(x)[0, 0]
+        assert int(torch.argmax(ac[20:])) + 20 == period
+    assert branch(torch.randn(3, 96, 300)).shape == (3, 8)
+
+
+def test_rhythm_path_makes_the_embedding_tempo_sensitive():
+    from tunespace.models import build_encoder
+
+    torch.manual_seed(0)
+    enc = build_encoder("small", width=16, depth=1, embedding_dim=16).eval()
+    no = build_encoder("small", width=16, depth=1, embedding_dim=16, rhythm_channels=0)
+    assert enc.rhythm is not None and no.rhythm is None
+    assert enc.num_parameters() > no.num_parameters()

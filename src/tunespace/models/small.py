@@ -116,6 +116,11 @@ class _RhythmBranch(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, n_mels, T) -> (B, out_dim)``; lags beyond ``T - 1`` read as zero."""
+        return self.proj(self.autocorrelation(x)[..., self.min_lag :].flatten(1))
+
+    def autocorrelation(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, n_mels, T) -> (B, channels, max_lag)``: normalised autocorrelation of the onset
+        envelopes at lags ``0 .. max_lag - 1`` (in units of ``hop`` frames)."""
         o = F.relu(self.onset(x[..., 1:] - x[..., :-1]))
         if self.hop > 1:
             o = F.avg_pool1d(o, self.hop, ceil_mode=True)
@@ -125,8 +130,7 @@ class _RhythmBranch(nn.Module):
         ac = torch.fft.irfft(spec.real**2 + spec.imag**2, n=2 * n)[..., : self.max_lag]
         if ac.shape[-1] < self.max_lag:
             ac = F.pad(ac, (0, self.max_lag - ac.shape[-1]))
-        ac = ac / (ac[..., :1] + 1e-6)
-        return self.proj(ac[..., self.min_lag :].flatten(1))
+        return ac / (ac[..., :1] + 1e-6)
 
 
 @register_encoder("small")
