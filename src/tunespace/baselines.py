@@ -35,6 +35,7 @@ import numpy as np
 
 from . import __version__
 from .embed.format import EmbeddingSet
+from .datasets.base import is_number
 from .errors import TunespaceError, UsageError
 
 KINDS = ("chroma", "mfcc", "tempogram", "random")
@@ -222,7 +223,7 @@ def import_embeddings(path: str | Path, ids_path: str | Path | None = None) -> E
 def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = [r for r in csv.reader(f) if r]
-    if rows and len(rows[0]) > 1 and not _is_float(rows[0][1]):
+    if rows and len(rows[0]) > 1 and not is_number(rows[0][1]):
         rows = rows[1:]  # header
     if not rows:
         raise UsageError(f"--import {path}: no rows")
@@ -236,10 +237,3 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
         raise UsageError(f"--import {path}: {e}") from None
     return [r[0] for r in rows], x
 
-
-def _is_float(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True

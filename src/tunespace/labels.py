@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, UsageError
+from .datasets.base import is_number
 from .keys import normalise_key
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ def infer_kind(name: str, raw: list[str]) -> str:
         return "tempo"
     if raw and all(_KEY_WITH_MODE.match(v) for v in raw):
         return "key"
-    if raw and all(_is_float(v) for v in raw):
+    if raw and all(is_number(v) for v in raw):
         return "continuous"
     return "categorical"
 
@@ -282,7 +283,7 @@ def _convert(raw: list[str], kind: str, where: str) -> np.ndarray:
         out = np.full(len(raw), np.nan)
         for n, v in enumerate(raw):
             if v:
-                if not _is_float(v):
+                if not is_number(v):
                     raise ConfigError(f"{where}: value {v!r} is not a number")
                 out[n] = float(v)
         if kind == "tempo" and np.any(out[np.isfinite(out)] <= 0):
@@ -303,10 +304,3 @@ def _object_array(items: list[Any]) -> np.ndarray:
         out[n] = v
     return out
 
-
-def _is_float(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True

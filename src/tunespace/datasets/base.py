@@ -156,3 +156,44 @@ def existing_dir(root: str | Path, reader: str, expected: str) -> Path:
     if not path.is_dir():
         raise DatasetError(f"{path}: not a folder; the {reader} reader expects {expected}")
     return path
+
+
+#: Separator of several tags in one CSV cell.
+TAG_SEPARATOR = ";"
+
+
+def is_number(text: str) -> bool:
+    """True when ``text`` parses as a float."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_label_row(table: Path, line: int, row: dict[str, str], kinds: dict[str, str]) -> dict[str, Any]:
+    """The labels of one CSV row, converted by kind (empty cells are unknown, left out).
+
+    Raises:
+        DatasetError: a value does not parse as its kind (names the file, line and column).
+    """
+    from ..errors import ConfigError, DatasetError
+    from ..keys import normalise_key
+
+    labels: dict[str, Any] = {}
+    for prop, kind in kinds.items():
+        v = (row.get(prop) or "").strip()
+        if not v:
+            continue
+        try:
+            if kind == "key":
+                labels[prop] = normalise_key(v)
+            elif kind in ("tempo", "continuous"):
+                labels[prop] = float(v)
+            elif kind == "tags":
+                labels[prop] = sorted({t.strip() for t in v.split(TAG_SEPARATOR) if t.strip()})
+            else:
+                labels[prop] = v
+        except (ConfigError, ValueError):
+            raise DatasetError(f"{table}, line {line}: bad {kind} value {v!r} in column {prop!r}") from None
+    return labels

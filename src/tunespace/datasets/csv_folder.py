@@ -17,13 +17,11 @@ import csv as csvlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import ConfigError, DatasetError
-from ..keys import normalise_key
-from .base import AUDIO_SUFFIXES, PROPERTY_KINDS, Dataset, Track, existing_dir, make_dataset
+from ..errors import DatasetError
+from .base import AUDIO_SUFFIXES, PROPERTY_KINDS, Dataset, Track, existing_dir, is_number, make_dataset, parse_label_row
 
 NAME = "csv"
 EXPECTED = "a folder of audio files and a CSV of labels (option csv=PATH, or exactly one *.csv in the folder)"
-TAG_SEPARATOR = ";"
 
 
 def detect(root: Path) -> bool:
@@ -97,7 +95,7 @@ def read_csv(
                 continue
             audio = found.resolve()
         used.add(audio)
-        tracks.append(Track(id=tid, path=audio, labels=_parse_labels(table, line, r, kinds)))
+        tracks.append(Track(id=tid, path=audio, labels=parse_label_row(table, line, r, kinds)))
     if path_column is None:
         for p in sorted(by_stem.values()):
             if p.resolve() not in used:
@@ -145,36 +143,9 @@ def _label_kinds(
         kind = given.get(c)
         if kind is None:
             values = [r[c] for r in rows if (r.get(c) or "").strip()]
-            kind = "continuous" if values and all(_is_number(v) for v in values) else "categorical"
+            kind = "continuous" if values and all(is_number(v) for v in values) else "categorical"
         if kind not in PROPERTY_KINDS:
             raise DatasetError(f"{table}: column {c!r} has unknown kind {kind!r}; expected one of {PROPERTY_KINDS}")
         kinds[c] = kind
     return kinds
 
-
-def _parse_labels(table: Path, line: int, row: dict[str, str], kinds: dict[str, str]) -> dict[str, object]:
-    labels: dict[str, object] = {}
-    for prop, kind in kinds.items():
-        v = (row.get(prop) or "").strip()
-        if not v:
-            continue
-        try:
-            if kind == "key":
-                labels[prop] = normalise_key(v)
-            elif kind in ("tempo", "continuous"):
-                labels[prop] = float(v)
-            elif kind == "tags":
-                labels[prop] = sorted({t.strip() for t in v.split(TAG_SEPARATOR) if t.strip()})
-            else:
-                labels[prop] = v
-        except (ConfigError, ValueError):
-            raise DatasetError(f"{table}, line {line}: bad {kind} value {v!r} in column {prop!r}") from None
-    return labels
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -19,9 +19,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..errors import ConfigError, DatasetError
-from ..keys import normalise_key
-from .base import Dataset, Track, existing_dir, make_dataset
+from ..errors import DatasetError
+from .base import Dataset, Track, existing_dir, is_number, make_dataset, parse_label_row
 
 NAME = "tunespace"
 EXPECTED = "DIR/tracks.csv and DIR/corpus.json (a tunespace corpus)"
@@ -60,24 +59,11 @@ def read_tunespace(root: str | Path) -> Dataset:
     kinds = dict(FIXED_KINDS)
     for c in extra:
         values = [r[c] for r in rows if r[c] not in ("", None)]
-        kinds[c] = "continuous" if values and all(_is_number(v) for v in values) else "categorical"
+        kinds[c] = "continuous" if values and all(is_number(v) for v in values) else "categorical"
 
     tracks: list[Track] = []
     for line, r in enumerate(rows, start=2):
-        labels: dict[str, object] = {}
-        for prop, kind in kinds.items():
-            v = (r.get(prop) or "").strip()
-            if not v:
-                continue
-            try:
-                if kind == "key":
-                    labels[prop] = normalise_key(v)
-                elif kind in ("tempo", "continuous"):
-                    labels[prop] = float(v)
-                else:
-                    labels[prop] = v
-            except (ConfigError, ValueError):
-                raise DatasetError(f"{table}, line {line}: bad {prop} value {v!r}") from None
+        labels = parse_label_row(table, line, r, kinds)
         try:
             duration = float(r["duration_s"]) if r["duration_s"] else None
         except ValueError:
@@ -85,10 +71,3 @@ def read_tunespace(root: str | Path) -> Dataset:
         tracks.append(Track(id=r["track_id"], path=(root / r["path"]).resolve(), labels=labels, duration_s=duration))
     return make_dataset(NAME, root, tracks, kinds)
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

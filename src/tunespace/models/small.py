@@ -173,9 +173,9 @@ class SmallEncoder(Encoder):
         kernel_size: int = 3,
         expansion: int = 2,
         norm_groups: int = 8,
-        rhythm_channels: int = 2,
+        rhythm_channels: int = 1,
         rhythm_hop: int = 1,
-        rhythm_dim: int | None = 32,
+        rhythm_dim: int | None = 8,
     ) -> None:
         for key, value, low in (
             ("width", width, 1),
