@@ -130,10 +130,32 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     spec_mode = cfg["data"].get("cache_spectrograms", "auto")
     if cache is not None and cfg["augment"]["backend"] == "spectral" and (spec_mode is True or (
             spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < cfg["data"]["cache_max_gb"] * 2**30)):
-        spectrograms = SpectrogramCache(cache, transform.frontend.power, fe.hop_length)
+        spectrograms = _spectrogram_cache(ds, cache, transform, fe)
         cache = None  # the audio is no longer needed
     return {"dataset": ds, "durations": durations, "transform": transform, "cache": cache, "sample_rate": sr,
             "spectrograms": spectrograms}
+
+
+_SPEC_MEMO: dict[tuple, SpectrogramCache] = {}
+
+
+def _spectrogram_cache(ds: Any, cache: AudioCache, transform: Any, fe: FrontEnd) -> SpectrogramCache:
+    """The spectrogram cache of a dataset, reused by later runs in the same process (a study
+    trains many models on one corpus). Keyed by the files (path, size, mtime) and the front end;
+    only the most recent one is kept."""
+    key = (tuple((str(t.path), *_stat(t.path)) for t in ds.tracks), fe)
+    if key not in _SPEC_MEMO:
+        _SPEC_MEMO.clear()
+        _SPEC_MEMO[key] = SpectrogramCache(cache, transform.frontend.power, fe.hop_length)
+    return _SPEC_MEMO[key]
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def train(
