@@ -146,20 +146,20 @@ class SmallEncoder(Encoder):
             (default 3).
         expansion: hidden-width multiplier of each block's pointwise MLP (default 2).
         norm_groups: GroupNorm groups (default 8; per-example normalisation, no batch stats).
-        rhythm_channels: onset envelopes of the fast rhythm path (default 2; 0 = no rhythm
+        rhythm_channels: onset envelopes of the fast rhythm path (default 1; 0 = no rhythm
             path). The slow path (dilated convolutions at 40 ms, mean/std pooled) sees pitch
             and timbre but resolves beat periods only coarsely; the fast path keeps the 10 ms
             frame rate and autocorrelates learned onset envelopes, as MULE's fast path keeps
             high time resolution for rhythm.
         rhythm_hop: frames averaged before the autocorrelation (default 1: 10 ms lag
             resolution; 4: 40 ms, a coarser tempo cue).
-        rhythm_dim: size of the rhythm path's output (default 32; None: ``width``). With 8
-            channels projected to ``width`` the rhythm path dominated the demo study's ``none``
-            embeddings (tempo locality 0.5, key ~0); 2 channels into 32 leave room for the
-            slow path (see docs/study.md).
+        rhythm_dim: size of the rhythm path's output (default 16; None: ``width``). It sets how
+            much of the embedding the tempo cue can take: projected to ``width`` it dominated
+            the demo study's ``none`` embeddings (tempo locality 0.5, key ~0); at 8 its use
+            varied from seed to seed; 16 gave both cues consistently (see docs/study.md).
 
     Input ``(B, 1, n_mels, T)`` at a 10 ms hop, ``T >= 8`` frames; output ``(B, embedding_dim)``.
-    Default: 1,072,290 parameters (~1.07 M; 1,054,528 in the slow path and head without the rhythm path).
+    Default: 1,061,169 parameters (~1.06 M; 1,054,528 without the rhythm path).
     """
 
     name = "small"
@@ -175,7 +175,7 @@ class SmallEncoder(Encoder):
         norm_groups: int = 8,
         rhythm_channels: int = 1,
         rhythm_hop: int = 1,
-        rhythm_dim: int | None = 8,
+        rhythm_dim: int | None = 16,
     ) -> None:
         for key, value, low in (
             ("width", width, 1),
