@@ -23,7 +23,9 @@ demo: $(STAMP)
 	$(PY) -m tunespace study --preset demo --out out/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -x --timeout=900
+	# a private numba cache per run: a cache left corrupt by concurrent writers elsewhere
+	# must not crash the suite (librosa compiles with numba, cache=True)
+	NUMBA_CACHE_DIR=$$(mktemp -d) $(PY) -m pytest -q -x --timeout=900
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -143,6 +143,10 @@ def compute_baseline(kind: str, data: str | Path, workers: int = 2, sr: int = SA
     if workers <= 1 or len(jobs) <= 1:
         results = [_track_job(j) for j in jobs]
     else:
+        # compile librosa's numba functions here first: forked workers inherit them, so they do
+        # not compile and write numba's on-disk cache concurrently (concurrent writes left a
+        # cache that crashed later processes)
+        track_features(kind, np.zeros(sr * 4, dtype=np.float32) + 1e-3 * np.sin(np.arange(sr * 4, dtype=np.float32)), sr)
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_track_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
     paths = {t.id: str(t.path) for t in ds.tracks}

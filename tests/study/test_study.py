@@ -128,3 +128,20 @@ def test_paper_preset_starts_and_runs_a_few_steps_on_cpu(train_corpus, tmp_path)
     assert tcfg["model"]["encoder"] == "sfnfnet_f0"
     res = train(tmp_path / "run", tcfg)
     assert res.steps == 1 and math.isfinite(res.final_loss)
+
+
+def _task_rows(values: dict[tuple[str, str], list[float]]) -> list[dict]:
+    return [{"condition": c, "seed": s, "dataset": "d", "property": p, "metric": "knn_accuracy", "k": 10, "value": v}
+            for (c, p), vals in values.items() for s, v in enumerate(vals)]
+
+
+def test_claim_4_needs_a_significant_difference():
+    cfg = _cfg(["none", "ts", "ps"])
+    clear = _task_rows({("ts", "genre"): [0.9, 0.91, 0.92], ("ps", "genre"): [0.5, 0.52, 0.51],
+                        ("ts", "key"): [0.1, 0.11, 0.12], ("ps", "key"): [0.4, 0.42, 0.41]})
+    c4 = next(c for c in judge_claims(cfg, clear) if c["claim"] == 4)
+    assert c4["verdict"] == "supported" and c4["best_by_task"] == {"genre knn_accuracy": "ts", "key knn_accuracy": "ps"}
+    noise = _task_rows({("ts", "genre"): [0.9, 0.5, 0.7], ("ps", "genre"): [0.6, 0.8, 0.65],
+                        ("ts", "key"): [0.4, 0.1, 0.3], ("ps", "key"): [0.2, 0.3, 0.35]})
+    c4 = next(c for c in judge_claims(cfg, noise) if c["claim"] == 4)
+    assert c4["verdict"] == "not supported"
