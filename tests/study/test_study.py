@@ -145,3 +145,12 @@ def test_claim_4_needs_a_significant_difference():
                         ("ts", "key"): [0.4, 0.1, 0.3], ("ps", "key"): [0.2, 0.3, 0.35]})
     c4 = next(c for c in judge_claims(cfg, noise) if c["claim"] == 4)
     assert c4["verdict"] == "not supported"
+
+
+def test_claim_4_one_sided_evidence_is_not_enough():
+    cfg = _cfg(["none", "ts", "ps"])
+    rows = _task_rows({("ts", "genre"): [0.9, 0.91, 0.92], ("ps", "genre"): [0.5, 0.52, 0.51],
+                       ("ts", "key"): [0.40, 0.10, 0.30], ("ps", "key"): [0.41, 0.12, 0.33]})
+    c4 = next(c for c in judge_claims(cfg, rows) if c["claim"] == 4)
+    assert c4["best_by_task"]["key knn_accuracy"] == "ps"
+    assert c4["verdict"] == "not supported"

@@ -8,8 +8,8 @@ on every evaluation dataset, as paired differences against ``none`` over seeds:
 3. Policies that remove the key and tempo shortcuts (any with ps or ts) raise genre, mood and
    instrument locality and k-NN retrieval accuracy compared with ``none``.
 4. The best policy differs between downstream tasks (k-NN and probe scores per property):
-   supported when, on some task, its best policy beats a policy that is best on another task
-   by a paired difference whose interval excludes zero.
+   supported when two policies each win a task significantly: a is best on one task and beats
+   b there, b is best on another and beats a there (paired intervals excluding zero).
 
 A claim is *supported* when its difference's 95 % interval excludes zero in the claimed
 direction; otherwise it is reported as *not supported* (or *partly*, for 3), with the numbers.
@@ -105,18 +105,20 @@ def judge_claims(cfg: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[s
             tasks[f"{prop} {metric}"][c] = vals
         best = {t: max(e.items(), key=lambda kv: mean_ci(list(kv[1].values())).mean)[0] for t, e in tasks.items() if e}
         distinct = sorted(set(best.values()))
-        # supported only when some task's best policy is significantly better on that task than
-        # a policy that is best on another task
-        evidence = []
+        # supported only when two policies each win a task significantly: a is best on one task
+        # and beats b there, b is best on another task and beats a there (paired intervals > 0)
+        wins: dict[tuple[str, str], list[str]] = defaultdict(list)
         for t, b in best.items():
             for other in distinct:
                 if other != b and other in tasks[t]:
                     d = paired_difference(tasks[t][b], tasks[t][other])
                     if d.excludes_zero and d.low > 0:
-                        evidence.append(f"{t}: {b} - {other} = {d.fmt()}")
+                        wins[(b, other)].append(f"{t}: {b} - {other} = {d.fmt()}")
+        evidence = [w for (a, b), ws in wins.items() if (b, a) in wins for w in ws]
         verdict = ("supported" if evidence else "not supported") if best else "not tested"
         detail = f"best policies: {', '.join(distinct) or 'n/a'}"
-        detail += f"; significant: {'; '.join(evidence)}" if evidence else "; no task's best is significantly better than another task's best"
+        detail += (f"; significant both ways: {'; '.join(evidence)}" if evidence else
+                   "; no two policies each win a task significantly")
         claims.append({"claim": 4, "dataset": ds, "text": text4, "verdict": verdict, "detail": detail,
                        "best_by_task": best, "evidence": evidence})
     return claims
