@@ -37,6 +37,7 @@ from ..config import config_hash
 from ..datasets import open_dataset
 from ..datasets.base import Dataset, Track
 from ..errors import AudioError, UsageError
+from ..progress import progress_bar
 from ..files import read_json, save_npy, write_json, write_text
 from .format import EmbeddingSet, write_embeddings
 
@@ -180,7 +181,7 @@ def embed_dataset(
     stream = _SliceStream(todo, fe.sample_rate, slice_seconds, hop_seconds, chunk_slices)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(workers, len(todo)) if todo else 0)
     pending: dict[int, list[np.ndarray]] = {}
-    bar = _bar(len(ds), len(ds) - len(todo), progress)
+    bar = progress_bar(len(ds), len(ds) - len(todo), "embed", "track", progress)
     t0, done_new, audio_s = time.perf_counter(), 0, 0.0
     enc = encoder.encoder
     with torch.inference_mode():
@@ -249,17 +250,3 @@ def _assemble(ds: Dataset, out: Path, parts: Path, encoder: EncoderBundle, setti
             save_npy(out / "timelines" / f"{_safe_name(tid)}.npy", tl)
     shutil.rmtree(parts, ignore_errors=True)
     return emb
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def set_postfix(self, **kw: Any) -> None: ...
-    def close(self) -> None: ...
-
-
-def _bar(total: int, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc="embed", unit="track", dynamic_ncols=True)

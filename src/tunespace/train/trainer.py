@@ -43,6 +43,7 @@ from ..augment.policy import build_policy
 from ..features import FrontEnd, LogMel
 from ..datasets import open_dataset
 from ..errors import ConfigError, UsageError
+from ..progress import progress_bar
 from ..files import read_json, write_json, write_text
 from ..losses import NTXentLoss, alignment, uniformity
 from ..models import Projector, build_encoder
@@ -228,7 +229,7 @@ def train(
     writer = _tb_writer(out) if dist_info.is_main else None
     metrics_f = open(out / "metrics.jsonl", "a", encoding="utf-8") if dist_info.is_main else None
     views_f = open(out / "views.jsonl", "a", encoding="utf-8") if (dist_info.is_main and tcfg.get("log_views")) else None
-    bar = _progress(start_step, total, dist_info.is_main and tcfg.get("progress", True))
+    bar = progress_bar(total, start_step, "train", "step", dist_info.is_main and tcfg.get("progress", True))
     step = start_step
     last_loss = float("nan")
     t_last, pairs_since = time.perf_counter(), 0
@@ -365,19 +366,6 @@ def _tb_writer(out: Path) -> Any:
         return None
     return SummaryWriter(log_dir=str(out / "tb"))
 
-
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def set_postfix(self, **kw: Any) -> None: ...
-    def close(self) -> None: ...
-
-
-def _progress(start: int, total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
 
 
 def _jsonable(obj: Any) -> Any:
