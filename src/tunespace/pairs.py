@@ -18,7 +18,6 @@ Audio source: for small corpora the decoded audio of every track is cached in me
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -323,8 +322,3 @@ class DistinctTrackBatches(Sampler[list[tuple[int, int]]]):
 
     def __len__(self) -> int:
         return max(0, self.total_steps - self.start_step)
-
-
-def min_track_seconds(window_s: float) -> float:
-    """Shortest track (s) that holds one pair window."""
-    return math.ceil(window_s * 100) / 100

@@ -133,3 +133,15 @@ def test_existing_run_folder_is_not_overwritten(train_corpus, tmp_path, capsys):
     assert main(args) == 0
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["spectral", "waveform"])
+def test_view_parameters_are_logged_as_json(train_corpus, tmp_path, backend):
+    cfg = _cfg(train_corpus, policy="ps", steps=2, extra=["train.log_views=true", f"augment.backend={backend}",
+                                                          "train.num_workers=0"])
+    train(tmp_path / "run", cfg)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "views.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1]
+    params = rows[0]["cpu"] if backend == "waveform" else rows[0]["device"]
+    text = json.dumps(params)
+    assert "semitones" in text and "applied" in text

@@ -178,6 +178,8 @@ def params_to_json(params: Any) -> Any:
     """Nested params with numpy/tensor arrays -> plain lists (JSON-serialisable)."""
     if isinstance(params, dict):
         return {k: params_to_json(v) for k, v in params.items()}
+    if isinstance(params, (list, tuple)):
+        return [params_to_json(v) for v in params]
     if isinstance(params, (np.ndarray, torch.Tensor, np.generic)):
         return params.tolist()
     return params

@@ -81,7 +81,6 @@ def resolve_config(
     cfg = apply_overrides(cfg, overrides or [])
     for key, value in fields.items():
         if value is not None:
-            cfg = apply_overrides(cfg, [])  # copy
             node = cfg
             parts = key.split(".")
             for p in parts[:-1]:

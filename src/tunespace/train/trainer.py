@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..augment.pipeline import PairTransform
+from ..augment.pipeline import PairTransform, params_to_json
 from ..augment.policy import build_policy
 from ..features import FrontEnd, LogMel
 from ..datasets import open_dataset
@@ -123,16 +123,17 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
             f"{len(short)} track(s) are shorter than the pair window of {window_s:.2f} s (first: {short[0]})"
         )
     sr = transform.frontend.config.sample_rate
-    cache = None
+    budget = cfg["data"]["cache_max_gb"] * 2**30
     mode = cfg["data"].get("cache_audio", "auto")
-    if mode is True or (mode == "auto" and estimate_cache_bytes(durations, sr) < cfg["data"]["cache_max_gb"] * 2**30):
-        cache = AudioCache(ds.tracks, sr)
-    spectrograms = None
+    audio_fits = mode is True or (mode == "auto" and estimate_cache_bytes(durations, sr) < budget)
     spec_mode = cfg["data"].get("cache_spectrograms", "auto")
-    if cache is not None and cfg["augment"]["backend"] == "spectral" and (spec_mode is True or (
-            spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < cfg["data"]["cache_max_gb"] * 2**30)):
-        spectrograms = _spectrogram_cache(ds, cache, transform, fe)
-        cache = None  # the audio is no longer needed
+    spec_fits = spec_mode is True or (
+        spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < budget)
+    cache, spectrograms = None, None
+    if audio_fits and cfg["augment"]["backend"] == "spectral" and spec_fits:
+        spectrograms = _spectrogram_cache(ds, sr, transform, fe)  # the audio itself is then not kept
+    elif audio_fits:
+        cache = AudioCache(ds.tracks, sr)
     return {"dataset": ds, "durations": durations, "transform": transform, "cache": cache, "sample_rate": sr,
             "spectrograms": spectrograms}
 
@@ -140,14 +141,14 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
 _SPEC_MEMO: dict[tuple, SpectrogramCache] = {}
 
 
-def _spectrogram_cache(ds: Any, cache: AudioCache, transform: Any, fe: FrontEnd) -> SpectrogramCache:
+def _spectrogram_cache(ds: Any, sample_rate: int, transform: Any, fe: FrontEnd) -> SpectrogramCache:
     """The spectrogram cache of a dataset, reused by later runs in the same process (a study
-    trains many models on one corpus). Keyed by the files (path, size, mtime) and the front end;
-    only the most recent one is kept."""
+    trains many models on one corpus): on a hit the audio is not decoded again. Keyed by the
+    files (path, size, mtime) and the front end; only the most recent one is kept."""
     key = (tuple((str(t.path), *_stat(t.path)) for t in ds.tracks), fe)
     if key not in _SPEC_MEMO:
         _SPEC_MEMO.clear()
-        _SPEC_MEMO[key] = SpectrogramCache(cache, transform.frontend.power, fe.hop_length)
+        _SPEC_MEMO[key] = SpectrogramCache(AudioCache(ds.tracks, sample_rate), transform.frontend.power, fe.hop_length)
     return _SPEC_MEMO[key]
 
 
@@ -274,7 +275,7 @@ def train(
             step += 1
             pairs_since += n * dist_info.world_size
             if views_f is not None:
-                views_f.write(json.dumps({"step": step - 1, "index": batch["index"].tolist(), "cpu": batch["params"], "device": _jsonable(dparams)}) + "\n")
+                views_f.write(json.dumps({"step": step - 1, "index": batch["index"].tolist(), "cpu": params_to_json(batch["params"]), "device": params_to_json(dparams)}) + "\n")
             if dist_info.is_main and (step % tcfg["log_every"] == 0 or step == end):
                 now = time.perf_counter()
                 with torch.no_grad():
@@ -366,20 +367,6 @@ def _tb_writer(out: Path) -> Any:
         return None
     return SummaryWriter(log_dir=str(out / "tb"))
 
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().tolist()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 __all__ = ["ContrastiveNet", "TrainResult", "build_model", "prepare", "resolve_config", "train"]
