@@ -41,3 +41,18 @@ class AudioError(TunespaceError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class UnknownIdError(TunespaceError, KeyError):
+    """An item id that is not in the catalogue, index or dataset asked about.
+
+    Args:
+        item_id: the id asked for.
+    """
+
+    def __init__(self, item_id: str) -> None:
+        self.item_id = item_id
+        super().__init__(f"unknown id {item_id!r}")
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return f"unknown id {self.item_id!r}"

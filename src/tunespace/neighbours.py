@@ -183,7 +183,7 @@ def knn(
         idx, sims = _search_all(exact_searcher, x, rows, k, codes, exclude_self, extra, chunk_size, True, None)
         return KnnResult(idx, sims, None, "exact", backend)
 
-    approx = _FaissSearcher(_approx_index(x, method, seed, nlist, nprobe, hnsw_m, ef_search))
+    approx = _FaissSearcher(approx_index(x, method, seed, nlist, nprobe, hnsw_m, ef_search))
     idx, sims = _search_all(approx, x, rows, k, codes, exclude_self, extra, chunk_size, False, exact_searcher)
     # recall@k on a seeded sample of all N items, against exact search
     rng = np.random.default_rng(seed)
@@ -213,9 +213,11 @@ def _flat_index(x: np.ndarray):  # noqa: ANN202
     return index
 
 
-def _approx_index(
+def approx_index(
     x: np.ndarray, method: str, seed: int, nlist: int | None, nprobe: int, hnsw_m: int, ef_search: int
 ):  # noqa: ANN202
+    """A FAISS IVF-Flat or HNSW-Flat inner-product index over the normalised rows ``x`` (N, D)
+    (parameters as in :func:`knn`); used by :func:`knn` and :class:`tunespace.index.Index`."""
     import faiss
 
     n, d = x.shape

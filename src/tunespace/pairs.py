@@ -148,14 +148,26 @@ def estimate_cache_bytes(durations_s: Sequence[float], sample_rate: int) -> int:
     return int(sum(durations_s) * sample_rate * 4)
 
 
-def track_durations(tracks: Sequence[Track]) -> list[float]:
-    """Duration of each track in seconds, from the dataset or from the file header."""
-    out = []
+def track_durations(tracks: Sequence[Track], errors: dict[str, str] | None = None) -> list[float | None]:
+    """Duration of each track in seconds, from the dataset or from the file header.
+
+    Args:
+        tracks: the tracks.
+        errors: if given, a track whose header cannot be read gets ``None`` and its path ->
+            reason is recorded here; otherwise the :class:`AudioError` propagates.
+    """
+    out: list[float | None] = []
     for t in tracks:
         if t.duration_s is not None:
             out.append(float(t.duration_s))
-        else:
+            continue
+        try:
             out.append(info(t.path).duration_s)
+        except AudioError as e:
+            if errors is None:
+                raise
+            errors[str(t.path)] = e.reason
+            out.append(None)
     return out
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..augment.apply_file import augment_file, parse_eq
-
 NAME = "augment"
 HELP = "apply time-stretch, pitch-shift, EQ, gain, noise or reverb to an audio file (for listening)"
 
@@ -24,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..augment.apply_file import augment_file, parse_eq
+
     applied = augment_file(
         args.input, args.output, time_stretch=args.time_stretch, pitch_shift=args.pitch_shift,
         eq=parse_eq(args.eq) if args.eq else None, gain_db=args.gain, noise_snr_db=args.noise_snr,

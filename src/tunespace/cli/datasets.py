@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..datasets import READERS, open_dataset, summarise_dataset
 
 NAME = "datasets"
 HELP = "inspect dataset folders (reader, track count, properties and their vocabularies)"
@@ -15,10 +14,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     show = sub.add_parser("show", help="summarise the dataset in DIR")
     show.add_argument("dir", metavar="DIR", help="dataset folder")
-    show.add_argument("--kind", default="auto", choices=["auto", *READERS], help="reader to use (default: detect)")
+    show.add_argument("--kind", default="auto", choices=["auto", *_readers()], help="reader to use (default: detect)")
+
+
+def _readers() -> list[str]:
+    from ..datasets import READERS
+
+    return list(READERS)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..datasets import open_dataset, summarise_dataset
+
     ds = open_dataset(args.dir, kind=args.kind)
     print(summarise_dataset(ds))
     return 0

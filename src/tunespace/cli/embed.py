@@ -5,30 +5,61 @@ from __future__ import annotations
 import argparse
 
 NAME = "embed"
-HELP = "embed every track of a dataset with a trained model (resumable; EMB folder output)"
+HELP = "embed every track of a dataset, a folder, one audio file or a list of files (resumable; EMB folder output)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="run folder or checkpoint file")
-    parser.add_argument("--data", required=True, help="dataset folder")
+    parser.add_argument("--model", required=True, help="run folder or checkpoint file (or random:ENCODER)")
+    parser.add_argument("--data", required=True,
+                        help="dataset folder, any folder of audio, a CSV of labels, one audio file, "
+                             "or a text file listing audio paths")
     parser.add_argument("--out", required=True, help="EMB output folder")
     parser.add_argument("--slice-seconds", type=float, default=3.0, help="slice length in seconds (3)")
     parser.add_argument("--hop-seconds", type=float, default=2.0, help="hop between slices in seconds (2)")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="tracks shorter than this many seconds are reported in errors.csv (1)")
     parser.add_argument("--timelines", action="store_true", help="also write per-slice embeddings")
     parser.add_argument("--workers", type=int, default=2, help="decoding worker processes (2)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; other names are checked.
+
+    Raises:
+        UsageError: an unknown device, or CUDA asked for where there is none.
+    """
     import torch
 
-    from ..embed.extract import embed_dataset, load_encoder
+    from ..errors import UsageError
 
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    bundle = load_encoder(args.model, device)
-    emb = embed_dataset(bundle, args.data, args.out, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds,
-                        timelines=args.timelines, workers=args.workers, device=device, progress=not args.no_progress)
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name!r}: no CUDA device is available here")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N")
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..embed.extract import embed_dataset
+    from ..embed.model import load_model
+    from ..errors import UsageError
+
+    if args.workers < 0:
+        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    device = resolve_device(args.device)
+    model = load_model(args.model, device=device, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds)
+    emb = embed_dataset(model, args.data, args.out, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds,
+                        timelines=args.timelines, min_seconds=args.min_seconds, workers=args.workers, device=device,
+                        progress=not args.no_progress)
     assert emb is not None
-    print(f"embedded {len(emb.ids)} tracks ({emb.dim}-d) into {args.out}; {len(emb.errors)} error(s)")
+    print(f"embedded {len(emb.ids)} tracks ({emb.dim}-d) into {args.out}; {len(emb.errors)} error(s)"
+          + (f" listed in {args.out}/errors.csv" if emb.errors else ""))
     return 0

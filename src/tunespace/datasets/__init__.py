@@ -8,7 +8,12 @@ Readers (one module each, ``read_<name>(root, **options) -> Dataset``), in the o
 - ``giantsteps``: ``audio/*.mp3`` + ``annotations/key|tempo``
 - ``mtg_jamendo``: ``autotagging*.tsv``
 - ``magnatagatune``: ``annotations_final.csv``
-- ``csv``: any folder of audio plus exactly one ``*.csv`` of labels (tried last)
+- ``csv``: any folder of audio plus exactly one ``*.csv`` of labels
+- ``folder``: any folder of audio files, no labels (tried last)
+
+A dataset may also be given as a file: a CSV of labels (read by ``csv`` with the audio in the
+CSV's folder), one audio file, or a text file listing audio paths
+(:mod:`tunespace.datasets.file_list`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from . import csv_folder, giantsteps, gtzan, magnatagatune, mtg_jamendo, tunespace_corpus
+from . import audio_folder, csv_folder, file_list, giantsteps, gtzan, magnatagatune, mtg_jamendo, tunespace_corpus
+from .audio_folder import read_folder
 from .base import PROPERTY_KINDS, Dataset, Track, build_vocabularies, make_dataset
 from .csv_folder import read_csv
 from .giantsteps import read_giantsteps
@@ -35,11 +41,12 @@ READERS: dict[str, tuple[Callable[..., Dataset], Callable[[Path], bool], str]] =
     mtg_jamendo.NAME: (read_mtg_jamendo, mtg_jamendo.detect, mtg_jamendo.EXPECTED),
     magnatagatune.NAME: (read_magnatagatune, magnatagatune.detect, magnatagatune.EXPECTED),
     csv_folder.NAME: (read_csv, csv_folder.detect, csv_folder.EXPECTED),
+    audio_folder.NAME: (read_folder, audio_folder.detect, audio_folder.EXPECTED),
 }
 
 __all__ = [
     "PROPERTY_KINDS", "READERS", "Dataset", "Track", "build_vocabularies", "detect_kind", "make_dataset",
-    "open_dataset", "read_csv", "read_giantsteps", "read_gtzan", "read_magnatagatune", "read_mtg_jamendo",
+    "open_dataset", "read_csv", "read_folder", "read_giantsteps", "read_gtzan", "read_magnatagatune", "read_mtg_jamendo",
     "read_tunespace", "summarise_dataset",
 ]
 
@@ -52,8 +59,10 @@ def detect_kind(root: str | Path) -> str:
             each reader expects).
     """
     path = Path(root)
+    if path.is_file():
+        raise DatasetError(f"{path}: a file; open_dataset reads a CSV, audio or list file directly")
     if not path.is_dir():
-        raise DatasetError(f"{path}: not a folder")
+        raise DatasetError(f"{path}: no such folder or file")
     for name, (_, detect, _) in READERS.items():
         if detect(path):
             return name
@@ -65,12 +74,24 @@ def open_dataset(root: str | Path, kind: str = "auto", **options: Any) -> Datase
     """Read the dataset in ``root`` with the reader ``kind`` (or the detected one).
 
     Args:
-        root: dataset folder.
+        root: dataset folder; or a file: a ``*.csv`` of labels (audio in its folder, read by
+            ``csv``), one audio file, or a text file listing audio paths (``.txt``, ``.lst``,
+            ``.m3u``).
         kind: a name in :data:`READERS`, or ``"auto"`` to detect it.
         **options: passed to the reader (e.g. ``top_n=50`` for magnatagatune).
     Raises:
         DatasetError: unknown kind, or a folder that does not have the reader's layout.
     """
+    path = Path(root)
+    if path.is_file() and kind in ("auto", "csv", "list", "file"):
+        if path.suffix.lower() == ".csv":
+            return read_csv(path.parent, csv=path.name, **options)
+        if file_list.is_audio_file(path):
+            return file_list.read_audio_file(path)
+        if file_list.is_list_file(path):
+            return file_list.read_list(path)
+        raise DatasetError(f"{path}: not a dataset; expected a folder, a *.csv of labels, "
+                           f"or {file_list.EXPECTED}")
     if kind == "auto":
         kind = detect_kind(root)
     if kind not in READERS:

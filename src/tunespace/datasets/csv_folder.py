@@ -21,7 +21,7 @@ from ..errors import DatasetError
 from .base import AUDIO_SUFFIXES, PROPERTY_KINDS, Dataset, Track, existing_dir, is_number, make_dataset, parse_label_row
 
 NAME = "csv"
-EXPECTED = "a folder of audio files and a CSV of labels (option csv=PATH, or exactly one *.csv in the folder)"
+EXPECTED = "a folder of audio files and exactly one *.csv of labels (or give the CSV file itself as the dataset)"
 
 
 def detect(root: Path) -> bool:
@@ -113,7 +113,7 @@ def _find_table(root: Path, table: str | Path | None) -> Path:
     found = sorted(root.glob("*.csv"))
     if len(found) != 1:
         what = "no" if not found else f"{len(found)}"
-        raise DatasetError(f"{root}: found {what} *.csv files; the csv reader expects exactly one or the option csv=PATH")
+        raise DatasetError(f"{root}: found {what} *.csv files; the csv reader expects exactly one, or give the CSV file itself as the dataset")
     return found[0]
 
 

@@ -3,7 +3,10 @@
 For each track, slices of ``slice_seconds`` (3 s) every ``hop_seconds`` (2 s) are cut, each is
 turned into a log-mel and standardised as in the base model, and embedded; the track
 embedding is the mean over slices and the slice embeddings form its timeline. A track shorter
-than one slice is zero-padded to one slice.
+than one slice is zero-padded to one slice; a track shorter than ``min_seconds`` (1 s) is a bad
+item (``errors.csv``: "too short"). The slicing and the embedding of slices are those of
+:class:`tunespace.embed.model.Model` (``tunespace.load_model``), so the Python API and this
+command give the same vectors.
 
 Scaling: decoding runs in DataLoader worker processes; every track is streamed in chunks of
 ``chunk_slices`` slices read with offset/duration, so memory stays constant whatever the file
@@ -40,6 +43,10 @@ from ..errors import AudioError, UsageError
 from ..progress import progress_bar
 from ..files import read_json, save_npy, write_json, write_text
 from .format import EmbeddingSet, write_embeddings
+from .model import Model, cut_slices, slice_starts, track_embedding
+
+#: Shortest track (s) that is embedded; shorter ones are reported as bad items.
+MIN_SECONDS = 1.0
 
 PARTS = ".parts"
 
@@ -61,8 +68,8 @@ class EncoderBundle:
 
 def load_encoder(model: str | Path, device: torch.device | str = "cpu") -> EncoderBundle:
     """The encoder of a run folder or checkpoint file (trained weights, eval mode)."""
+    from ..models import build_model
     from ..train.checkpoint import load_checkpoint, resolve_checkpoint
-    from ..train.trainer import build_model
 
     path = resolve_checkpoint(model)
     state = load_checkpoint(path)
@@ -86,38 +93,32 @@ def random_encoder(name: str = "small", seed: int = 0, frontend: dict[str, Any] 
     return EncoderBundle(enc, fe, {"kind": "random", "encoder": name, "seed": seed, "encoder_args": encoder_args})
 
 
-def slice_starts(duration_s: float, slice_s: float, hop_s: float) -> list[float]:
-    """Start times (s) of the slices of a track: 0, hop, 2·hop, ... while the slice fits; at least one."""
-    n = max(1, int(math.floor((duration_s - slice_s) / hop_s + 1e-9)) + 1) if duration_s >= slice_s else 1
-    return [i * hop_s for i in range(n)]
-
-
 class _SliceStream(torch.utils.data.IterableDataset):
     """Yields ``(track index, chunk number, n_chunks, slices (n, samples) float32)`` or errors."""
 
-    def __init__(self, tracks: list[tuple[int, Track]], sr: int, slice_s: float, hop_s: float, chunk_slices: int) -> None:
+    def __init__(self, tracks: list[tuple[int, Track]], sr: int, slice_s: float, hop_s: float, chunk_slices: int,
+                 min_s: float = MIN_SECONDS) -> None:
         self.tracks, self.sr, self.slice_s, self.hop_s, self.chunk = tracks, sr, slice_s, hop_s, chunk_slices
+        self.min_s = min_s
 
     def __iter__(self) -> Iterator[tuple]:
         wi = torch.utils.data.get_worker_info()
         mine = self.tracks if wi is None else self.tracks[wi.id :: wi.num_workers]
-        n_slice = int(round(self.slice_s * self.sr))
         for idx, track in mine:
             try:
                 duration = info(track.path).duration_s
+                if duration < self.min_s:
+                    raise AudioError(track.path, f"too short: {duration:.3g} s, need at least {self.min_s:g} s")
                 starts = slice_starts(duration, self.slice_s, self.hop_s)
                 chunks = [starts[i : i + self.chunk] for i in range(0, len(starts), self.chunk)]
                 for ci, ch in enumerate(chunks):
                     off = ch[0]
                     span = min(duration - off, ch[-1] - off + self.slice_s)
                     x = load(track.path, sr=self.sr, offset_s=off, duration_s=span)
-                    need = int(round((ch[-1] - off) * self.sr)) + n_slice
-                    if len(x) < need:
-                        x = np.pad(x, (0, need - len(x)))
-                    sl = np.stack([x[int(round((s - off) * self.sr)) : int(round((s - off) * self.sr)) + n_slice] for s in ch])
-                    yield ("ok", idx, ci, len(chunks), sl.astype(np.float32, copy=False), len(ch) * self.slice_s)
-            except AudioError as e:
-                yield ("error", idx, str(track.path), e.reason)
+                    sl = cut_slices(x, ch, self.sr, self.slice_s, origin_s=off)
+                    yield ("ok", idx, ci, len(chunks), sl, len(ch) * self.slice_s)
+            except (AudioError, UsageError) as e:
+                yield ("error", idx, str(track.path), getattr(e, "reason", str(e)))
 
 
 def _part_name(track_id: str) -> str:
@@ -129,7 +130,7 @@ def _safe_name(track_id: str) -> str:
 
 
 def embed_dataset(
-    encoder: EncoderBundle,
+    encoder: EncoderBundle | Model,
     data: str | Path | Dataset,
     out: str | Path,
     *,
@@ -137,6 +138,7 @@ def embed_dataset(
     hop_seconds: float = 2.0,
     chunk_slices: int = 32,
     timelines: bool = False,
+    min_seconds: float = MIN_SECONDS,
     workers: int = 2,
     device: torch.device | str = "cpu",
     progress: bool = True,
@@ -145,28 +147,32 @@ def embed_dataset(
     """Embed every track of ``data`` into the EMB folder ``out`` (see :mod:`tunespace.embed.format`).
 
     Args:
-        encoder: what to embed with (:func:`load_encoder` or :func:`random_encoder`).
-        data: dataset folder or :class:`Dataset`.
+        encoder: what to embed with (:func:`load_encoder`, :func:`random_encoder` or a
+            :class:`~tunespace.embed.model.Model`, whose own slicing is then replaced by
+            ``slice_seconds`` / ``hop_seconds``).
+        data: dataset (folder, CSV, audio file or list file: see
+            :func:`tunespace.datasets.open_dataset`) or a :class:`Dataset`.
         out: EMB folder.
         slice_seconds, hop_seconds: slice length and hop in seconds (3 s every 2 s).
         chunk_slices: slices decoded and embedded together (bounds memory).
         timelines: also write ``timelines/<id>.npy`` (n_slices, D).
+        min_seconds: tracks shorter than this (s) are reported in ``errors.csv``, not embedded.
         workers: decoding worker processes (0 = in this process).
         device: where the front end and encoder run.
         stop_after: stop after this many newly embedded tracks (tests interruption); returns None.
     Returns:
         the written :class:`EmbeddingSet`, or None when stopped early.
     """
-    from ..features import FrontEnd, LogMel, standardise
-
-    if slice_seconds <= 0 or hop_seconds <= 0:
-        raise UsageError("slice and hop durations must be positive")
+    bundle = encoder.bundle if isinstance(encoder, Model) else encoder
+    model = Model(bundle, slice_seconds, hop_seconds, device)  # validates the slicing
+    if not (math.isfinite(min_seconds) and min_seconds >= 0):
+        raise UsageError(f"min_seconds must be a finite number of seconds >= 0, got {min_seconds!r}")
     ds = data if isinstance(data, Dataset) else open_dataset(data)
     out = Path(out)
-    fe = FrontEnd.from_dict(encoder.frontend)
-    frontend = LogMel(fe).to(device)
+    encoder = bundle
     settings = {"model": {k: v for k, v in encoder.meta.items() if k != "train_config"}, "frontend": encoder.frontend,
                 "slice_seconds": slice_seconds, "hop_seconds": hop_seconds, "timelines": timelines,
+                "min_seconds": min_seconds,
                 "dataset": str(getattr(ds, "root", "")), "n_tracks": len(ds)}
     digest = config_hash(settings)
     parts = out / PARTS
@@ -178,12 +184,11 @@ def embed_dataset(
 
     todo = [(i, t) for i, t in enumerate(ds.tracks)
             if not (parts / f"{_part_name(t.id)}.npz").is_file() and not (parts / f"{_part_name(t.id)}.err").is_file()]
-    stream = _SliceStream(todo, fe.sample_rate, slice_seconds, hop_seconds, chunk_slices)
+    stream = _SliceStream(todo, model.sample_rate, slice_seconds, hop_seconds, chunk_slices, min_seconds)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(workers, len(todo)) if todo else 0)
     pending: dict[int, list[np.ndarray]] = {}
     bar = progress_bar(len(ds), len(ds) - len(todo), "embed", "track", progress)
     t0, done_new, audio_s = time.perf_counter(), 0, 0.0
-    enc = encoder.encoder
     with torch.inference_mode():
         for item in loader:
             if item[0] == "error":
@@ -193,9 +198,7 @@ def embed_dataset(
                 bar.update(1)
             else:
                 _, idx, ci, n_chunks, slices, secs = item
-                x = torch.as_tensor(slices).to(device)
-                mel = standardise(frontend(x)).unsqueeze(1)
-                emb = enc(mel).float().cpu().numpy().astype(np.float32)
+                emb = model.embed_slices(slices)
                 pending.setdefault(idx, []).append(emb)
                 audio_s += secs
                 if ci == n_chunks - 1:
@@ -232,7 +235,7 @@ def _assemble(ds: Dataset, out: Path, parts: Path, encoder: EncoderBundle, setti
             with np.load(p) as z:
                 tl = z["timeline"]
             ids.append(t.id)
-            rows.append(tl.astype(np.float64).mean(axis=0).astype(np.float32))
+            rows.append(track_embedding(tl))
             if timelines:
                 tls[t.id] = tl
         else:

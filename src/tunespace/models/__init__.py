@@ -6,7 +6,7 @@ Inputs ``(B, 1, n_mels, T)`` standardised log-mel; outputs ``(B, embedding_dim)`
 """
 
 from .base import Encoder
-from .contrastive import ContrastiveModel
+from .contrastive import ContrastiveModel, build_model
 from .projector import Projector
 from .registry import build_encoder, list_encoders, register_encoder
 from . import sfnfnet as _sfnfnet  # noqa: F401  (registers "sfnfnet_f0")
@@ -17,6 +17,7 @@ __all__ = [
     "Encoder",
     "Projector",
     "build_encoder",
+    "build_model",
     "list_encoders",
     "register_encoder",
 ]

@@ -4,7 +4,10 @@ The resolved config is a plain nested dict (JSON-serialisable) written to ``RUN/
 Sections:
 
 - ``seed``: base seed of every random choice (init, pairs, augmentation, dropout).
-- ``data``: ``path`` (dataset folder), ``kind`` (reader, ``auto``), ``cache_audio``
+- ``data``: ``path`` (dataset: folder, CSV, audio file or list file), ``kind`` (reader,
+  ``auto``), ``max_unreadable_share`` (training stops when a larger share of the tracks cannot
+  be read or is shorter than the pair window, 0.5; fewer than two usable tracks always stop it;
+  the others are left out and listed in ``skipped.csv``), ``cache_audio``
   (``auto``: keep decoded audio in memory when it takes under ``cache_max_gb``),
   ``cache_spectrograms`` (``auto``: with the spectral backend, keep every track's power
   spectrogram in memory when it takes under ``cache_max_gb``: the STFT is then computed once).
@@ -31,7 +34,7 @@ from ..config import apply_overrides, load_yaml, merge, require
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "seed": 0,
-    "data": {"path": None, "kind": "auto", "cache_audio": "auto", "cache_spectrograms": "auto", "cache_max_gb": 4.0},
+    "data": {"path": None, "kind": "auto", "max_unreadable_share": 0.5, "cache_audio": "auto", "cache_spectrograms": "auto", "cache_max_gb": 4.0},
     "frontend": {},
     "pairs": {"excerpt_seconds": 3.0, "max_centre_distance_s": 5.0},
     "augment": {"policy": "none", "backend": "spectral", "overrides": {}},
@@ -93,24 +96,31 @@ def resolve_config(
 def validate_config(cfg: dict[str, Any]) -> None:
     """Range checks that need no data; raises ConfigError naming the parameter."""
     t = cfg["train"]
-    require(isinstance(cfg["seed"], int), f"seed must be an integer, got {cfg['seed']!r}")
-    require(isinstance(t["batch_size"], int) and t["batch_size"] >= 2, f"train.batch_size must be an integer >= 2, got {t['batch_size']!r}")
-    require(isinstance(t["steps"], int) and t["steps"] >= 1, f"train.steps must be an integer >= 1, got {t['steps']!r}")
+    require(_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
+    require(_int(t["batch_size"]) and t["batch_size"] >= 2, f"train.batch_size must be an integer >= 2, got {t['batch_size']!r}")
+    require(_int(t["steps"]) and t["steps"] >= 1, f"train.steps must be an integer >= 1, got {t['steps']!r}")
     require(_num(t["lr"]) and 0 < t["lr"] < 10, f"train.lr must be in (0, 10), got {t['lr']!r}")
     require(_num(t["weight_decay"]) and t["weight_decay"] >= 0, f"train.weight_decay must be >= 0, got {t['weight_decay']!r}")
-    require(isinstance(t["warmup_steps"], int) and t["warmup_steps"] >= 0, "train.warmup_steps must be an integer >= 0")
-    require(isinstance(t["checkpoint_every"], int) and t["checkpoint_every"] >= 1, "train.checkpoint_every must be an integer >= 1")
-    require(isinstance(t["log_every"], int) and t["log_every"] >= 1, "train.log_every must be an integer >= 1")
+    require(_int(t["warmup_steps"]) and t["warmup_steps"] >= 0, "train.warmup_steps must be an integer >= 0")
+    require(_int(t["checkpoint_every"]) and t["checkpoint_every"] >= 1, "train.checkpoint_every must be an integer >= 1")
+    require(_int(t["log_every"]) and t["log_every"] >= 1, "train.log_every must be an integer >= 1")
     require(t["amp"] in ("auto", "off", "bf16", "fp16"), f"train.amp must be auto, off, bf16 or fp16, got {t['amp']!r}")
-    require(t["num_workers"] == "auto" or (isinstance(t["num_workers"], int) and t["num_workers"] >= 0), "train.num_workers must be 'auto' or an integer >= 0")
+    require(t["num_workers"] == "auto" or (_int(t["num_workers"]) and t["num_workers"] >= 0), "train.num_workers must be 'auto' or an integer >= 0")
     require(_num(cfg["loss"]["temperature"]) and cfg["loss"]["temperature"] > 0, f"loss.temperature must be > 0, got {cfg['loss']['temperature']!r}")
+    share = cfg["data"].get("max_unreadable_share", 0.5)
+    require(_num(share) and 0 <= share <= 1, f"data.max_unreadable_share must be in [0, 1], got {share!r}")
     p = cfg["pairs"]
     require(_num(p["excerpt_seconds"]) and 0.5 <= p["excerpt_seconds"] <= 60, f"pairs.excerpt_seconds must be in [0.5, 60], got {p['excerpt_seconds']!r}")
     require(_num(p["max_centre_distance_s"]) and p["max_centre_distance_s"] >= 0, f"pairs.max_centre_distance_s must be >= 0, got {p['max_centre_distance_s']!r}")
     require(cfg["augment"]["backend"] in ("spectral", "waveform"), f"augment.backend must be spectral or waveform, got {cfg['augment']['backend']!r}")
     proj = cfg["model"]["projector"]
-    require(isinstance(proj.get("out_dim"), int) and proj["out_dim"] >= 1, "model.projector.out_dim must be an integer >= 1")
-    require(isinstance(proj.get("hidden_dims"), list) and all(isinstance(h, int) and h >= 1 for h in proj["hidden_dims"]), "model.projector.hidden_dims must be a list of positive integers")
+    require(_int(proj.get("out_dim")) and proj["out_dim"] >= 1, "model.projector.out_dim must be an integer >= 1")
+    require(isinstance(proj.get("hidden_dims"), list) and all(_int(h) and h >= 1 for h in proj["hidden_dims"]), "model.projector.hidden_dims must be a list of positive integers")
+
+
+def _int(x: Any) -> bool:
+    """An integer that is not a bool (``steps=true`` is refused, not read as 1)."""
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _num(x: Any) -> bool:

@@ -17,7 +17,8 @@ Run folder::
     RUN/metrics.jsonl      one JSON object per logged step
     RUN/tb/                TensorBoard scalars (loss, lr, pairs_per_s, alignment, uniformity, skipped)
     RUN/checkpoints/       step_NNNNNNN.pt (atomic), latest.txt
-    RUN/skipped.csv        files that could not be read (file, reason, count)
+    RUN/skipped.csv        tracks left out: file, reason, count (failed reads during training;
+                           0 for a track left out before training: unreadable or too short)
     RUN/views.jsonl        optional: each view's augmentation parameters
 """
 
@@ -46,7 +47,7 @@ from ..errors import ConfigError, UsageError
 from ..progress import progress_bar
 from ..files import read_json, write_json, write_text
 from ..losses import NTXentLoss, alignment, uniformity
-from ..models import Projector, build_encoder
+from ..models import ContrastiveModel, build_encoder, build_model
 from ..pairs import (AudioCache, DistinctTrackBatches, PairDataset, SpectrogramCache, collate_pairs, estimate_cache_bytes,
                      estimate_spectrogram_bytes, track_durations)
 from . import distributed
@@ -54,26 +55,8 @@ from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import lr_at, resolve_config
 
 
-class ContrastiveNet(nn.Module):
-    """Encoder + projector. ``forward(x) -> (h, z)``: embedding and projection."""
-
-    def __init__(self, encoder: nn.Module, projector: nn.Module) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.projector = projector
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x)
-        return h, self.projector(h)
-
-
-def build_model(cfg: dict[str, Any]) -> ContrastiveNet:
-    """Encoder and projector from a resolved config (seed the RNG before calling)."""
-    m = cfg["model"]
-    n_mels = int(cfg["frontend"].get("n_mels", 96))
-    encoder = build_encoder(m["encoder"], n_mels=n_mels, **m.get("encoder_args", {}))
-    projector = Projector(encoder.embedding_dim, hidden_dims=tuple(m["projector"]["hidden_dims"]), out_dim=m["projector"]["out_dim"])
-    return ContrastiveNet(encoder, projector)
+#: The trained model (kept under its former name for existing imports).
+ContrastiveNet = ContrastiveModel
 
 
 def step_seed(seed: int, step: int, salt: int = 0) -> int:
@@ -83,11 +66,14 @@ def step_seed(seed: int, step: int, salt: int = 0) -> int:
 
 @dataclass
 class TrainResult:
+    """What :func:`train` did: run folder, steps reached, last loss, newest checkpoint and the
+    tracks left out (path -> reason)."""
+
     run: Path
     steps: int
     final_loss: float
     checkpoint: Path
-    skipped: dict[str, int]
+    skipped: dict[str, str]
 
 
 def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
@@ -101,10 +87,19 @@ def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManag
 def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     """Everything that can fail on bad input, done before any training.
 
-    Returns the dataset, durations, transform and audio cache. Raises ConfigError/UsageError:
-    unknown encoder/policy, parameter out of range, too few tracks for the batch, tracks
-    shorter than the pair window.
+    Tracks that cannot be read (missing, empty, corrupt, not audio) or are shorter than the pair
+    window are left out and returned in ``skipped`` (path -> reason), as are tracks the audio
+    cache cannot decode. When fewer tracks remain than the global batch, the batch shrinks to
+    fit (``batch_size`` in the result; a warning is printed).
+
+    Returns the dataset (usable tracks only), durations, transform, caches, ``skipped`` and
+    ``batch_size`` (pairs per process). Raises ConfigError/UsageError: unknown encoder/policy,
+    parameter out of range, fewer than two usable tracks, or a share of unusable tracks above
+    ``data.max_unreadable_share``.
     """
+    import dataclasses
+    import sys
+
     if cfg["data"]["path"] is None:
         raise UsageError("no dataset given (--data DIR)")
     ds = open_dataset(cfg["data"]["path"], kind=cfg["data"].get("kind", "auto"))
@@ -112,16 +107,17 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     policy = build_policy(cfg["augment"]["policy"], cfg["augment"]["backend"], cfg["augment"].get("overrides") or None, fe)
     transform = PairTransform(policy, LogMel(fe), target_seconds=cfg["pairs"]["excerpt_seconds"])
     build_encoder(cfg["model"]["encoder"], n_mels=int(cfg["frontend"].get("n_mels", 96)), **cfg["model"].get("encoder_args", {}))  # validates name/args
-    global_batch = cfg["train"]["batch_size"] * world_size
-    if len(ds) < global_batch:
-        raise ConfigError(f"{cfg['data']['path']}: the dataset has {len(ds)} tracks, fewer than the batch of {global_batch} pairs")
-    durations = track_durations(ds.tracks)
     window_s = transform.input_seconds()
-    short = [t.id for t, d in zip(ds.tracks, durations) if d + 1e-6 < window_s]
-    if short:
-        raise ConfigError(
-            f"{len(short)} track(s) are shorter than the pair window of {window_s:.2f} s (first: {short[0]})"
-        )
+    skipped: dict[str, str] = {}
+    usable, durations = [], []
+    for t, d in zip(ds.tracks, track_durations(ds.tracks, errors=skipped)):
+        if d is None:
+            continue
+        if d + 1e-6 < window_s:
+            skipped[str(t.path)] = f"too short: {d:.2f} s, shorter than the pair window of {window_s:.2f} s"
+            continue
+        usable.append(t)
+        durations.append(d)
     sr = transform.frontend.config.sample_rate
     budget = cfg["data"]["cache_max_gb"] * 2**30
     mode = cfg["data"].get("cache_audio", "auto")
@@ -130,12 +126,35 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     spec_fits = spec_mode is True or (
         spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < budget)
     cache, spectrograms = None, None
+    usable_ds = dataclasses.replace(ds, tracks=usable)
     if audio_fits and cfg["augment"]["backend"] == "spectral" and spec_fits:
-        spectrograms = _spectrogram_cache(ds, sr, transform, fe)  # the audio itself is then not kept
+        spectrograms = _spectrogram_cache(usable_ds, sr, transform, fe)  # the audio itself is then not kept
     elif audio_fits:
-        cache = AudioCache(ds.tracks, sr)
-    return {"dataset": ds, "durations": durations, "transform": transform, "cache": cache, "sample_rate": sr,
-            "spectrograms": spectrograms}
+        cache = AudioCache(usable, sr)
+    for c in (cache, spectrograms):
+        if c is not None and c.errors:  # decodable header, undecodable samples: leave them out too
+            skipped.update(c.errors)
+            keep = [i for i, t in enumerate(usable) if str(t.path) not in c.errors]
+            usable, durations = [usable[i] for i in keep], [durations[i] for i in keep]
+    where = cfg["data"]["path"]
+    n_all, n_ok = len(ds), len(usable)
+    first = "; first: {}: {}".format(*next(iter(skipped.items()))) if skipped else ""
+    if n_ok < 2:
+        raise ConfigError(f"{where}: only {n_ok} of {n_all} tracks can be used for training, need at least 2{first}")
+    share = cfg["data"].get("max_unreadable_share", 0.5)
+    if (n_all - n_ok) / n_all > share:
+        raise ConfigError(f"{where}: {n_all - n_ok} of {n_all} tracks cannot be used, more than "
+                          f"data.max_unreadable_share={share:g}{first}")
+    batch = cfg["train"]["batch_size"]
+    if n_ok < batch * world_size:
+        batch = n_ok // world_size
+        if batch < 1:
+            raise ConfigError(f"{where}: {n_ok} usable tracks cannot give each of {world_size} processes a pair")
+        print(f"tunespace train: warning: {n_ok} usable tracks, fewer than the batch of "
+              f"{cfg['train']['batch_size'] * world_size} pairs; using batches of {batch * world_size}", file=sys.stderr)
+    return {"dataset": dataclasses.replace(ds, tracks=usable), "durations": durations, "transform": transform,
+            "cache": cache, "sample_rate": sr, "spectrograms": spectrograms, "skipped": skipped, "batch_size": batch,
+            "n_tracks_listed": n_all}
 
 
 _SPEC_MEMO: dict[tuple, SpectrogramCache] = {}
@@ -192,7 +211,9 @@ def train(
     if dist_info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "config.json", cfg)
-        write_json(out / "run.json", {"tunespace_version": __version__, "world_size": dist_info.world_size, "n_tracks": len(ds), "track_ids_sha": _ids_digest(ds.ids)})
+        write_json(out / "run.json", {"tunespace_version": __version__, "world_size": dist_info.world_size, "n_tracks": len(ds),
+                                      "n_tracks_listed": prep["n_tracks_listed"], "n_skipped_before_training": len(prep["skipped"]),
+                                      "batch_size": prep["batch_size"], "track_ids_sha": _ids_digest(ds.ids)})
 
     torch.manual_seed(cfg["seed"])
     model = build_model(cfg).to(dist_info.device)
@@ -214,7 +235,7 @@ def train(
 
     total = tcfg["steps"]
     end = min(total, stop_after) if stop_after is not None else total
-    sampler = DistinctTrackBatches(len(ds), tcfg["batch_size"], cfg["seed"], end, start_step, dist_info.rank, dist_info.world_size)
+    sampler = DistinctTrackBatches(len(ds), prep["batch_size"], cfg["seed"], end, start_step, dist_info.rank, dist_info.world_size)
     pair_ds = PairDataset(ds.tracks, prep["durations"], prep["sample_rate"], transform.input_seconds(),
                           cfg["pairs"]["max_centre_distance_s"], transform.cpu_stage, cfg["seed"], prep["cache"],
                           prep["spectrograms"], transform.input_frames())
@@ -223,10 +244,9 @@ def train(
         workers = 0 if cfg["augment"]["backend"] == "spectral" else min(4, os.cpu_count() or 1)
     loader = torch.utils.data.DataLoader(pair_ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate_pairs,
                                          persistent_workers=False, pin_memory=dist_info.device.type == "cuda")
-    skipped: dict[str, int] = _read_skipped(out) if resume else {}
-    for c in (prep["cache"], prep["spectrograms"]):
-        for path in (c.errors if c is not None else {}):
-            skipped.setdefault(path, 0)
+    skipped: dict[str, tuple[str, int]] = _read_skipped(out) if resume else {}
+    for path, reason in prep["skipped"].items():
+        skipped[path] = (reason, skipped.get(path, (reason, 0))[1])
     writer = _tb_writer(out) if dist_info.is_main else None
     metrics_f = open(out / "metrics.jsonl", "a", encoding="utf-8") if dist_info.is_main else None
     views_f = open(out / "views.jsonl", "a", encoding="utf-8") if (dist_info.is_main and tcfg.get("log_views")) else None
@@ -235,16 +255,27 @@ def train(
     last_loss = float("nan")
     t_last, pairs_since = time.perf_counter(), 0
     model.train()
+
+    def checkpoint_if_due(step: int) -> None:
+        if step % tcfg["checkpoint_every"] == 0 or step == end:
+            if dist_info.is_main:
+                _checkpoint(out, step, model, opt, cfg, tcfg["keep_checkpoints"])
+                _write_skipped(out, skipped)
+            if dist_info.enabled:
+                torch.distributed.barrier()
+
     try:
         for batch in loader:
             for path, reason in batch["errors"]:
-                skipped[path] = skipped.get(path, 0) + 1
+                skipped[path] = (reason, skipped.get(path, (reason, 0))[1] + 1)
             lr = lr_at(step, tcfg["lr"], tcfg["warmup_steps"], total)
             for g in opt.param_groups:
                 g["lr"] = lr
             n_items = batch["index"].shape[0] if batch["index"] is not None else 0
-            if n_items < 2:
+            if n_items < 2:  # too few readable pairs for a contrastive step: the step is spent unused
                 step += 1
+                bar.update(1)
+                checkpoint_if_due(step)
                 continue
             torch.manual_seed(step_seed(cfg["seed"], step, 1))
             gen = torch.Generator(device=dist_info.device)
@@ -284,7 +315,7 @@ def train(
                         "step": step, "loss": last_loss, "lr": lr,
                         "pairs_per_s": pairs_since / max(1e-9, now - t_last),
                         "alignment": float(alignment(ha, hb)), "uniformity": float(uniformity(torch.cat([ha, hb]))),
-                        "skipped": int(sum(skipped.values())),
+                        "skipped": len(skipped),
                     }
                 t_last, pairs_since = now, 0
                 metrics_f.write(json.dumps(rec) + "\n")
@@ -295,12 +326,7 @@ def train(
                             writer.add_scalar(f"train/{k}", v, step)
                 bar.set_postfix(loss=f"{last_loss:.3f}", pairs_s=f"{rec['pairs_per_s']:.1f}")
             bar.update(1)
-            if step % tcfg["checkpoint_every"] == 0 or step == end:
-                if dist_info.is_main:
-                    _checkpoint(out, step, model, opt, cfg, tcfg["keep_checkpoints"])
-                    _write_skipped(out, skipped)
-                if dist_info.enabled:
-                    torch.distributed.barrier()
+            checkpoint_if_due(step)
     finally:
         bar.close()
         for f in (metrics_f, views_f):
@@ -312,7 +338,7 @@ def train(
         _write_skipped(out, skipped)
     ckpt = latest_checkpoint(out)
     distributed.teardown()
-    return TrainResult(out, step, last_loss, ckpt, skipped)
+    return TrainResult(out, step, last_loss, ckpt, {p: r for p, (r, _) in skipped.items()})
 
 
 def _checkpoint(out: Path, step: int, model: nn.Module, opt: torch.optim.Optimizer, cfg: dict, keep: int) -> Path:
@@ -342,21 +368,22 @@ def _ids_digest(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
 
 
-def _read_skipped(out: Path) -> dict[str, int]:
+def _read_skipped(out: Path) -> dict[str, tuple[str, int]]:
     p = out / "skipped.csv"
     if not p.is_file():
         return {}
     with open(p, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return {r["file"]: int(r["count"]) for r in rows}
+    return {r["file"]: (r.get("reason") or "unknown", int(r["count"])) for r in rows}
 
 
-def _write_skipped(out: Path, skipped: dict[str, int]) -> None:
+def _write_skipped(out: Path, skipped: dict[str, tuple[str, int]]) -> None:
+    """``skipped.csv``: file, reason, count (failed reads during training; 0 = left out before)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", "count"])
+    w.writerow(["file", "reason", "count"])
     for k in sorted(skipped):
-        w.writerow([k, skipped[k]])
+        w.writerow([k, skipped[k][0], skipped[k][1]])
     write_text(out / "skipped.csv", buf.getvalue())
 
 

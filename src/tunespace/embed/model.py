@@ -1,0 +1,275 @@
+"""A trained model as a Python object: waveform in, embeddings out (``tunespace.load_model``).
+
+This is *the* extraction of tunespace: ``tunespace embed`` (:func:`tunespace.embed.extract.embed_dataset`)
+calls the same :meth:`Model.embed_slices` on the same slices, so an embedding computed here
+equals the one in an EMB folder (tested).
+
+The extraction of the base model (MULE):
+
+1. audio mixed down to mono and resampled to the model's rate (16 kHz) with soxr;
+2. slices of ``slice_seconds`` (3 s) starting every ``hop_seconds`` (2 s) while they fit
+   (:func:`slice_starts`); a track shorter than one slice gives one slice, zero-padded;
+3. each slice -> log-mel (:class:`tunespace.features.LogMel`) -> standardised to zero mean
+   and unit variance -> encoder -> one ``(D,)`` vector;
+4. the timeline is the ``(T, D)`` slice embeddings, their centre times are
+   ``start + slice_seconds / 2`` in seconds; the track embedding is the mean over slices
+   (computed in float64, returned as float32).
+
+:meth:`Model.embed_batch` puts the slices of several items through one forward pass; each
+item's result does not depend on the others (the encoders keep no batch statistics in eval
+mode; tested).
+Only the slicing arithmetic is written here; resampling is soxr's, the front end is torch's
+STFT with librosa's mel filter bank.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import UsageError
+
+#: Slices embedded per forward pass (bounds memory for long inputs).
+CHUNK_SLICES = 32
+
+
+def slice_starts(duration_s: float, slice_s: float, hop_s: float) -> list[float]:
+    """Start times (s) of the slices of a track: 0, hop, 2·hop, ... while the slice fits; at least one.
+
+    Args:
+        duration_s: track duration, seconds.
+        slice_s: slice length, seconds.
+        hop_s: hop between slice starts, seconds.
+    """
+    n = max(1, int(math.floor((duration_s - slice_s) / hop_s + 1e-9)) + 1) if duration_s >= slice_s else 1
+    return [i * hop_s for i in range(n)]
+
+
+def cut_slices(x: np.ndarray, starts_s: Sequence[float], sample_rate: int, slice_s: float,
+               origin_s: float = 0.0) -> np.ndarray:
+    """The slices of ``x`` starting at ``starts_s``, zero-padded at the end where ``x`` is short.
+
+    Args:
+        x: float32 mono audio ``(samples,)`` that begins at ``origin_s`` seconds of the track.
+        starts_s: slice start times, seconds from the start of the track.
+        sample_rate: rate of ``x``, Hz.
+        slice_s: slice length, seconds.
+        origin_s: time of ``x[0]`` within the track, seconds.
+    Returns:
+        float32 ``(len(starts_s), round(slice_s * sample_rate))``.
+    """
+    n_slice = int(round(slice_s * sample_rate))
+    offsets = [int(round((s - origin_s) * sample_rate)) for s in starts_s]
+    need = (max(offsets) if offsets else 0) + n_slice
+    if len(x) < need:
+        x = np.pad(x, (0, need - len(x)))
+    return np.stack([x[o : o + n_slice] for o in offsets]).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Slice embeddings of one track.
+
+    Attributes:
+        times_s: float64 ``(T,)`` centre time of each slice, seconds from the start.
+        embeddings: float32 ``(T, D)``.
+    """
+
+    times_s: np.ndarray
+    embeddings: np.ndarray
+
+
+class Model:
+    """An encoder with its front end and the base model's slicing, ready to embed audio.
+
+    Build it with :func:`load_model`. Attributes: ``sample_rate`` (Hz, what the encoder
+    expects; inputs at other rates are resampled), ``dim`` (embedding size D),
+    ``slice_seconds``, ``hop_seconds``, ``device``, ``meta`` (what the model is).
+
+    Args:
+        bundle: a :class:`tunespace.embed.extract.EncoderBundle`.
+        slice_seconds: slice length, seconds (3).
+        hop_seconds: hop between slices, seconds (2).
+        device: torch device for the front end and the encoder.
+    """
+
+    def __init__(self, bundle: Any, slice_seconds: float = 3.0, hop_seconds: float = 2.0,
+                 device: torch.device | str = "cpu") -> None:
+        from ..features import FrontEnd, LogMel
+
+        for name, v in (("slice_seconds", slice_seconds), ("hop_seconds", hop_seconds)):
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise UsageError(f"{name} must be a finite number of seconds > 0, got {v!r}")
+        self.bundle = bundle
+        self.device = torch.device(device)
+        self.frontend_config = FrontEnd.from_dict(bundle.frontend)
+        self.frontend = LogMel(self.frontend_config).to(self.device)
+        self.encoder = bundle.encoder.to(self.device).eval()
+        self.slice_seconds = float(slice_seconds)
+        self.hop_seconds = float(hop_seconds)
+        self.meta: dict[str, Any] = dict(bundle.meta)
+        self._dim: int | None = getattr(self.encoder, "embedding_dim", None)
+
+    def __repr__(self) -> str:
+        kind = self.meta.get("checkpoint") or self.meta.get("kind")
+        return f"Model({kind!s}, dim={self.dim}, sample_rate={self.sample_rate})"
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate the model works at, Hz."""
+        return int(self.frontend_config.sample_rate)
+
+    @property
+    def dim(self) -> int:
+        """Embedding size D."""
+        if self._dim is None:
+            self._dim = int(self.embed_slices(np.zeros((1, self.slice_samples), np.float32)).shape[1])
+        return int(self._dim)
+
+    @property
+    def slice_samples(self) -> int:
+        """Samples per slice at :attr:`sample_rate`."""
+        return int(round(self.slice_seconds * self.sample_rate))
+
+    # ------------------------------------------------------------------ the one core
+    def embed_slices(self, slices: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Embeddings of slices already at :attr:`sample_rate`.
+
+        Args:
+            slices: float32 ``(n, slice_samples)`` mono audio.
+        Returns:
+            float32 ``(n, D)``.
+        """
+        x = torch.as_tensor(np.asarray(slices, dtype=np.float32) if not torch.is_tensor(slices) else slices)
+        out = []
+        with torch.inference_mode():
+            for s in range(0, x.shape[0], CHUNK_SLICES):
+                from ..features import standardise
+
+                mel = standardise(self.frontend(x[s : s + CHUNK_SLICES].to(self.device).float())).unsqueeze(1)
+                out.append(self.encoder(mel).float().cpu().numpy())
+        return np.concatenate(out, axis=0).astype(np.float32, copy=False)
+
+    # ------------------------------------------------------------------ waveforms
+    def prepare(self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None) -> np.ndarray:
+        """``audio`` as float32 mono at :attr:`sample_rate`.
+
+        Args:
+            audio: ``(samples,)``, or ``(channels, samples)`` / ``(samples, channels)``.
+            sample_rate: rate of ``audio``, Hz.
+            channels_first: layout of 2-D input; None guesses it (the shorter axis is the
+                channel axis).
+        Raises:
+            UsageError: empty, non-finite, more than 2-D, or a bad sample rate.
+        """
+        if not (isinstance(sample_rate, (int, np.integer)) and not isinstance(sample_rate, bool) and sample_rate > 0):
+            raise UsageError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}")
+        x = audio.detach().cpu().numpy() if torch.is_tensor(audio) else np.asarray(audio)
+        if x.ndim == 2:
+            first = channels_first if channels_first is not None else x.shape[0] <= x.shape[1]
+            x = x.mean(axis=0 if first else 1)
+        elif x.ndim != 1:
+            raise UsageError(f"audio must be (samples,) or (channels, samples), got shape {x.shape}")
+        x = np.asarray(x, dtype=np.float32)
+        if x.size == 0:
+            raise UsageError("audio holds no samples")
+        if not np.isfinite(x).all():
+            raise UsageError("audio holds non-finite samples (NaN or inf)")
+        if int(sample_rate) != self.sample_rate:
+            import soxr
+
+            from ..audio import RESAMPLE_QUALITY
+
+            x = soxr.resample(x, int(sample_rate), self.sample_rate, quality=RESAMPLE_QUALITY).astype(np.float32)
+        return np.ascontiguousarray(x)
+
+    def timeline(self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None) -> Timeline:
+        """Slice embeddings ``(T, D)`` of ``audio`` with their centre times (s)."""
+        x = self.prepare(audio, sample_rate, channels_first)
+        starts = slice_starts(len(x) / self.sample_rate, self.slice_seconds, self.hop_seconds)
+        emb = self.embed_slices(cut_slices(x, starts, self.sample_rate, self.slice_seconds))
+        times = np.asarray(starts, dtype=np.float64) + self.slice_seconds / 2
+        return Timeline(times, emb)
+
+    def embed(self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None) -> np.ndarray:
+        """The track embedding ``(D,)`` float32: the mean of the timeline."""
+        return track_embedding(self.timeline(audio, sample_rate, channels_first).embeddings)
+
+    def embed_batch(self, audios: Sequence[np.ndarray | torch.Tensor] | np.ndarray | torch.Tensor,
+                    sample_rate: int) -> np.ndarray:
+        """Track embeddings ``(B, D)`` of several waveforms (each as :meth:`embed` gives it).
+
+        Args:
+            audios: a ``(B, samples)`` array/tensor of mono audio, or a list of waveforms of
+                any lengths (each 1-D or 2-D as in :meth:`prepare`).
+            sample_rate: their rate, Hz.
+        """
+        if (torch.is_tensor(audios) or isinstance(audios, np.ndarray)) and audios.ndim == 2:
+            items = [audios[i] for i in range(audios.shape[0])]
+        else:
+            items = list(audios)
+        if not items:
+            return np.zeros((0, self.dim), np.float32)
+        slices, counts = [], []
+        for a in items:
+            x = self.prepare(a, sample_rate)
+            starts = slice_starts(len(x) / self.sample_rate, self.slice_seconds, self.hop_seconds)
+            slices.append(cut_slices(x, starts, self.sample_rate, self.slice_seconds))
+            counts.append(len(starts))
+        emb = self.embed_slices(np.concatenate(slices))
+        bounds = np.cumsum([0, *counts])
+        return np.stack([track_embedding(emb[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    def embed_file(self, path: str | Path) -> np.ndarray:
+        """The track embedding ``(D,)`` of an audio file (decoded by :func:`tunespace.audio.load`).
+
+        Raises:
+            AudioError: the file cannot be decoded.
+        """
+        from ..audio import load
+
+        return self.embed(load(path, sr=self.sample_rate), self.sample_rate)
+
+
+def track_embedding(timeline: np.ndarray) -> np.ndarray:
+    """Mean ``(D,)`` float32 of slice embeddings ``(T, D)``, summed in float64."""
+    return timeline.astype(np.float64).mean(axis=0).astype(np.float32)
+
+
+def load_model(path: str | Path, *, device: torch.device | str = "cpu", slice_seconds: float = 3.0,
+               hop_seconds: float = 2.0) -> Model:
+    """Load a trained model to embed audio from Python.
+
+    Args:
+        path: a run folder (its newest checkpoint) or a checkpoint file (``.pt``); or
+            ``"random:ENCODER"`` (e.g. ``"random:small"``) for a randomly initialised
+            encoder (seed 0), a reference point.
+        device: where to run (``"cpu"``, ``"cuda"``, ...).
+        slice_seconds, hop_seconds: slicing (3 s every 2 s, as ``tunespace embed``).
+    Returns:
+        a :class:`Model`.
+    Raises:
+        UsageError: no checkpoint there, or not a tunespace checkpoint.
+
+    Example::
+
+        import soundfile as sf, tunespace
+        model = tunespace.load_model("runs/ts")
+        audio, sr = sf.read("song.ogg")          # any rate, mono or stereo
+        v = model.embed(audio, sr)               # (D,)
+        tl = model.timeline(audio, sr)           # tl.times_s (T,), tl.embeddings (T, D)
+    """
+    from .extract import load_encoder, random_encoder
+
+    spec = str(path)
+    if spec.startswith("random:"):
+        bundle = random_encoder(spec.split(":", 1)[1] or "small", seed=0, device=device)
+    else:
+        bundle = load_encoder(path, device)
+    return Model(bundle, slice_seconds=slice_seconds, hop_seconds=hop_seconds, device=device)

@@ -1,0 +1,502 @@
+"""Neighbour queries over a catalogue: a FAISS index saved with its ids and provenance.
+
+"Which tracks are nearest to this track, or to this audio?" An :class:`Index` holds the
+L2-normalised embeddings of a catalogue in a FAISS index (inner product = cosine similarity)
+and answers by id (:meth:`Index.neighbours_of`) or by vector (:meth:`Index.search`).
+
+The INDEX folder (format version :data:`FORMAT_VERSION`)::
+
+    INDEX/index.faiss   the FAISS index (IndexFlatIP, IndexIVFFlat or IndexHNSWFlat, inner product)
+    INDEX/ids.txt       N ids, one per line, in the index's row order
+    INDEX/index.json    written last: format_version, method, dim, n, metric, settings,
+                        model (the run folder / checkpoint that made the embeddings, or None),
+                        embeddings (source EMB folder), dataset (the audio's dataset root),
+                        ids_sha256 (checked on load), tunespace_version
+
+Methods: ``exact`` (``IndexFlatIP``: exact, the default up to millions of items), ``ivf``
+(``IndexIVFFlat``, ``nlist`` cells, ``nprobe`` probed) and ``hnsw`` (``IndexHNSWFlat``, degree
+``hnsw_m``, beam ``ef_search``); the approximate indexes are built by
+:func:`tunespace.neighbours.approx_index`, as the locality code builds them.
+
+Exclusions (the query itself, its group, any ids) are applied by over-fetching and doubling
+the candidate count until ``k`` remain; asking for more neighbours than there are eligible
+items gives them all, with a warning, not an error. Written here by hand: the file layout,
+the exclusion loop and the provenance record; search is FAISS's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import UnknownIdError, UsageError
+from .files import atomic_path, read_json, write_json, write_text
+
+FORMAT_VERSION = 1
+INDEX_FILE = "index.faiss"
+IDS_FILE = "ids.txt"
+META_FILE = "index.json"
+METHODS = ("exact", "ivf", "hnsw")
+
+#: A group of ids to leave out together with the query: a mapping id -> group, or a function.
+Groups = Mapping[str, Any] | Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """One search result.
+
+    Attributes:
+        rank: 1 for the most similar.
+        id: the catalogue item's id.
+        similarity: cosine similarity to the query, in [-1, 1].
+    """
+
+    rank: int
+    id: str
+    similarity: float
+
+
+class Index:
+    """A searchable catalogue of embeddings (see the module docstring for the folder format).
+
+    Build with :meth:`build` (from an :class:`~tunespace.embed.format.EmbeddingSet`) or
+    :func:`build_index` (from an EMB folder), open with :meth:`load`.
+
+    Attributes:
+        ids: the N item ids, in row order.
+        meta: the provenance record (``index.json``).
+    """
+
+    def __init__(self, faiss_index: Any, ids: list[str], meta: dict[str, Any]) -> None:
+        if faiss_index.ntotal != len(ids):
+            raise UsageError(f"index holds {faiss_index.ntotal} vectors for {len(ids)} ids")
+        self._index = faiss_index
+        self.ids = list(ids)
+        self.meta = dict(meta)
+        self._row = {i: n for n, i in enumerate(self.ids)}
+        if len(self._row) != len(self.ids):
+            raise UsageError("index ids are not unique")
+
+    # ------------------------------------------------------------------ properties
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._row
+
+    def __repr__(self) -> str:
+        return f"Index(n={len(self)}, dim={self.dim}, method={self.method!r})"
+
+    @property
+    def dim(self) -> int:
+        """Embedding size D."""
+        return int(self._index.d)
+
+    @property
+    def method(self) -> str:
+        """``"exact"``, ``"ivf"`` or ``"hnsw"``."""
+        return str(self.meta.get("method", "exact"))
+
+    @property
+    def model_path(self) -> str | None:
+        """What :func:`tunespace.load_model` needs to embed audio for this index, or None."""
+        return self.meta.get("model")
+
+    def row_of(self, item_id: str) -> int:
+        """Row of ``item_id``; raises :class:`~tunespace.errors.UnknownIdError`."""
+        try:
+            return self._row[item_id]
+        except KeyError:
+            raise UnknownIdError(item_id) from None
+
+    def vector(self, item_id: str) -> np.ndarray:
+        """The stored (L2-normalised) float32 vector ``(D,)`` of ``item_id``."""
+        return np.asarray(self._index.reconstruct(self.row_of(item_id)), dtype=np.float32)
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, float32 ``(N, D)``, L2-normalised, in row order."""
+        if len(self) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return np.asarray(self._index.reconstruct_n(0, len(self)), dtype=np.float32)
+
+    # ------------------------------------------------------------------ build, save, load
+    @classmethod
+    def build(cls, emb: Any, method: str = "exact", *, nlist: int | None = None, nprobe: int = 16,
+              hnsw_m: int = 32, ef_search: int = 128, seed: int = 0,
+              provenance: Mapping[str, Any] | None = None) -> Index:
+        """Index the vectors of an :class:`~tunespace.embed.format.EmbeddingSet`.
+
+        Args:
+            emb: the embeddings (ids and ``(N, D)`` vectors; rows are L2-normalised here).
+            method: ``"exact"``, ``"ivf"`` or ``"hnsw"``.
+            nlist: IVF cells (default 2·sqrt(N), at most N / 39); ``nprobe``: cells probed.
+            hnsw_m: HNSW degree; ``ef_search``: HNSW search beam.
+            seed: seed of IVF's k-means sample.
+            provenance: extra fields for ``index.json`` (e.g. ``embeddings``: source folder).
+        Raises:
+            UsageError: unknown method, no vectors, non-finite values.
+        """
+        import faiss
+
+        from .neighbours import approx_index, normalise
+
+        if method not in METHODS:
+            raise UsageError(f"unknown index method {method!r}; expected one of {', '.join(METHODS)}")
+        if len(emb.ids) == 0:
+            raise UsageError(f"{emb.name}: no embeddings to index")
+        x = normalise(np.asarray(emb.vectors))
+        n, d = x.shape
+        if method == "exact":
+            index = faiss.IndexFlatIP(d)
+            index.add(x)
+            settings: dict[str, Any] = {}
+        else:
+            index = approx_index(x, method, seed, nlist, nprobe, hnsw_m, ef_search)
+            settings = ({"nlist": int(index.nlist), "nprobe": int(index.nprobe), "seed": seed} if method == "ivf"
+                        else {"hnsw_m": hnsw_m, "ef_search": ef_search})
+            if method == "ivf":
+                index.make_direct_map()
+        meta = {"format_version": FORMAT_VERSION, "method": method, "metric": "cosine", "dim": int(d), "n": int(n),
+                "settings": settings, "model": model_spec(emb.meta), "embeddings": None,
+                "dataset": emb.meta.get("dataset") or None, "embedding_meta": _slim(emb.meta),
+                "tunespace_version": __version__, "ids_sha256": _ids_digest(emb.ids)}
+        meta.update(dict(provenance or {}))
+        return cls(index, list(emb.ids), meta)
+
+    def save(self, out: str | Path) -> Path:
+        """Write the INDEX folder ``out`` (each file atomically, ``index.json`` last)."""
+        import faiss
+
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{out}: exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / META_FILE).unlink(missing_ok=True)  # a folder without index.json is never read
+        with atomic_path(out / INDEX_FILE) as tmp:
+            faiss.write_index(self._index, str(tmp))
+        write_text(out / IDS_FILE, "".join(f"{i}\n" for i in self.ids))
+        write_json(out / META_FILE, self.meta)
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> Index:
+        """Open an INDEX folder written by :meth:`save` / ``tunespace index build``.
+
+        Raises:
+            UsageError: not an index folder, a newer format, or files that do not belong together.
+        """
+        import faiss
+
+        path = Path(path)
+        if not (path / META_FILE).is_file():
+            raise UsageError(f"{path}: not an index folder (missing {META_FILE}); build one with `tunespace index build`")
+        meta = read_json(path / META_FILE)
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise UsageError(f"{path}: index format version {version!r}; this tunespace reads up to {FORMAT_VERSION}")
+        for name in (INDEX_FILE, IDS_FILE):
+            if not (path / name).is_file():
+                raise UsageError(f"{path}: incomplete index folder (missing {name})")
+        ids = (path / IDS_FILE).read_text(encoding="utf-8").splitlines()
+        if _ids_digest(ids) != meta.get("ids_sha256"):
+            raise UsageError(f"{path}: {IDS_FILE} does not match {META_FILE} (written by another build?)")
+        try:
+            index = faiss.read_index(str(path / INDEX_FILE))
+        except RuntimeError:
+            raise UsageError(f"{path}: {INDEX_FILE} is not a readable FAISS index") from None
+        if index.ntotal != len(ids) or index.d != meta.get("dim"):
+            raise UsageError(f"{path}: {INDEX_FILE} holds {index.ntotal} x {index.d}, "
+                             f"{META_FILE} says {meta.get('n')} x {meta.get('dim')}")
+        if meta.get("method") == "ivf":
+            faiss.extract_index_ivf(index).make_direct_map()
+        return cls(index, ids, meta)
+
+    # ------------------------------------------------------------------ queries
+    def search_arrays(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw FAISS search: ``(similarities float32 (Q, k'), rows int64 (Q, k'))``, k' = min(k, N).
+
+        No exclusions; rows are -1 where an approximate index found fewer than k'.
+        """
+        q = self._queries(vectors)
+        kk = min(int(k), len(self))
+        sims, rows = self._index.search(q, kk)
+        return sims, rows.astype(np.int64, copy=False)
+
+    def search(self, vectors: np.ndarray, k: int = 10, exclude_ids: Sequence[str] = ()) -> list[list[Neighbour]]:
+        """The ``k`` nearest items of each query vector.
+
+        Args:
+            vectors: ``(D,)`` or ``(Q, D)`` query embeddings (any scale: normalised here).
+            k: neighbours per query (>= 1); more than the eligible items gives them all, with
+                a warning.
+            exclude_ids: ids never returned (for every query).
+        Returns:
+            one list of :class:`Neighbour` per query, most similar first.
+        """
+        q = self._queries(vectors)
+        excluded = np.zeros(len(self), dtype=bool)
+        for i in exclude_ids:
+            if i in self._row:
+                excluded[self._row[i]] = True
+        k = self._clamp_k(k, len(self) - int(excluded.sum()))
+        return [self._search_one(q[j : j + 1], k, excluded) for j in range(q.shape[0])]
+
+    def neighbours_of(self, item_id: str, k: int = 10, groups: Groups | None = None) -> list[Neighbour]:
+        """The ``k`` nearest items to the catalogue item ``item_id``, leaving it out.
+
+        Args:
+            item_id: a catalogue id.
+            k: neighbours (>= 1; more than the eligible items gives them all, with a warning).
+            groups: optionally, the group of each id (mapping or function, e.g. album or
+                artist); items of the query's group are left out too.
+        Raises:
+            UnknownIdError: ``item_id`` is not in the index.
+        """
+        row = self.row_of(item_id)
+        excluded = np.zeros(len(self), dtype=bool)
+        excluded[row] = True
+        if groups is not None:
+            group_of = groups.get if isinstance(groups, Mapping) else groups
+            mine = group_of(item_id)
+            if mine is not None:
+                excluded |= np.fromiter((group_of(i) == mine for i in self.ids), dtype=bool, count=len(self))
+        k = self._clamp_k(k, len(self) - int(excluded.sum()))
+        return self._search_one(self.vector(item_id)[None], k, excluded)
+
+    # ------------------------------------------------------------------ internals
+    def _queries(self, vectors: np.ndarray) -> np.ndarray:
+        q = np.asarray(vectors, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None]
+        if q.ndim != 2 or q.shape[1] != self.dim:
+            raise UsageError(f"query vectors of shape {np.shape(vectors)} do not match the index dimension {self.dim}")
+        from .neighbours import normalise
+
+        return normalise(q)
+
+    def _clamp_k(self, k: int, eligible: int) -> int:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise UsageError(f"k must be an integer >= 1, got {k!r}")
+        if k > eligible:
+            warnings.warn(f"k={k} is more than the {eligible} eligible items of the index; returning all of them",
+                          UserWarning, stacklevel=3)
+            return eligible
+        return int(k)
+
+    def _search_one(self, q: np.ndarray, k: int, excluded: np.ndarray) -> list[Neighbour]:
+        n = len(self)
+        if k == 0:
+            return []
+        kk = min(n, k + int(excluded.sum()) if excluded.sum() < 64 else 2 * k + 64)
+        while True:
+            sims, rows = self._index.search(q, kk)
+            keep = [(float(s), int(r)) for s, r in zip(sims[0], rows[0]) if r >= 0 and not excluded[r]]
+            if len(keep) >= k or kk >= n:
+                break
+            kk = min(n, kk * 2)
+        if len(keep) < k:  # an approximate index returned too few: exact scan of the rest
+            keep = self._exact_scan(q[0], excluded)
+        return [Neighbour(r + 1, self.ids[i], s) for r, (s, i) in enumerate(keep[:k])]
+
+    def _exact_scan(self, q: np.ndarray, excluded: np.ndarray) -> list[tuple[float, int]]:
+        sims = self.vectors() @ q
+        order = np.lexsort((np.arange(len(sims)), -sims))
+        return [(float(sims[i]), int(i)) for i in order if not excluded[i]]
+
+
+def model_spec(meta: Mapping[str, Any]) -> str | None:
+    """What :func:`tunespace.load_model` accepts for the model named in an EMB ``meta.json``.
+
+    A checkpoint gives its path; a seed-0 random encoder with default arguments gives
+    ``"random:NAME"``; anything else (baselines, imported embeddings) gives None.
+    """
+    m = meta.get("model") or {}
+    if not isinstance(m, Mapping):
+        return None
+    if m.get("kind") == "checkpoint" and m.get("checkpoint"):
+        return str(m["checkpoint"])
+    if m.get("kind") == "random" and m.get("seed", 0) == 0 and not m.get("encoder_args"):
+        return f"random:{m.get('encoder', 'small')}"
+    return None
+
+
+def build_index(embeddings: str | Path, out: str | Path, method: str = "exact", **options: Any) -> Index:
+    """``tunespace index build``: index the EMB folder ``embeddings`` and save it to ``out``.
+
+    Args:
+        embeddings: an EMB folder (``tunespace embed`` / ``tunespace baseline``).
+        out: the INDEX folder to write.
+        method: ``"exact"``, ``"ivf"`` or ``"hnsw"``; ``options`` as in :meth:`Index.build`.
+    """
+    from .embed.format import read_embeddings
+
+    src = Path(embeddings)
+    emb = read_embeddings(src)
+    index = Index.build(emb, method, provenance={"embeddings": str(src.resolve())}, **options)
+    index.save(out)
+    return index
+
+
+def _ids_digest(ids: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for i in ids:
+        h.update(i.encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+def _slim(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The EMB meta without bulky fields (the full training config stays in the EMB folder)."""
+    out = {k: v for k, v in meta.items() if k not in ("frontend",)}
+    if isinstance(out.get("model"), Mapping):
+        out["model"] = {k: v for k, v in out["model"].items() if k != "train_config"}
+    return out
+
+
+@dataclass
+class QueryResult:
+    """The answer of ``tunespace neighbours``.
+
+    Attributes:
+        query: what was asked (``{"track": id}`` or ``{"audio": path}``) and ``k``.
+        neighbours: the neighbours, most similar first.
+        labels: id -> {property: value} for the query and the neighbours (empty without labels).
+        properties: the label properties shown, in order.
+        warnings: messages for the user (e.g. k larger than the catalogue).
+    """
+
+    query: dict[str, Any]
+    neighbours: list[Neighbour]
+    labels: dict[str, dict[str, Any]]
+    properties: list[str]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"query", "neighbours": [{"rank", "id", "similarity", "labels"}], "warnings"}``."""
+        return {"query": {**self.query, "labels": self.labels.get(self.query.get("track", ""), {})},
+                "neighbours": [{"rank": n.rank, "id": n.id, "similarity": n.similarity,
+                                "labels": self.labels.get(n.id, {})} for n in self.neighbours],
+                "properties": self.properties, "warnings": self.warnings}
+
+    def table(self) -> str:
+        """A plain-text table: rank, id, similarity and one column per label property."""
+        head = ["rank", "id", "similarity", *self.properties]
+        rows = [[str(n.rank), n.id, f"{n.similarity:.4f}",
+                 *[_cell(self.labels.get(n.id, {}).get(p)) for p in self.properties]] for n in self.neighbours]
+        widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h) for c, h in enumerate(head)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def query_neighbours(
+    index: Index | str | Path,
+    *,
+    track: str | None = None,
+    audio: str | Path | None = None,
+    k: int = 10,
+    labels: Any = None,
+    exclude_same: str | None = None,
+    model: str | Path | None = None,
+) -> QueryResult:
+    """``tunespace neighbours``: the ``k`` nearest catalogue items to a track or an audio file.
+
+    Args:
+        index: an :class:`Index` or an INDEX folder.
+        track: a catalogue id (left out of its own neighbours); or
+        audio: an audio file, embedded with the index's model (``model`` overrides it).
+        k: neighbours (more than the catalogue gives all, with a warning).
+        labels: a :class:`~tunespace.labels.LabelTable`, a labels CSV or dataset folder, or
+            None for the index's own dataset when it has labels.
+        exclude_same: also leave out items sharing the query track's group: ``"folder"`` (the
+            id's folder part, e.g. the album) or a label property (e.g. ``"artist"``).
+    Raises:
+        UsageError: neither or both of ``track``/``audio``; no model for ``audio``.
+        UnknownIdError: ``track`` not in the index.
+        AudioError: ``audio`` cannot be decoded.
+    """
+    idx = index if isinstance(index, Index) else Index.load(index)
+    if (track is None) == (audio is None):
+        raise UsageError("give exactly one of a track id (--track) or an audio file (--audio)")
+    table = _label_table(idx, labels)
+    caught: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if track is not None:
+            groups = _groups(idx, table, exclude_same) if exclude_same else None
+            found = idx.neighbours_of(track, k, groups=groups)
+            query: dict[str, Any] = {"track": track, "k": k}
+        else:
+            spec = model if model is not None else idx.model_path
+            if spec is None:
+                raise UsageError("this index was built from embeddings of no loadable model (a baseline or an "
+                                 "import); --audio needs one: give --model RUN")
+            from .embed.model import load_model
+
+            found = idx.search(load_model(spec).embed_file(audio), k)[0]
+            query = {"audio": str(audio), "k": k}
+    shown = [track] if track is not None else []
+    shown += [n.id for n in found]
+    props = list(table.values) if table is not None else []
+    lab: dict[str, dict[str, Any]] = {}
+    if table is not None:
+        pos = {i: n for n, i in enumerate(table.ids)}
+        for i in shown:
+            if i in pos:
+                lab[i] = {p: _plain(table.values[p][pos[i]]) for p in props}
+    return QueryResult(query, found, lab, props, [str(w.message) for w in caught])
+
+
+def _label_table(idx: Index, labels: Any) -> Any:
+    from .labels import LabelTable, load_labels
+
+    if isinstance(labels, LabelTable):
+        return labels
+    if labels is not None:
+        return load_labels(labels)
+    root = idx.meta.get("dataset")
+    if root and Path(root).exists():
+        try:
+            table = load_labels(root)
+        except Exception:  # noqa: BLE001 - labels are optional decoration here
+            return None
+        return table if table.values else None
+    return None
+
+
+def _groups(idx: Index, table: Any, how: str) -> Groups:
+    if how == "folder":
+        return lambda i: i.rsplit("/", 1)[0] if "/" in i else None
+    if table is None or how not in table.values:
+        have = ", ".join(table.values) if table is not None else "no labels"
+        raise UsageError(f"--exclude-same {how!r}: expected 'folder' or a label property ({have})")
+    vals = table.values[how]
+    return {i: (v if v is not None and not (isinstance(v, float) and np.isnan(v)) else None)
+            for i, v in zip(table.ids, vals)}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return ";".join(map(str, v))
+    return str(v)
