@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--groups", default=None, metavar="COLUMN",
                         help="label column of group ids; neighbours of the query's group are excluded")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    parser.add_argument("--null-replicates", type=int, default=100, metavar="R",
+                        help="random-embedding sets for the noise floor (SD of locality by chance; 0: none; "
+                             "each costs one exact neighbour search)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="exact", choices=["exact", "ivf", "hnsw"])
     parser.add_argument("--backend", default="auto", choices=["auto", "faiss", "torch"])
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from ..locality import locality_profile, write_locality_report
 
     ks = parse_ks(args.k)
+    if args.bootstrap < 0 or args.null_replicates < 0:
+        raise UsageError("--bootstrap and --null-replicates must be >= 0")
     names, kinds = parse_properties(args.properties)
     wanted = None if names is None else names + ([args.groups] if args.groups and args.groups not in names else [])
     if args.groups:
@@ -65,11 +70,12 @@ def run(args: argparse.Namespace) -> int:
         emb = read_embeddings(path)
         emb.name = name
         prof = locality_profile(emb, labels, ks, names, groups=args.groups, bootstrap=args.bootstrap,
-                                seed=args.seed, method=args.method, backend=args.backend)
+                                null_replicates=args.null_replicates, seed=args.seed, method=args.method,
+                                backend=args.backend)
         print(f"{name}: {JoinReport(**prof['join']).summary()}")
         profiles[name] = prof
     config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     config["k"] = ks
     write_locality_report(args.out, profiles, config)
-    print(f"wrote {Path(args.out) / 'locality.json'}")
+    print(f"wrote {Path(args.out) / 'locality.json'} and {Path(args.out) / 'locality.csv'}")
     return 0

@@ -1,35 +1,87 @@
-"""Locality report folder: JSON (the numbers), Markdown (a table), PNG (a figure).
+"""Locality report folder: JSON (the numbers), CSV (the same, one row per value), Markdown
+(a table), PNG (a figure).
 
 ::
 
-    REPORT/locality.json   one embedding set: its profile (see locality_profile);
-                           several sets: {set name: profile}, in the order given
+    REPORT/locality.json   {"format": "tunespace-locality/2", "sets": {set name: profile}},
+                           sets in the order given, the same layout for one set or several
+                           (profile: see locality_profile)
+    REPORT/locality.csv    tidy: one row per set x property x measure x k, columns CSV_COLUMNS
     REPORT/locality.md     one table: measure x k rows, for each set agreement, chance and
-                           locality with its 95 % bootstrap interval, sets side by side
+                           locality with its 95 % bootstrap interval, sets side by side, and
+                           the noise floor (SD of random embeddings' locality)
     REPORT/locality.png    locality by measure (bars) for each k (panels), one colour per set,
                            bootstrap intervals as error bars
     REPORT/join.json       {set name: id join report}
     REPORT/config.json     the resolved arguments
 
-Everything in locality.md and locality.png is recomputable from locality.json
-(:func:`read_locality` returns {set name: profile} for either layout).
+Everything in locality.csv, locality.md and locality.png is recomputable from locality.json
+(:func:`read_locality` returns {set name: profile}, also for files of earlier versions).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
 from ..files import atomic_path, read_json, write_json, write_text
 
+FORMAT = "tunespace-locality/2"
+#: Columns of locality.csv (``property``: the label column; ``measure``: how agreement is
+#: scored, e.g. ``key`` exact or ``key_graded``; empty cells: not computed).
+CSV_COLUMNS = ("set", "property", "measure", "kind", "k", "agreement", "chance", "locality", "locality_ci_low",
+               "locality_ci_high", "agreement_ci_low", "agreement_ci_high", "null_mean", "null_sd", "n_queries")
+
 
 def read_locality(path: str | Path) -> dict[str, dict[str, Any]]:
-    """{set name: profile} from a report folder or its locality.json (either layout)."""
+    """{set name: profile} from a report folder or its locality.json (any layout written so far)."""
     path = Path(path)
     data = read_json(path / "locality.json" if path.is_dir() else path)
-    if "properties" in data and "ks" in data:
+    if data.get("format") == FORMAT:
+        return data["sets"]
+    if "properties" in data and "ks" in data:  # one set, before format 2
         return {data["name"]: data}
     return data
+
+
+def _property_of(profile: dict[str, Any], measure: str) -> str:
+    known = profile.get("property_of", {})
+    if measure in known:
+        return known[measure]
+    kind = profile.get("kinds", {}).get(measure)
+    for suffix, k in (("_graded", "key"), ("_acc2", "tempo")):
+        if kind == k and measure.endswith(suffix):
+            return measure[: -len(suffix)]
+    return measure
+
+
+def locality_rows(profiles: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tidy rows of locality.csv (dicts keyed by :data:`CSV_COLUMNS`; None where not computed)."""
+    rows = []
+    for name, prof in profiles.items():
+        for measure, by_k in prof["properties"].items():
+            for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0])):
+                rows.append({
+                    "set": name, "property": _property_of(prof, measure), "measure": measure,
+                    "kind": prof.get("kinds", {}).get(measure), "k": int(k), "agreement": r["agreement"],
+                    "chance": r["chance"], "locality": r["locality"],
+                    "locality_ci_low": r["locality_ci"][0], "locality_ci_high": r["locality_ci"][1],
+                    "agreement_ci_low": r["agreement_ci"][0], "agreement_ci_high": r["agreement_ci"][1],
+                    "null_mean": r.get("null_mean"), "null_sd": r.get("null_sd"), "n_queries": r["n_queries"],
+                })
+    return rows
+
+
+def tidy_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """CSV text of ``rows`` (floats with full precision, None as an empty cell)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: ("" if r.get(c) is None else r[c]) for c in columns})
+    return buf.getvalue()
 
 
 def markdown_table(profiles: dict[str, dict[str, Any]]) -> str:
@@ -40,11 +92,15 @@ def markdown_table(profiles: dict[str, dict[str, Any]]) -> str:
     for p in profiles.values():
         measures += [m for m in p["properties"] if m not in measures]
         ks += [k for k in p["ks"] if k not in ks]
+    with_null = any(r.get("null_sd") is not None for p in profiles.values() for byk in p["properties"].values()
+                    for r in byk.values())
     head = ["measure", "k"] + [f"{n} {c}" for n in names for c in ("A", "C", "L [95% CI]")]
+    head += ["null SD"] if with_null else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in measures:
         for k in sorted(ks):
             cells = [m, str(k)]
+            null = None
             for n in names:
                 r = profiles[n]["properties"].get(m, {}).get(str(k))
                 if r is None:
@@ -52,6 +108,9 @@ def markdown_table(profiles: dict[str, dict[str, Any]]) -> str:
                     continue
                 lo, hi = r["locality_ci"]
                 cells += [_f(r["agreement"]), _f(r["chance"]), f"{_f(r['locality'])} [{_f(lo)}, {_f(hi)}]"]
+                null = r.get("null_sd") if null is None else null
+            if with_null:
+                cells.append(_f(null))
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -62,12 +121,14 @@ def write_locality_report(
     """Write the report folder ``out`` for one or several profiles; returns ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data: Any = next(iter(profiles.values())) if len(profiles) == 1 else profiles
-    write_json(out / "locality.json", data)
+    write_json(out / "locality.json", {"format": FORMAT, "sets": profiles})
+    write_text(out / "locality.csv", tidy_csv(locality_rows(profiles), CSV_COLUMNS))
     write_json(out / "join.json", {n: p["join"] for n, p in profiles.items()})
     write_json(out / "config.json", config or {})
     text = "# Locality of embedding neighbourhoods\n\n"
-    text += "A = agreement, C = chance, L = (A - C) / (1 - C) with its 95 % bootstrap interval over queries.\n\n"
+    text += ("A = agreement, C = chance, L = (A - C) / (1 - C) with its 95 % bootstrap interval over queries"
+             " (definitions: docs/metrics.md in the tunespace repository). Null SD: standard deviation of L for"
+             " random embeddings of the same items (the noise floor a difference of L should be judged against).\n\n")
     for n, p in profiles.items():
         j = p["join"]
         text += (
