@@ -24,3 +24,13 @@ def tiny_overrides(steps: int = 4, batch: int = 4, every: int = 2) -> list[str]:
         "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}", "model.projector.hidden_dims=[16]",
         "model.projector.out_dim=8",
     ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(train_corpus, tmp_path_factory):
+    """A run folder of a tiny model trained 2 steps on ``train_corpus`` (16-d embeddings)."""
+    from tunespace.train import resolve_config, train
+
+    out = tmp_path_factory.mktemp("tiny_run")
+    train(out, resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(train_corpus)}))
+    return out

@@ -1,0 +1,105 @@
+"""The Python API: ``tunespace.load_model`` embeds waveforms exactly as ``tunespace embed`` does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import tunespace
+from tunespace.audio import load
+from tunespace.cli import main
+from tunespace.datasets import open_dataset
+from tunespace.embed import read_embeddings
+from tunespace.embed.model import cut_slices, slice_starts
+from tunespace.errors import UsageError
+
+
+@pytest.fixture(scope="module")
+def model(tiny_run):
+    return tunespace.load_model(tiny_run)
+
+
+def test_attributes_and_repr(model, tiny_run):
+    assert model.sample_rate == 16000 and model.dim == 16
+    assert "16" in repr(model)
+    assert tunespace.load_model(tiny_run / "checkpoints" / "step_0000002.pt").dim == 16
+
+
+def test_agrees_with_tunespace_embed(model, tiny_run, train_corpus, tmp_path):
+    out = tmp_path / "emb"
+    assert main(["embed", "--model", str(tiny_run), "--data", str(train_corpus), "--out", str(out),
+                 "--timelines", "--workers", "0", "--no-progress"]) == 0
+    emb = read_embeddings(out)
+    ds = open_dataset(train_corpus)
+    for t in ds.tracks[:4]:
+        audio, sr = sf.read(t.path, dtype="float32")
+        tl = model.timeline(audio, sr)
+        stored = np.load(out / "timelines" / f"{t.id}.npy")
+        np.testing.assert_allclose(tl.embeddings, stored, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(tl.times_s, [1.5, 3.5, 5.5, 7.5])
+        np.testing.assert_allclose(model.embed(audio, sr), emb.vectors[emb.ids.index(t.id)], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(model.embed_file(t.path), emb.vectors[emb.ids.index(t.id)], rtol=1e-5, atol=1e-5)
+
+
+def test_any_rate_channels_and_torch_input(model, train_corpus):
+    path = open_dataset(train_corpus).tracks[0].path
+    x = load(path, sr=16000)
+    ref = model.embed(x, 16000)
+    stereo = np.stack([x, x])                    # (channels, samples)
+    np.testing.assert_allclose(model.embed(stereo, 16000), ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.embed(stereo.T.copy(), 16000), ref, rtol=1e-5, atol=1e-6)   # (samples, channels)
+    np.testing.assert_allclose(model.embed(torch.from_numpy(x), 16000), ref, rtol=1e-5, atol=1e-6)
+    x44 = load(path, sr=44100)
+    v44 = model.embed(x44, 44100)                # resampled back to 16 kHz by the model
+    cos = float(v44 @ ref / np.linalg.norm(v44) / np.linalg.norm(ref))
+    assert cos > 0.999
+    assert not np.allclose(model.embed(x[::-1].copy(), 16000), ref, atol=1e-3)  # it does look at the audio
+
+
+def test_batch_matches_single_items(model, train_corpus):
+    ds = open_dataset(train_corpus)
+    waves = [load(t.path, sr=16000) for t in ds.tracks[:3]]
+    waves[1] = waves[1][: 16000 * 5]             # different lengths in one batch
+    batch = model.embed_batch(waves, 16000)
+    assert batch.shape == (3, 16) and batch.dtype == np.float32
+    for i, w in enumerate(waves):
+        np.testing.assert_allclose(batch[i], model.embed(w, 16000), rtol=1e-5, atol=1e-6)
+    same = np.stack([waves[0][:16000 * 4], waves[2][:16000 * 4]])
+    np.testing.assert_allclose(model.embed_batch(same, 16000)[1], model.embed(same[1], 16000), rtol=1e-5, atol=1e-6)
+
+
+def test_short_audio_is_one_padded_slice(model):
+    x = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    tl = model.timeline(x, 16000)
+    assert tl.embeddings.shape == (1, 16) and tl.times_s.tolist() == [1.5]
+    np.testing.assert_allclose(tl.embeddings[0], model.embed_slices(cut_slices(x, [0.0], 16000, 3.0))[0])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(0, np.float32), "no samples"),
+    (np.full(100, np.nan, np.float32), "non-finite"),
+    (np.zeros((2, 2, 100), np.float32), "shape"),
+])
+def test_bad_waveforms_are_usage_errors(model, bad, message):
+    with pytest.raises(UsageError, match=message):
+        model.embed(bad, 16000)
+    with pytest.raises(UsageError, match="sample_rate"):
+        model.embed(np.zeros(100, np.float32), 0)
+
+
+def test_random_model_and_bad_paths(tmp_path):
+    m = tunespace.load_model("random:small")
+    assert m.dim == m.embed(np.zeros(16000, np.float32), 16000).shape[0]
+    with pytest.raises(UsageError, match="no such run folder"):
+        tunespace.load_model(tmp_path / "nothing")
+    with pytest.raises(UsageError, match="slice_seconds"):
+        tunespace.load_model("random:small", slice_seconds=float("nan"))
+
+
+def test_slicing_helpers():
+    assert slice_starts(10.0, 3.0, 2.0) == [0.0, 2.0, 4.0, 6.0]
+    x = np.arange(10, dtype=np.float32)
+    s = cut_slices(x, [0.0, 0.5], 10, 0.6)
+    assert s.shape == (2, 6) and s[1].tolist() == [5, 6, 7, 8, 9, 0]

@@ -1,0 +1,142 @@
+"""Neighbour queries: the Index (build, save, load, search, exclusions) and query_neighbours."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from tunespace import Index, Neighbour
+from tunespace.embed.format import EmbeddingSet, write_embeddings
+from tunespace.errors import UnknownIdError, UsageError
+from tunespace.index import build_index, query_neighbours
+from tunespace.labels import LabelTable
+
+
+def _emb(n=50, d=8, seed=0, name="emb"):
+    rng = np.random.default_rng(seed)
+    ids = [f"album{i % 5}/t{i:03d}" for i in range(n)]
+    return EmbeddingSet(ids=ids, vectors=rng.standard_normal((n, d)).astype(np.float32), meta={}, name=name)
+
+
+def _brute(emb, q, k, excluded=()):
+    x = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
+    s = x @ (q / np.linalg.norm(q))
+    order = [i for i in np.argsort(-s, kind="stable") if emb.ids[i] not in excluded]
+    return [emb.ids[i] for i in order[:k]], s[order[:k]]
+
+
+def test_search_matches_brute_force_and_save_load(tmp_path):
+    emb = _emb()
+    idx = Index.build(emb)
+    q = np.random.default_rng(1).standard_normal(8).astype(np.float32)
+    got = idx.search(q, 7)[0]
+    ids, sims = _brute(emb, q, 7)
+    assert [n.id for n in got] == ids and [n.rank for n in got] == list(range(1, 8))
+    np.testing.assert_allclose([n.similarity for n in got], sims, rtol=1e-5)
+    idx.save(tmp_path / "idx")
+    back = Index.load(tmp_path / "idx")
+    assert back.ids == emb.ids and back.dim == 8 and len(back) == 50 and back.method == "exact"
+    assert back.search(q, 7)[0] == got
+    meta = json.loads((tmp_path / "idx" / "index.json").read_text())
+    assert meta["format_version"] == 1 and meta["n"] == 50 and meta["metric"] == "cosine"
+    np.testing.assert_allclose(np.linalg.norm(back.vectors(), axis=1), 1.0, rtol=1e-5)
+
+
+def test_neighbours_of_excludes_itself_and_its_group():
+    emb = _emb()
+    idx = Index.build(emb)
+    v = emb.vectors[3]
+    got = idx.neighbours_of("album3/t003", 5)
+    assert "album3/t003" not in [n.id for n in got]
+    assert [n.id for n in got] == _brute(emb, v, 5, excluded={"album3/t003"})[0]
+    album = {i: i.split("/")[0] for i in emb.ids}
+    got = idx.neighbours_of("album3/t003", 5, groups=album)
+    assert all(not n.id.startswith("album3/") for n in got)
+    assert [n.id for n in got] == _brute(emb, v, 5, excluded={i for i in emb.ids if i.startswith("album3/")})[0]
+    got_fn = idx.neighbours_of("album3/t003", 5, groups=lambda i: i.split("/")[0])
+    assert got_fn == got
+
+
+def test_k_larger_than_catalogue_warns_and_gives_all():
+    idx = Index.build(_emb(n=6))
+    with pytest.warns(UserWarning, match="eligible"):
+        got = idx.neighbours_of("album0/t000", 50)
+    assert len(got) == 5
+    with pytest.warns(UserWarning):
+        assert len(idx.search(np.ones(8, np.float32), 10)[0]) == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(idx.search(np.ones(8, np.float32), 6)[0]) == 6
+
+
+def test_errors():
+    idx = Index.build(_emb())
+    with pytest.raises(UnknownIdError):
+        idx.neighbours_of("nope", 3)
+    with pytest.raises(KeyError):  # also a KeyError, for dict-like use
+        idx.row_of("nope")
+    with pytest.raises(UsageError, match="k must be"):
+        idx.search(np.ones(8), 0)
+    with pytest.raises(UsageError, match="dimension"):
+        idx.search(np.ones(9), 3)
+    with pytest.raises(UsageError, match="unknown index method"):
+        Index.build(_emb(), "lsh")
+
+
+def test_load_refuses_mismatched_or_foreign_folders(tmp_path):
+    Index.build(_emb()).save(tmp_path / "a")
+    with pytest.raises(UsageError, match="not an index folder"):
+        Index.load(tmp_path)
+    (tmp_path / "a" / "ids.txt").write_text("x\n" * 50)
+    with pytest.raises(UsageError, match="does not match"):
+        Index.load(tmp_path / "a")
+    Index.build(_emb()).save(tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "index.json").read_text())
+    meta["format_version"] = 99
+    (tmp_path / "b" / "index.json").write_text(json.dumps(meta))
+    with pytest.raises(UsageError, match="format version"):
+        Index.load(tmp_path / "b")
+
+
+@pytest.mark.parametrize("method", ["ivf", "hnsw"])
+def test_approximate_indexes_find_the_true_neighbours_on_clustered_data(method, tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, 16))
+    x = (centres[rng.integers(0, 20, 2000)] + 0.05 * rng.standard_normal((2000, 16))).astype(np.float32)
+    emb = EmbeddingSet(ids=[f"t{i}" for i in range(2000)], vectors=x, name="c")
+    exact, approx = Index.build(emb), Index.build(emb, method)
+    approx.save(tmp_path / "i")
+    approx = Index.load(tmp_path / "i")
+    hits = 0
+    for i in range(0, 2000, 100):
+        a = {n.id for n in approx.neighbours_of(f"t{i}", 10)}
+        e = {n.id for n in exact.neighbours_of(f"t{i}", 10)}
+        hits += len(a & e)
+    assert hits / 200 >= 0.9
+    np.testing.assert_allclose(approx.vector("t5"), x[5] / np.linalg.norm(x[5]), rtol=1e-5)
+
+
+def test_query_neighbours_with_labels_and_groups(tmp_path):
+    emb = _emb()
+    write_embeddings(tmp_path / "emb", emb)
+    build_index(tmp_path / "emb", tmp_path / "idx")
+    labels = LabelTable(ids=emb.ids, values={"genre": np.array([f"g{i % 3}" for i in range(50)], dtype=object)},
+                        kinds={"genre": "categorical"})
+    res = query_neighbours(tmp_path / "idx", track="album1/t001", k=4, labels=labels, exclude_same="folder")
+    assert len(res.neighbours) == 4 and all(not n.id.startswith("album1/") for n in res.neighbours)
+    d = res.to_dict()
+    assert d["query"]["labels"] == {"genre": "g1"}
+    assert all(set(n) == {"rank", "id", "similarity", "labels"} for n in d["neighbours"])
+    table = res.table().splitlines()
+    assert table[0].split() == ["rank", "id", "similarity", "genre"] and len(table) == 5
+    res = query_neighbours(tmp_path / "idx", track="album1/t001", k=3, labels=labels, exclude_same="genre")
+    assert all(res.labels[n.id]["genre"] != "g1" for n in res.neighbours)
+    with pytest.raises(UsageError, match="exclude-same"):
+        query_neighbours(tmp_path / "idx", track="album1/t001", exclude_same="mood", labels=labels)
+    with pytest.raises(UsageError, match="exactly one"):
+        query_neighbours(tmp_path / "idx")
+    with pytest.raises(UsageError, match="no loadable model"):
+        query_neighbours(tmp_path / "idx", audio=tmp_path / "x.wav")

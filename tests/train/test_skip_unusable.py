@@ -1,0 +1,65 @@
+"""Training on a plain folder skips unusable files (recorded with a reason) instead of stopping."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from tests.conftest import tiny_overrides
+from tunespace.audio import load, save
+from tunespace.cli import main
+from tunespace.datasets import open_dataset
+
+
+@pytest.fixture()
+def folder(train_corpus, tmp_path):
+    music = tmp_path / "mymusic"
+    for t in open_dataset(train_corpus).tracks[:6]:
+        save(music / "sub" / f"{t.id}.wav", load(t.path, sr=16000), 16000)
+    (music / "corrupt.flac").write_bytes(b"fLaC" + b"\x00" * 200)
+    (music / "empty.wav").write_bytes(b"")
+    (music / "notes.mp3").write_text("this is text, not audio")
+    save(music / "short.wav", np.zeros(16000, np.float32), 16000)  # 1 s: shorter than the pair window
+    os.symlink(music / "gone.ogg", music / "dangling.ogg")
+    return music
+
+
+def _skipped(run):
+    with open(run / "skipped.csv", newline="") as f:
+        return {os.path.basename(r["file"]): r for r in csv.DictReader(f)}
+
+
+def test_bad_files_are_skipped_with_reasons(folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    rc = main(["train", "--data", str(folder), "--out", str(run), *tiny_overrides(steps=2, batch=8)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    rows = _skipped(run)
+    assert set(rows) == {"corrupt.flac", "empty.wav", "notes.mp3", "short.wav", "dangling.ogg"}
+    assert rows["empty.wav"]["reason"].startswith("empty")
+    assert rows["corrupt.flac"]["reason"].startswith("truncated or corrupt")
+    assert rows["dangling.ogg"]["reason"].startswith("missing")
+    assert rows["short.wav"]["reason"].startswith("too short")
+    assert all(r["count"] == "0" for r in rows.values())
+    assert "skipped unreadable files: 5" in cap.out
+    # 6 usable tracks, fewer than the batch of 8: the batch shrinks, with a warning
+    assert "using batches of 6" in cap.err
+    assert (run / "checkpoints" / "latest.txt").is_file()
+
+
+def test_too_many_unusable_tracks_stop_with_one_line(folder, tmp_path, capsys):
+    rc = main(["train", "--data", str(folder), "--out", str(tmp_path / "r"), *tiny_overrides(steps=2),
+               "data.max_unreadable_share=0.2"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "5 of 11 tracks cannot be used" in err and "max_unreadable_share=0.2" in err
+    lone = tmp_path / "lone"
+    save(lone / "a.wav", load(next((folder / "sub").iterdir()), sr=16000), 16000)
+    (lone / "b.wav").write_bytes(b"")
+    rc = main(["train", "--data", str(lone), "--out", str(tmp_path / "r2"), *tiny_overrides(steps=2),
+               "data.max_unreadable_share=1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "only 1 of 2 tracks can be used" in err and len(err.splitlines()) == 1
