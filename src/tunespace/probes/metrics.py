@@ -24,9 +24,19 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(accuracy_score(np.asarray(y_true), np.asarray(y_pred)))
 
 
+def key_scores(ref: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """Per-item ``mir_eval.key.weighted_score(ref[i], est[i])`` (N,) over canonical key names."""
+    return key_score_table()[key_codes(np.asarray(ref)), key_codes(np.asarray(est))]
+
+
 def key_score(ref: np.ndarray, est: np.ndarray) -> float:
     """Mean ``mir_eval.key.weighted_score(ref[i], est[i])`` over canonical key names."""
-    return float(key_score_table()[key_codes(np.asarray(ref)), key_codes(np.asarray(est))].mean())
+    return float(key_scores(ref, est).mean())
+
+
+def tempo_agree_items(ref_bpm: np.ndarray, est_bpm: np.ndarray, octave: bool = False) -> np.ndarray:
+    """Per-item Acc1 (``octave=False``) or Acc2 (N,) as 0.0 / 1.0."""
+    return tempo_agree(np.asarray(ref_bpm), np.asarray(est_bpm), octave=octave).astype(np.float64)
 
 
 def tempo_accuracy(ref_bpm: np.ndarray, est_bpm: np.ndarray, octave: bool = False) -> float:

@@ -54,3 +54,49 @@ def split_items(
     names = np.empty(n_units, dtype=object)
     names[train], names[valid], names[test] = "train", "valid", "test"
     return names[unit].astype(str)
+
+
+def cv_folds(
+    n: int,
+    folds: int,
+    seed: int,
+    stratify: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Fold index (n,) in ``0 .. folds - 1`` for k-fold cross-validation (scikit-learn).
+
+    Shuffled with ``seed``; stratified by ``stratify`` when every class has at least ``folds``
+    members (``StratifiedKFold``, or ``StratifiedGroupKFold`` with groups), else plain
+    (``KFold`` / ``GroupKFold``); with ``groups`` all items of a group share a fold. The folds
+    depend only on these arguments, so every set of embeddings of the same items gets the same.
+    """
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    units = n if groups is None else len(np.unique(np.asarray(groups).astype(str)))
+    folds = int(min(folds, units))
+    if folds < 2:
+        from ..errors import UsageError
+
+        raise UsageError(f"cross-validation needs at least 2 items (or groups), got {units}")
+    x = np.zeros((n, 1))
+    strat = None
+    if stratify is not None:
+        s = np.asarray(stratify).astype(str)
+        if np.unique(s, return_counts=True)[1].min() >= folds:
+            strat = s
+    g = None if groups is None else np.asarray(groups).astype(str)
+    if g is None:
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed) if strat is not None else \
+            KFold(folds, shuffle=True, random_state=seed)
+        split = cv.split(x, strat)
+    elif strat is not None:
+        split = StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, strat, g)
+    else:
+        # GroupKFold does not shuffle: permute the group labels with the seed instead
+        uniq, inv = np.unique(g, return_inverse=True)
+        perm = np.random.default_rng(seed).permutation(len(uniq))
+        split = GroupKFold(folds).split(x, None, perm[inv])
+    out = np.full(n, -1, dtype=np.int64)
+    for f, (_, test) in enumerate(split):
+        out[test] = f
+    return out
