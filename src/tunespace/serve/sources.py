@@ -1,0 +1,209 @@
+"""What ``tunespace serve`` serves: indexes (with the model that made them), labels and audio.
+
+Two sources:
+
+- :func:`from_indexes`: INDEX folders written by ``tunespace index build`` (``NAME=PATH``
+  names one; the default name is the folder's), with the audio of a dataset folder (default:
+  the dataset recorded in the first index's ``meta["dataset"]``) and its labels or a CSV.
+- :func:`from_study`: a finished ``tunespace study`` folder: one exact index per condition,
+  over the embeddings that the condition's seed-0 model made of one evaluation set (the
+  first, or ``eval_name``), with that set's labels and audio. The stage folders are found
+  as the study runner names them (:mod:`tunespace.study.runner`): nothing is recomputed,
+  and a stage that is not finished is an error that says which.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from .catalogue import Catalogue, build_catalogue
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,63}$")
+
+
+@dataclass
+class ServedIndex:
+    """One index the explorer serves.
+
+    Attributes:
+        name: its name in URLs and on the page.
+        index: a :class:`tunespace.Index` (or anything with its interface).
+        model_path: run folder or checkpoint of the model that made its embeddings (None:
+            uploads cannot be embedded for it).
+        description: one line for the page (where it comes from).
+        map_cache: folder for its cached 2-D map (None: memory only).
+    """
+
+    name: str
+    index: Any
+    model_path: str | None = None
+    description: str = ""
+    map_cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise UsageError(f"index name {self.name!r}: use letters, digits and . _ + @ - (64 at most)")
+
+    @property
+    def ids(self) -> list[str]:
+        return self.index.ids
+
+    def __contains__(self, track_id: object) -> bool:
+        return track_id in self.index
+
+    def vector(self, track_id: str) -> np.ndarray:
+        """The stored (L2-normalised) vector (D,) of a track of the index."""
+        return self.index.vector(track_id)
+
+    def vectors(self) -> np.ndarray:
+        """All the index's L2-normalised vectors (N, D) (for the map)."""
+        return np.asarray(self.index.vectors(), dtype=np.float32)
+
+    def model_options(self) -> dict[str, float]:
+        """The slicing the index's embeddings were made with (``load_model`` keywords), as recorded."""
+        em = (getattr(self.index, "meta", {}) or {}).get("embedding_meta") or {}
+        return {k: float(em[k]) for k in ("slice_seconds", "hop_seconds") if isinstance(em.get(k), (int, float))}
+
+    def info(self) -> dict[str, Any]:
+        meta = dict(getattr(self.index, "meta", {}) or {})
+        return {"name": self.name, "n": len(self.index), "dim": int(self.index.dim), "method": meta.get("method"),
+                "description": self.description, "can_embed": self.model_path is not None}
+
+
+@dataclass
+class Served:
+    """Everything one explorer serves: its indexes (in order) and the catalogue."""
+
+    indexes: list[ServedIndex]
+    catalogue: Catalogue
+    title: str = "tunespace explorer"
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_index_spec(spec: str) -> tuple[str, Path]:
+    """``"PATH"`` or ``"NAME=PATH"`` -> (name, path); the default name is the folder's name."""
+    name, sep, path = spec.partition("=")
+    if sep and _NAME.match(name):
+        return name, Path(path)
+    p = Path(spec)
+    return p.resolve().name, p
+
+
+def from_indexes(specs: list[str], audio: str | Path | None = None, labels: str | Path | None = None,
+                 map_cache: str | Path | None = None) -> Served:
+    """Load INDEX folders (``PATH`` or ``NAME=PATH``) with their audio and labels.
+
+    Args:
+        specs: the ``--index`` values.
+        audio: dataset folder of the audio (default: the first index's ``meta["dataset"]``
+            when that folder exists).
+        labels: CSV or dataset folder of labels (default: the audio dataset's labels).
+        map_cache: folder for the maps (default: ``INDEX/maps/`` beside each index).
+    Raises:
+        UsageError: no index, duplicate names, an unreadable index.
+    """
+    from .. import Index
+
+    if not specs:
+        raise UsageError("give at least one --index")
+    served: list[ServedIndex] = []
+    for spec in specs:
+        name, path = parse_index_spec(spec)
+        if any(s.name == name for s in served):
+            raise UsageError(f"two indexes are named {name!r}; name them with --index NAME=PATH")
+        idx = Index.load(path)
+        cache = Path(map_cache) / name if map_cache is not None else Path(path) / "maps"
+        served.append(ServedIndex(name=name, index=idx, model_path=idx.model_path,
+                                  description=str(Path(path)), map_cache=cache))
+    notes = []
+    if audio is None:
+        ds = (served[0].index.meta or {}).get("dataset")
+        if ds and Path(ds).is_dir():
+            audio = ds
+            notes.append(f"audio and labels from {ds} (the dataset recorded in index {served[0].name})")
+        else:
+            notes.append("no audio: give --audio DATASET to play tracks")
+    cat = build_catalogue([s.ids for s in served], audio=audio, labels=labels)
+    return Served(indexes=served, catalogue=cat, notes=notes + cat.problems)
+
+
+def from_study(study: str | Path, eval_name: str | None = None, baselines: bool = False,
+               map_cache: str | Path | None = None) -> Served:
+    """The explorer of a finished study: one index per condition (seed-0 model) on one evaluation set.
+
+    Args:
+        study: the study folder (``tunespace study --out DIR``).
+        eval_name: which evaluation set (default: the first in the study's config).
+        baselines: also serve the baseline embeddings (chroma, MFCC, ...; no uploads).
+        map_cache: folder for the maps (default: ``DIR/serve/maps/<eval set>/``).
+    Raises:
+        UsageError: not a study folder, unknown evaluation set, an unfinished stage.
+    """
+    from .. import Index, __version__
+    from ..embed.format import read_embeddings
+    from ..files import read_json
+    from ..study.cache import Stage
+    from ..study.runner import data_stage, train_config
+
+    root = Path(study)
+    cfg_path = root / "config.json"
+    if not cfg_path.is_file():
+        raise UsageError(f"{root}: not a study folder (no config.json; run `tunespace study --out {root}` first)")
+    cfg = read_json(cfg_path)
+    stages = root / "stages"
+    evals = cfg.get("eval_data") or []
+    names = [e["name"] for e in evals]
+    if not evals:
+        raise UsageError(f"{root}: the study has no evaluation set")
+    if eval_name is None:
+        spec = evals[0]
+    elif eval_name in names:
+        spec = evals[names.index(eval_name)]
+    else:
+        raise UsageError(f"{root}: no evaluation set {eval_name!r}; the study has: {', '.join(names)}")
+
+    def data_key(s: dict[str, Any]) -> tuple[str, Path]:  # as tunespace.study.runner.ensure_data, without building
+        st, path = data_stage(s, stages)
+        if st is None:
+            return f"path:{path}", path
+        if not st.done:
+            raise UsageError(f"{root}: the corpus {s['name']!r} was not built; run `tunespace study --out {root}` to finish the study")
+        return st.key, path
+
+    train_key, train_path = data_key(cfg["train_data"])
+    eval_key, eval_path = data_key(spec)
+    seed = cfg["seeds"][0]
+    cache_root = Path(map_cache) if map_cache is not None else root / "serve" / "maps" / spec["name"]
+    served: list[ServedIndex] = []
+    for condition in cfg["conditions"]:
+        tcfg = train_config(cfg, condition, seed, train_path)
+        tstage = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages)
+        estage = Stage("embed", {"model": tstage.key, "data": eval_key, "embed": cfg["embed"]}, stages)
+        if not (tstage.done and estage.done):
+            raise UsageError(f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r}; "
+                             f"run `tunespace study --out {root}` to finish the study")
+        idx = Index.build(read_embeddings(estage.path / "emb"), method="exact",
+                          provenance={"embeddings": str(estage.path / "emb"), "dataset": str(eval_path)})
+        served.append(ServedIndex(name=condition, index=idx, model_path=idx.model_path or str(tstage.path / "run"),
+                                  description=f"condition {condition}, seed {seed} model, on {spec['name']}",
+                                  map_cache=cache_root / condition))
+    if baselines:
+        for kind in cfg.get("baselines", []) or []:
+            bstage = Stage("baseline", {"kind": kind, "data": eval_key, "seed": 0, "embed": cfg["embed"], "version": __version__}, stages)
+            if not bstage.done:
+                raise UsageError(f"{root}: baseline {kind!r} on {spec['name']!r} is not finished")
+            name = f"baseline-{kind}"
+            idx = Index.build(read_embeddings(bstage.path / "emb"), method="exact",
+                              provenance={"embeddings": str(bstage.path / "emb"), "dataset": str(eval_path)})
+            served.append(ServedIndex(name=name, index=idx, model_path=None,
+                                      description=f"{kind} baseline on {spec['name']} (no uploads)",
+                                      map_cache=cache_root / name))
+    cat = build_catalogue([s.ids for s in served], audio=eval_path)
+    title = f"tunespace explorer: study {cfg.get('name') or root.name}, {spec['name']}"
+    return Served(indexes=served, catalogue=cat, title=title, notes=cat.problems)
