@@ -18,6 +18,11 @@ Methods: ``exact`` (``IndexFlatIP``: exact, the default up to millions of items)
 ``hnsw_m``, beam ``ef_search``); the approximate indexes are built by
 :func:`tunespace.neighbours.approx_index`, as the locality code builds them.
 
+Single queries (fewer than :data:`SMALL_BATCH` vectors) run FAISS on one thread: a one-vector
+scan is memory-bound, and OpenMP's thread start-up and spinning made it 7x slower on a busy
+2-core machine (bench/bench_neighbours.py); a service gets its parallelism from concurrent
+requests instead.
+
 Exclusions (the query itself, its group, any ids) are applied by over-fetching and doubling
 the candidate count until ``k`` remain; asking for more neighbours than there are eligible
 items gives them all, with a warning, not an error. Written here by hand: the file layout,
@@ -26,6 +31,7 @@ the exclusion loop and the provenance record; search is FAISS's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +50,8 @@ INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.txt"
 META_FILE = "index.json"
 METHODS = ("exact", "ivf", "hnsw")
+#: Query batches smaller than this are searched on one thread.
+SMALL_BATCH = 20
 
 #: A group of ids to leave out together with the query: a mapping id -> group, or a function.
 Groups = Mapping[str, Any] | Callable[[str], Any]
@@ -227,7 +235,7 @@ class Index:
         """
         q = self._queries(vectors)
         kk = min(int(k), len(self))
-        sims, rows = self._index.search(q, kk)
+        sims, rows = self._faiss_search(q, kk)
         return sims, rows.astype(np.int64, copy=False)
 
     def search(self, vectors: np.ndarray, k: int = 10, exclude_ids: Sequence[str] = ()) -> list[list[Neighbour]]:
@@ -297,7 +305,7 @@ class Index:
             return []
         kk = min(n, k + int(excluded.sum()) if excluded.sum() < 64 else 2 * k + 64)
         while True:
-            sims, rows = self._index.search(q, kk)
+            sims, rows = self._faiss_search(q, kk)
             keep = [(float(s), int(r)) for s, r in zip(sims[0], rows[0]) if r >= 0 and not excluded[r]]
             if len(keep) >= k or kk >= n:
                 break
@@ -306,10 +314,29 @@ class Index:
             keep = self._exact_scan(q[0], excluded)
         return [Neighbour(r + 1, self.ids[i], s) for r, (s, i) in enumerate(keep[:k])]
 
+    def _faiss_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+        ctx = _one_thread() if q.shape[0] < SMALL_BATCH else contextlib.nullcontext()
+        with ctx:
+            return self._index.search(q, kk)
+
     def _exact_scan(self, q: np.ndarray, excluded: np.ndarray) -> list[tuple[float, int]]:
         sims = self.vectors() @ q
         order = np.lexsort((np.arange(len(sims)), -sims))
         return [(float(sims[i]), int(i)) for i in order if not excluded[i]]
+
+
+@contextlib.contextmanager
+def _one_thread():  # noqa: ANN202
+    """FAISS's OpenMP thread count set to 1 for the duration, in the calling thread only (an
+    OpenMP thread count is per thread: other threads of a server are not affected)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def model_spec(meta: Mapping[str, Any]) -> str | None:
