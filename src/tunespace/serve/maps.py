@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,7 +50,9 @@ def umap_layout(x: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
     import umap  # lazy: importing umap-learn compiles with numba (seconds)
 
     params = {**UMAP_PARAMS, "n_neighbors": min(UMAP_PARAMS["n_neighbors"], n - 1)}
-    xy = umap.UMAP(**params, random_state=seed).fit_transform(x)
+    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": seeded means one thread
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        xy = umap.UMAP(**params, random_state=seed, n_jobs=1).fit_transform(x)
     return np.asarray(xy, dtype=np.float64), "umap"
 
 
