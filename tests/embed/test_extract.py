@@ -65,12 +65,14 @@ def test_bad_files_are_reported_and_never_stop_the_batch(run_dir, train_corpus, 
     files = sorted((corpus / "audio").glob("*.flac"))
     files[0].write_bytes(b"")
     files[1].write_bytes(b"RIFF....garbage")
-    sf.write(files[2], np.zeros(16000, np.float32), 16000)  # 1 s of silence: valid, padded
+    sf.write(files[2], np.zeros(16000, np.float32), 16000)  # 1 s of silence: reported, not embedded
     emb = embed_dataset(load_encoder(run_dir), corpus, tmp_path / "emb", workers=2, progress=False)
-    assert len(emb.ids) == 14 and len(emb.errors) == 2
+    assert len(emb.ids) == 13 and len(emb.errors) == 3
     reasons = {r for _, r in emb.errors}
-    assert any("empty" in r for r in reasons)
+    assert any("empty" in r for r in reasons) and any(r.startswith("silent") for r in reasons)
     assert np.isfinite(np.asarray(emb.vectors)).all()
+    kept = embed_dataset(load_encoder(run_dir), corpus, tmp_path / "kept", workers=0, progress=False, silence_db=None)
+    assert len(kept.ids) == 14 and len(kept.errors) == 2  # --keep-silent: valid audio, padded
 
 
 def test_long_file_is_streamed_in_chunks(tmp_path, monkeypatch):

@@ -55,3 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tunespace {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the machine refused (disk full, read-only, permission): one line, status 1
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"tunespace {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1

@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hop-seconds", type=float, default=2.0, help="hop between slices in seconds (2)")
     parser.add_argument("--min-seconds", type=float, default=1.0,
                         help="tracks shorter than this many seconds are reported in errors.csv (1)")
+    parser.add_argument("--silence-db", type=float, default=-60.0,
+                        help="tracks whose peak stays below this level (dBFS) are reported as silent in "
+                             "errors.csv, not embedded (-60)")
+    parser.add_argument("--keep-silent", action="store_true", help="embed silent tracks too")
     parser.add_argument("--timelines", action="store_true", help="also write per-slice embeddings")
     parser.add_argument("--workers", type=int, default=2, help="decoding worker processes (2)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -40,25 +44,34 @@ def resolve_device(name: str) -> str:
         dev = torch.device(name)
     except RuntimeError:
         raise UsageError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name!r}: no CUDA device is available here")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise UsageError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name!r}: no CUDA device is available here")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name!r}: there are {torch.cuda.device_count()} CUDA device(s) here")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise UsageError(f"--device {name!r}: no MPS device is available here")
     return name
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..embed.extract import embed_dataset
+    from ..embed.extract import check_embed_settings, embed_dataset
     from ..embed.model import load_model
     from ..errors import UsageError
 
-    if args.workers < 0:
-        raise UsageError(f"--workers must be >= 0, got {args.workers}")
+    silence_db = None if args.keep_silent else args.silence_db
+    try:
+        check_embed_settings(args.slice_seconds, args.hop_seconds, args.min_seconds, workers=args.workers,
+                             silence_db=silence_db)
+    except UsageError as e:  # name the option as typed
+        name = str(e).split(" ", 1)[0]
+        raise UsageError(f"--{name.replace('_', '-')} {str(e).split(' ', 1)[1]}") from None
     device = resolve_device(args.device)
     model = load_model(args.model, device=device, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds)
     emb = embed_dataset(model, args.data, args.out, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds,
-                        timelines=args.timelines, min_seconds=args.min_seconds, workers=args.workers, device=device,
-                        progress=not args.no_progress)
+                        timelines=args.timelines, min_seconds=args.min_seconds, silence_db=silence_db,
+                        workers=args.workers, device=device, progress=not args.no_progress)
     assert emb is not None
     print(f"embedded {len(emb.ids)} tracks ({emb.dim}-d) into {args.out}; {len(emb.errors)} error(s)"
           + (f" listed in {args.out}/errors.csv" if emb.errors else ""))

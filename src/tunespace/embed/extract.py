@@ -3,8 +3,9 @@
 For each track, slices of ``slice_seconds`` (3 s) every ``hop_seconds`` (2 s) are cut, each is
 turned into a log-mel and standardised as in the base model, and embedded; the track
 embedding is the mean over slices and the slice embeddings form its timeline. A track shorter
-than one slice is zero-padded to one slice; a track shorter than ``min_seconds`` (1 s) is a bad
-item (``errors.csv``: "too short"). The slicing and the embedding of slices are those of
+than one slice is zero-padded to one slice; a track shorter than ``min_seconds`` (1 s), or too
+short to give one sample at the model's rate, is a bad item (``errors.csv``: "too short"); a
+file holding 0 frames is "no samples". The slicing and the embedding of slices are those of
 :class:`tunespace.embed.model.Model` (``tunespace.load_model``), so the Python API and this
 command give the same vectors.
 
@@ -13,16 +14,32 @@ Scaling: decoding runs in DataLoader worker processes; every track is streamed i
 lengths (a 2-hour file is never decoded whole). Each track is computed on its own (batches
 never mix tracks), so its result does not depend on what else is in the run.
 
+Silence: a track none of whose samples reaches ``silence_db`` (-60 dBFS, the threshold of
+ffmpeg's ``silencedetect``) is not embedded but listed in ``errors.csv`` as "silent". Silent
+tracks would otherwise all get one and the same embedding (each slice is standardised, so
+digital silence becomes a constant input) and be each other's nearest neighbours in any
+search. ``silence_db=None`` (``tunespace embed --keep-silent``) embeds them anyway. Silent
+stretches *within* a track are embedded like any other slice.
+
+Every listed track ends up in exactly one of ``ids.txt`` and ``errors.csv``; what the dataset
+reader left out (``Dataset.problems``: a folder named ``x.wav``, a hidden file, an annotation
+without audio...) is added to ``errors.csv`` as well, with the reason "left out by the reader".
+
 Resumption: every finished track is written atomically to ``EMB/.parts/`` together with a
 manifest of the settings; running the same command again finishes the missing tracks and
 assembles the same files an uninterrupted run writes. Unreadable files are recorded in
 ``EMB/errors.csv`` and never stop the batch; a non-finite embedding is never written.
+One process at a time writes an EMB folder (:class:`tunespace.lock.FolderLock`): a second
+``tunespace embed`` on the same ``--out`` is refused with a one-line error naming the first.
+Every setting is checked (:func:`check_embed_settings`) and the model is tried on one slice
+before anything is written, so a bad value never leaves a manifest behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import shutil
 import time
 from collections.abc import Iterator
@@ -40,13 +57,22 @@ from ..config import config_hash
 from ..datasets import open_dataset
 from ..datasets.base import Dataset, Track
 from ..errors import AudioError, UsageError
+from ..lock import FolderLock
 from ..progress import progress_bar
 from ..files import read_json, save_npy, write_json, write_text
-from .format import EmbeddingSet, write_embeddings
+from .format import TIMELINES, EmbeddingSet, write_embeddings
 from .model import Model, cut_slices, slice_starts, track_embedding
 
 #: Shortest track (s) that is embedded; shorter ones are reported as bad items.
 MIN_SECONDS = 1.0
+#: Peak level (dBFS) below which a whole track is "silent" and not embedded (ffmpeg's default).
+SILENCE_DB = -60.0
+#: Bounds of the settings (beyond them a run cannot be useful or would exhaust memory).
+MAX_SLICE_SECONDS = 60.0
+MIN_HOP_SECONDS = 0.01
+MAX_HOP_SECONDS = 3600.0
+MAX_WORKERS = 64
+MAX_CHUNK_SLICES = 1024
 
 PARTS = ".parts"
 
@@ -106,19 +132,28 @@ class _SliceStream(torch.utils.data.IterableDataset):
         mine = self.tracks if wi is None else self.tracks[wi.id :: wi.num_workers]
         for idx, track in mine:
             try:
-                duration = info(track.path).duration_s
+                meta = info(track.path)
+                duration = meta.duration_s
+                if meta.frames <= 0:
+                    raise AudioError(track.path, "no samples (the file holds 0 frames)")
                 if duration < self.min_s:
                     raise AudioError(track.path, f"too short: {duration:.3g} s, need at least {self.min_s:g} s")
+                if int(round(duration * self.sr)) < 1:
+                    raise AudioError(track.path, f"too short: {meta.frames} frame(s) at {meta.sample_rate} Hz give "
+                                                 f"no sample at the model's {self.sr} Hz")
                 starts = slice_starts(duration, self.slice_s, self.hop_s)
                 chunks = [starts[i : i + self.chunk] for i in range(0, len(starts), self.chunk)]
                 for ci, ch in enumerate(chunks):
                     off = ch[0]
                     span = min(duration - off, ch[-1] - off + self.slice_s)
                     x = load(track.path, sr=self.sr, offset_s=off, duration_s=span)
+                    peak = float(np.max(np.abs(x))) if x.size else 0.0
                     sl = cut_slices(x, ch, self.sr, self.slice_s, origin_s=off)
-                    yield ("ok", idx, ci, len(chunks), sl, len(ch) * self.slice_s)
+                    yield ("ok", idx, ci, len(chunks), sl, len(ch) * self.slice_s, peak)
             except (AudioError, UsageError) as e:
                 yield ("error", idx, str(track.path), getattr(e, "reason", str(e)))
+            except OSError as e:  # e.g. permission denied, I/O error: this file, not the run
+                yield ("error", idx, str(track.path), f"not readable: {e.strerror or e}")
 
 
 def _part_name(track_id: str) -> str:
@@ -127,6 +162,51 @@ def _part_name(track_id: str) -> str:
 
 def _safe_name(track_id: str) -> str:
     return track_id.replace("/", "__").replace("\\", "__")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _integer(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def check_embed_settings(slice_seconds: Any = 3.0, hop_seconds: Any = 2.0, min_seconds: Any = MIN_SECONDS,
+                         chunk_slices: Any = 32, workers: Any = 2, silence_db: Any = SILENCE_DB,
+                         timelines: Any = False) -> None:
+    """Check the settings of :func:`embed_dataset` (types and ranges) without a model or data.
+
+    Raises:
+        UsageError: naming the setting, its value and what it must be.
+    """
+    def need(ok: bool, what: str, value: Any, rule: str) -> None:
+        if not ok:
+            raise UsageError(f"{what} must be {rule}, got {value!r}")
+
+    need(_number(slice_seconds) and math.isfinite(slice_seconds) and 0 < slice_seconds <= MAX_SLICE_SECONDS,
+         "slice_seconds", slice_seconds, f"a number of seconds in (0, {MAX_SLICE_SECONDS:g}]")
+    need(_number(hop_seconds) and math.isfinite(hop_seconds) and MIN_HOP_SECONDS <= hop_seconds <= MAX_HOP_SECONDS,
+         "hop_seconds", hop_seconds, f"a number of seconds in [{MIN_HOP_SECONDS:g}, {MAX_HOP_SECONDS:g}]")
+    need(_number(min_seconds) and math.isfinite(min_seconds) and min_seconds >= 0,
+         "min_seconds", min_seconds, "a finite number of seconds >= 0")
+    need(_integer(chunk_slices) and 1 <= chunk_slices <= MAX_CHUNK_SLICES,
+         "chunk_slices", chunk_slices, f"an integer in [1, {MAX_CHUNK_SLICES}]")
+    need(_integer(workers) and 0 <= workers <= MAX_WORKERS, "workers", workers, f"an integer in [0, {MAX_WORKERS}]")
+    need(silence_db is None or (_number(silence_db) and math.isfinite(silence_db) and silence_db <= 0),
+         "silence_db", silence_db, "None or a finite level in dBFS <= 0")
+    need(isinstance(timelines, bool), "timelines", timelines, "true or false")
+
+
+def _try_model(model: Model, slice_seconds: float) -> None:
+    """Embed one slice of silence: a slicing the model cannot take fails here, before any output."""
+    try:
+        out = model.embed_slices(np.zeros((1, model.slice_samples), np.float32))
+    except (UsageError, RuntimeError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UsageError(f"slice_seconds={slice_seconds:g} does not suit this model ({first})") from None
+    if out.ndim != 2 or out.shape[0] != 1:
+        raise UsageError(f"the encoder returned shape {tuple(out.shape)} for one slice, expected (1, D)")
 
 
 def embed_dataset(
@@ -139,6 +219,7 @@ def embed_dataset(
     chunk_slices: int = 32,
     timelines: bool = False,
     min_seconds: float = MIN_SECONDS,
+    silence_db: float | None = SILENCE_DB,
     workers: int = 2,
     device: torch.device | str = "cpu",
     progress: bool = True,
@@ -157,27 +238,46 @@ def embed_dataset(
         chunk_slices: slices decoded and embedded together (bounds memory).
         timelines: also write ``timelines/<id>.npy`` (n_slices, D).
         min_seconds: tracks shorter than this (s) are reported in ``errors.csv``, not embedded.
+        silence_db: tracks whose peak stays below this level (dBFS) are reported as "silent",
+            not embedded; None embeds them.
         workers: decoding worker processes (0 = in this process).
         device: where the front end and encoder run.
         stop_after: stop after this many newly embedded tracks (tests interruption); returns None.
     Returns:
         the written :class:`EmbeddingSet`, or None when stopped early.
+    Raises:
+        UsageError: a setting out of range (:func:`check_embed_settings`), a slicing the model
+            cannot take, ``out`` is a file, another process is writing ``out``, or ``out``
+            holds an unfinished run with other settings.
+        OSError: ``out`` cannot be written (read-only, full); what was finished is kept.
     """
+    check_embed_settings(slice_seconds, hop_seconds, min_seconds, chunk_slices, workers, silence_db, timelines)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"device {device!r}: expected cpu, cuda or cuda:N") from None
     bundle = encoder.bundle if isinstance(encoder, Model) else encoder
     model = Model(bundle, slice_seconds, hop_seconds, device)  # validates the slicing
-    if not (math.isfinite(min_seconds) and min_seconds >= 0):
-        raise UsageError(f"min_seconds must be a finite number of seconds >= 0, got {min_seconds!r}")
+    _try_model(model, slice_seconds)
     ds = data if isinstance(data, Dataset) else open_dataset(data)
     out = Path(out)
-    encoder = bundle
+    with FolderLock(out, "tunespace embed"):
+        return _embed(model, bundle, ds, out, slice_seconds=slice_seconds, hop_seconds=hop_seconds,
+                      chunk_slices=chunk_slices, timelines=timelines, min_seconds=min_seconds, silence_db=silence_db,
+                      workers=workers, progress=progress, stop_after=stop_after)
+
+
+def _embed(model: Model, encoder: EncoderBundle, ds: Dataset, out: Path, *, slice_seconds: float, hop_seconds: float,
+           chunk_slices: int, timelines: bool, min_seconds: float, silence_db: float | None, workers: int,
+           progress: bool, stop_after: int | None) -> EmbeddingSet | None:
     settings = {"model": {k: v for k, v in encoder.meta.items() if k != "train_config"}, "frontend": encoder.frontend,
                 "slice_seconds": slice_seconds, "hop_seconds": hop_seconds, "timelines": timelines,
-                "min_seconds": min_seconds,
+                "min_seconds": min_seconds, "silence_db": silence_db,
                 "dataset": str(getattr(ds, "root", "")), "n_tracks": len(ds)}
     digest = config_hash(settings)
     parts = out / PARTS
     manifest = parts / "manifest.json"
-    if manifest.is_file() and read_json(manifest).get("digest") != digest:
+    if manifest.is_file() and _manifest_digest(manifest) != digest and _finished_parts(parts):
         raise UsageError(f"{out}: holds an unfinished run with other settings; choose another --out or delete it")
     parts.mkdir(parents=True, exist_ok=True)
     write_json(manifest, {"digest": digest, "settings": settings})
@@ -187,6 +287,7 @@ def embed_dataset(
     stream = _SliceStream(todo, model.sample_rate, slice_seconds, hop_seconds, chunk_slices, min_seconds)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(workers, len(todo)) if todo else 0)
     pending: dict[int, list[np.ndarray]] = {}
+    peaks: dict[int, float] = {}
     bar = progress_bar(len(ds), len(ds) - len(todo), "embed", "track", progress)
     t0, done_new, audio_s = time.perf_counter(), 0, 0.0
     with torch.inference_mode():
@@ -197,14 +298,21 @@ def embed_dataset(
                 done_new += 1
                 bar.update(1)
             else:
-                _, idx, ci, n_chunks, slices, secs = item
+                _, idx, ci, n_chunks, slices, secs, peak = item
                 emb = model.embed_slices(slices)
                 pending.setdefault(idx, []).append(emb)
+                peaks[idx] = max(peaks.get(idx, 0.0), peak)
                 audio_s += secs
                 if ci == n_chunks - 1:
                     tl = np.concatenate(pending.pop(idx), axis=0)
                     track = ds.tracks[idx]
-                    if not np.isfinite(tl).all():
+                    peak = peaks.pop(idx, 0.0)
+                    peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
+                    if silence_db is not None and peak_db < silence_db:
+                        write_text(parts / f"{_part_name(track.id)}.err",
+                                   f"{track.path}\tsilent: peak {peak_db:.1f} dBFS, below {silence_db:g} dBFS "
+                                   "(embed it anyway with --keep-silent)\n")
+                    elif not np.isfinite(tl).all():
                         write_text(parts / f"{_part_name(track.id)}.err", f"{track.path}\tnon-finite embedding\n")
                     else:
                         _save_part(parts / f"{_part_name(track.id)}.npz", tl)
@@ -217,6 +325,34 @@ def embed_dataset(
                 return None
     bar.close()
     return _assemble(ds, out, parts, encoder, settings, timelines)
+
+
+def _manifest_digest(path: Path) -> str | None:
+    try:
+        m = read_json(path)
+    except ValueError:  # unreadable: written by no tunespace (writes are atomic)
+        return None
+    return m.get("digest") if isinstance(m, dict) else None
+
+
+def _finished_parts(parts: Path) -> bool:
+    """Whether any track of an unfinished run is done (else its manifest can be replaced)."""
+    return any(p.suffix in (".npz", ".err") for p in parts.iterdir())
+
+
+def _problem_rows(ds: Dataset) -> list[tuple[str, str]]:
+    """``errors.csv`` rows for what the reader left out (``Dataset.problems``)."""
+    rows = []
+    root = Path(getattr(ds, "root", "") or ".")
+    for line in getattr(ds, "problems", []) or []:
+        head, sep, tail = line.partition(": ")
+        if sep and ((root / head).exists() or (root / head).is_symlink()):
+            rows.append((str(root / head), f"left out by the reader: {tail}"))
+        elif sep:
+            rows.append((head, f"left out by the reader: {tail}"))
+        else:
+            rows.append((str(root), f"left out by the reader: {line}"))
+    return rows
 
 
 def _save_part(path: Path, timeline: np.ndarray) -> None:
@@ -242,14 +378,26 @@ def _assemble(ds: Dataset, out: Path, parts: Path, encoder: EncoderBundle, setti
             e = parts / f"{_part_name(t.id)}.err"
             line = e.read_text().rstrip("\n").split("\t", 1) if e.is_file() else [str(t.path), "not embedded"]
             errors.append((line[0], line[1] if len(line) > 1 else "unknown"))
+    errors += _problem_rows(ds)
     dim = rows[0].shape[0] if rows else 0
     vectors = np.stack(rows) if rows else np.zeros((0, dim), np.float32)
     meta = {"tunespace_version": __version__, **settings, "dim": int(dim), "n_embedded": len(ids), "n_errors": len(errors),
             "track_embedding": "mean of slice embeddings", "slice_standardisation": "zero mean, unit variance per slice"}
     emb = EmbeddingSet(ids=ids, vectors=vectors, meta=meta, errors=errors, name=out.name)
     write_embeddings(out, emb)
+    # Timelines: written aside, then swapped in whole, so that the folder never holds the
+    # timelines of another set beside these files for longer than two renames.
+    new, old = out / f".{TIMELINES}.new", out / f".{TIMELINES}.old"
+    for d in (new, old):
+        shutil.rmtree(d, ignore_errors=True)
     if timelines:
         for tid, tl in tls.items():
-            save_npy(out / "timelines" / f"{_safe_name(tid)}.npy", tl)
+            save_npy(new / f"{_safe_name(tid)}.npy", tl)
+        new.mkdir(exist_ok=True)
+    if (out / TIMELINES).exists():
+        (out / TIMELINES).rename(old)
+    if timelines:
+        new.rename(out / TIMELINES)
+    shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(parts, ignore_errors=True)
     return emb

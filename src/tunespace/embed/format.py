@@ -10,6 +10,16 @@
 
 Writers use :func:`write_embeddings` (atomic: each file is written to a temporary name and
 renamed). Readers use :func:`read_embeddings`, which memory-maps the matrix.
+
+The files belong together: ``meta.json`` is written last and records, under ``"files"``, the
+size and SHA-256 of ``embeddings.npy``, ``ids.txt`` and ``errors.csv`` as written (hashed
+before the rename, so another writer's file can never be recorded by mistake).
+:func:`read_embeddings` refuses a folder whose files differ from that record (a write that
+was interrupted between two renames, two writers mixing their files) or that has no
+``meta.json`` (a first write that never finished). Timelines are written before these files;
+they are not hashed. Hashing reads the matrix once (SHA-256, about 1 GB/s on one core);
+``verify=False`` skips it. Folders written before this record existed (no ``"files"`` in
+``meta.json``) are read without the check.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from ..files import read_json, save_npy, write_json, write_text
+from ..files import atomic_path, ensure_folder, file_digest, read_json, write_json
 
 EMBEDDINGS = "embeddings.npy"
 IDS = "ids.txt"
@@ -65,43 +75,99 @@ class EmbeddingSet:
 
 def write_embeddings(out: str | Path, emb: EmbeddingSet) -> Path:
     """Write ``emb`` as an EMB folder at ``out`` (created if needed); returns ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(out)
     vectors = np.ascontiguousarray(emb.vectors, dtype=np.float32)
     if not np.isfinite(vectors).all():
         raise UsageError(f"{out}: refusing to write non-finite embeddings")
     for i in emb.ids:
         if "\n" in i or "\r" in i:
             raise UsageError(f"{out}: item id {i!r} contains a line break")
-    save_npy(out / EMBEDDINGS, vectors)
-    write_text(out / IDS, "".join(f"{i}\n" for i in emb.ids))
-    write_json(out / META, emb.meta)
-    write_errors(out / ERRORS, emb.errors)
+    files = {
+        EMBEDDINGS: _write_hashed(out / EMBEDDINGS, lambda f: np.save(f, vectors)),
+        IDS: _write_hashed(out / IDS, lambda f: f.write("".join(f"{i}\n" for i in emb.ids).encode("utf-8"))),
+        ERRORS: _write_hashed(out / ERRORS, lambda f: f.write(_errors_csv(emb.errors).encode("utf-8"))),
+    }
+    write_json(out / META, {**emb.meta, "files": files})  # last: it vouches for the others
     return out
 
 
-def write_errors(path: str | Path, errors: list[tuple[str, str]]) -> None:
-    """Atomically write ``errors`` as CSV with header ``file,reason``."""
+def _write_hashed(path: Path, write: Any) -> dict[str, Any]:
+    """Write ``path`` atomically with ``write(binary file)``; its size and SHA-256 as written."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            write(f)
+        record = file_digest(tmp)
+    return record
+
+
+def _errors_csv(errors: list[tuple[str, str]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["file", "reason"])
     w.writerows(errors)
-    write_text(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def read_embeddings(path: str | Path, mmap: bool = True) -> EmbeddingSet:
+def write_errors(path: str | Path, errors: list[tuple[str, str]]) -> None:
+    """Atomically write ``errors`` as CSV with header ``file,reason``."""
+    _write_hashed(Path(path), lambda f: f.write(_errors_csv(errors).encode("utf-8")))
+
+
+def check_files(path: str | Path, meta: dict[str, Any], verify: bool = True) -> None:
+    """Raise :class:`UsageError` unless the files of the EMB folder ``path`` are those its
+    ``meta.json`` records (sizes always; SHA-256 too with ``verify``)."""
+    path = Path(path)
+    files = meta.get("files")
+    if files is None:
+        return  # written before the record existed
+    if not isinstance(files, dict):
+        raise UsageError(f"{path}: meta.json has a malformed 'files' record")
+    for name, rec in sorted(files.items()):
+        p = path / name
+        why = None
+        if not p.is_file():
+            why = "is missing"
+        elif not isinstance(rec, dict) or p.stat().st_size != rec.get("bytes"):
+            why = "has another size"
+        elif verify and file_digest(p)["sha256"] != rec.get("sha256"):
+            why = "has other contents"
+        if why:
+            raise UsageError(f"{path}: {name} {why} than meta.json records: the folder mixes files of two "
+                             "writes (interrupted, or two writers); rerun the command that wrote it")
+
+
+def read_embeddings(path: str | Path, mmap: bool = True, verify: bool = True) -> EmbeddingSet:
     """Read an EMB folder; the matrix is memory-mapped unless ``mmap`` is False.
 
+    Args:
+        path: the EMB folder.
+        mmap: memory-map the matrix.
+        verify: check the SHA-256 of every file against ``meta.json`` (sizes are always checked).
     Raises:
-        UsageError: the folder is not an EMB folder (names the missing file).
+        UsageError: the folder is not an EMB folder (names the missing file), or its files do
+            not belong together (see the module docstring).
     """
     path = Path(path)
     for name in (EMBEDDINGS, IDS):
         if not (path / name).is_file():
             raise UsageError(f"{path}: not an embeddings folder (missing {name})")
-    vectors = np.load(path / EMBEDDINGS, mmap_mode="r" if mmap else None)
-    ids = (path / IDS).read_text(encoding="utf-8").splitlines()
-    meta = read_json(path / META) if (path / META).is_file() else {}
+    if not (path / META).is_file():
+        raise UsageError(f"{path}: incomplete embeddings folder (no {META}, which is written last); "
+                         "rerun the command that wrote it")
+    try:
+        meta = read_json(path / META)
+    except ValueError:
+        raise UsageError(f"{path}: {META} is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise UsageError(f"{path}: {META} is not a JSON object")
+    check_files(path, meta, verify)
+    try:
+        vectors = np.load(path / EMBEDDINGS, mmap_mode="r" if mmap else None)
+    except ValueError as e:
+        raise UsageError(f"{path}: {EMBEDDINGS} is not a readable .npy file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    ids = [i.rstrip("\r") for i in (path / IDS).read_text(encoding="utf-8").split("\n")]
+    if ids and ids[-1] == "":
+        ids.pop()
     errors: list[tuple[str, str]] = []
     if (path / ERRORS).is_file():
         with open(path / ERRORS, newline="", encoding="utf-8") as f:
