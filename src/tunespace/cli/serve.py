@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import socket
 import sys
 
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--map-cache", metavar="DIR", help="folder for the cached maps "
                         "(default: INDEX/maps/, or DIR/serve/maps/ for a study)")
     parser.add_argument("--no-precompute-maps", action="store_true", help="compute each map on its first request only")
+    parser.add_argument("--search-threads", type=int, default=None, metavar="N",
+                        help="FAISS threads per search (default: the CPU count less one, at least 1: "
+                             "one core stays with the HTTP layer)")
 
 
 def build(args: argparse.Namespace):  # noqa: ANN201 (a FastAPI app)
@@ -64,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be in 1-65535, got {args.port}")
     _check_port(args.host, args.port)
+    threads = args.search_threads if args.search_threads is not None else max(1, (os.cpu_count() or 2) - 1)
+    if threads < 1:
+        raise UsageError(f"--search-threads must be at least 1, got {threads}")
     app = build(args)
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
     served = app.state.served
     for note in served.notes:
         print(f"tunespace serve: {note}", file=sys.stderr)

@@ -323,7 +323,7 @@ def create_app(
         s = index_or_404(index)
         if id not in s:
             raise HTTPException(404, f"unknown track id {id!r} in index {index!r}")
-        found = await batchers[s.name].search(s.vector(id), k, exclude=id)
+        found = await batchers[s.name].search(None, k, exclude=id)
         q = Query_(id=id, labels=cat.labels_of(id), has_audio=cat.has_audio(id))
         return neighbours_out(s, k, q, found)
 

@@ -38,7 +38,7 @@ class Hit(NamedTuple):
 
 @dataclass
 class _Query:
-    vector: np.ndarray
+    vector: np.ndarray | None  # None: the stored vector of ``exclude`` (looked up in the search thread)
     k: int
     exclude: str | None
     future: asyncio.Future
@@ -60,10 +60,13 @@ class SearchBatcher:
         self.batches = 0  # searches run (for tests and benchmarks)
         self.queries = 0
 
-    async def search(self, vector: np.ndarray, k: int, exclude: str | None = None) -> list[Any]:
-        """The ``k`` nearest neighbours of ``vector`` (D,), without the item ``exclude``."""
+    async def search(self, vector: np.ndarray | None, k: int, exclude: str | None = None) -> list[Any]:
+        """The ``k`` nearest neighbours of ``vector`` (D,) (None: of the item ``exclude``), without ``exclude``."""
+        if vector is None and exclude is None:
+            raise ValueError("give a vector or the id of an item of the index")
         fut = asyncio.get_running_loop().create_future()
-        self._pending.append(_Query(np.asarray(vector, dtype=np.float32), int(k), exclude, fut))
+        v = None if vector is None else np.asarray(vector, dtype=np.float32)
+        self._pending.append(_Query(v, int(k), exclude, fut))
         if not self._running:
             self._running = True
             asyncio.get_running_loop().create_task(self._drain())
@@ -91,14 +94,15 @@ class SearchBatcher:
         ids = index.ids
         n = len(ids)
         kk = min(n, max(q.k + (q.exclude is not None) for q in batch))
-        sims, rows = index.search_arrays(np.stack([q.vector for q in batch]), kk)
+        queries = np.stack([q.vector if q.vector is not None else index.vector(q.exclude) for q in batch])
+        sims, rows = index.search_arrays(queries, kk)
         self.batches += 1
         self.queries += len(batch)
         out = []
         for q, s_row, r_row in zip(batch, sims, rows):
             keep = [(float(s), int(r)) for s, r in zip(s_row, r_row) if r >= 0 and ids[r] != q.exclude][: q.k]
             if len(keep) < min(q.k, n - (q.exclude is not None)):  # an approximate index found too few
-                found = index.neighbours_of(q.exclude, q.k) if q.exclude is not None else index.search(q.vector, q.k)[0]
+                found = index.neighbours_of(q.exclude, q.k) if q.vector is None else index.search(q.vector, q.k)[0]
                 out.append([Hit(nb.rank, nb.id, float(nb.similarity)) for nb in found])
             else:
                 out.append([Hit(r + 1, ids[i], s) for r, (s, i) in enumerate(keep)])
