@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -75,6 +76,14 @@ def test_the_command_serves_until_stopped(index_dirs, dataset, tmp_path):
         assert [i["name"] for i in info["indexes"]] == ["a"] and info["has_audio"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/indexes/a/neighbours?id=t00&k=2", timeout=5) as r:
             assert len(json.load(r)["neighbours"]) == 2
+        # a loopback server answers only to loopback host names (no DNS rebinding)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/info", headers={"Host": f"evil.example:{port}"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=5)
+        assert e.value.code == 400
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/info", headers={"Host": f"localhost:{port}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.status == 200
     finally:
         proc.terminate()
         proc.wait(20)

@@ -59,13 +59,14 @@ def test_large_indexes_are_sampled_with_the_seed_and_the_key_follows_the_data(tm
     x = _clusters(50)
     ids = [f"i{n}" for n in range(50)]
     store = MapStore(cache_dirs={"m": tmp_path}, max_points=20, reducer=pca_layout)
-    st = store.get("m", ids, lambda: x)
+    st = store.get("m", ids, lambda rows: x[rows])
     st = store.wait("m", 30)
     assert st.status == "ready" and st.result["n"] == 20 and st.result["n_index"] == 50
     rows = np.sort(np.random.default_rng(0).choice(50, 20, replace=False))
     assert st.result["ids"] == [ids[r] for r in rows]
-    k1 = store.key(ids, x, rows)
-    assert store.key(ids, x * 0.5, rows) != k1 and store.key(ids[::-1], x, rows) != k1
+    k1 = store.key(ids, x[rows], rows)
+    assert store.key(ids, x[rows] * 0.5, rows) != k1 and store.key(ids[::-1], x[rows], rows) != k1
+    assert store.key(ids, x[rows], rows + 1) != k1
     assert st.path == tmp_path / f"map-{k1}.json" and st.path.is_file()
 
 
@@ -74,6 +75,6 @@ def test_a_failed_map_is_reported_not_retried_forever(tmp_path):
         raise ValueError("no layout today")
 
     store = MapStore(cache_dirs={"m": None}, reducer=broken)
-    store.get("m", ["a", "b"], lambda: np.eye(2, dtype=np.float32))
+    store.get("m", ["a", "b"], lambda rows: np.eye(2, dtype=np.float32)[rows])
     st = store.wait("m", 30)
     assert st.status == "failed" and "no layout today" in st.error and st.path is None

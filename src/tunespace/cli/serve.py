@@ -10,6 +10,9 @@ import sys
 
 from ..errors import UsageError
 
+#: Host headers accepted by a server on a loopback address (a page elsewhere cannot rebind a name to it).
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
 NAME = "serve"
 HELP = "web explorer and search API: hear the neighbours each embedding gives (FastAPI + uvicorn)"
 
@@ -58,8 +61,9 @@ def build(args: argparse.Namespace):  # noqa: ANN201 (a FastAPI app)
     else:
         served = from_indexes(args.index, audio=args.audio, labels=args.labels, map_cache=args.map_cache)
     maps = MapStore(cache_dirs={s.name: s.map_cache for s in served.indexes}, max_points=args.map_points)
+    hosts = LOOPBACK_HOSTS if _is_loopback(args.host) else None
     return create_app(served, max_upload_bytes=int(args.max_upload_mb * 2**20), maps=maps,
-                      precompute_maps=not args.no_precompute_maps)
+                      precompute_maps=not args.no_precompute_maps, allowed_hosts=hosts)
 
 
 def run(args: argparse.Namespace) -> int:

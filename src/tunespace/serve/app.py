@@ -15,6 +15,7 @@ served from the package fastapi-offline, so nothing is fetched from the internet
 - ``GET /api/indexes/{index}/map``: the 2-D UMAP map with the labels (202 while computing).
 - ``GET /``: the page (``serve/static``: plain HTML, JS and CSS, no build step).
 
+Served on a loopback address, it accepts only loopback ``Host`` headers (no DNS rebinding).
 Errors: unknown track or index 404; bad parameters 422 naming the field (FastAPI's format);
 expected failures are :class:`~tunespace.errors.TunespaceError` turned into those codes.
 Written by hand here: the routes and their response shapes; parsing, validation, range
@@ -42,6 +43,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
 from ..audio import AUDIO_EXTENSIONS
@@ -187,6 +189,7 @@ def create_app(
     maps: MapStore | None = None,
     precompute_maps: bool = False,
     model_loader: Callable[..., Any] | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPIOffline:
     """The explorer app for ``served`` (see the module docstring).
 
@@ -197,6 +200,9 @@ def create_app(
         maps: the map store (default: UMAP, cached in each index's ``map_cache``).
         precompute_maps: start computing every map when the app starts.
         model_loader: ``(path, **slicing) -> model`` for uploads (default :func:`tunespace.load_model`).
+        allowed_hosts: accepted ``Host`` headers (Starlette's ``TrustedHostMiddleware``; others
+            get 400), e.g. the loopback names, so that a web page elsewhere cannot reach a
+            loopback server through DNS rebinding. None: any.
     """
     if model_loader is None:
         from .. import load_model as model_loader
@@ -226,6 +232,8 @@ def create_app(
                     "file, compare the neighbourhoods of several embeddings, play the tracks. "
                     "Written for `tunespace serve`; see docs/serve.md.",
     )
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.state.served = served
     app.state.maps = maps
     app.state.batchers = batchers

@@ -103,15 +103,21 @@ class MapStore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="tunespace-map"))
 
-    def get(self, name: str, ids: list[str], vectors: Callable[[], np.ndarray]) -> MapState:
-        """The state of ``name``'s map; a missing map is loaded from the cache or scheduled."""
+    def get(self, name: str, ids: list[str], vectors: Callable[[np.ndarray], np.ndarray]) -> MapState:
+        """The state of ``name``'s map; a missing map is loaded from the cache or scheduled.
+
+        Args:
+            name: the index's name.
+            ids: all its ids, in row order.
+            vectors: rows (int array) -> their L2-normalised vectors ``(len(rows), D)``.
+        """
         with self._lock:
             st = self._states.get(name)
             if st is not None and st.status in ("computing", "ready", "failed"):
                 return st
             st = self._states[name] = MapState(status="computing")
-        x = vectors()
         rows = self._sample(len(ids))
+        x = np.ascontiguousarray(vectors(rows), dtype=np.float32)
         key = self.key(ids, x, rows)
         folder = self.cache_dirs.get(name)
         st.path = folder / f"map-{key}.json" if folder is not None else None
@@ -125,7 +131,7 @@ class MapStore:
         self._pool.submit(self._compute, name, st, ids, x, rows, key)
         return st
 
-    def precompute(self, name: str, ids: list[str], vectors: Callable[[], np.ndarray]) -> None:
+    def precompute(self, name: str, ids: list[str], vectors: Callable[[np.ndarray], np.ndarray]) -> None:
         """Start (or load) ``name``'s map now."""
         self.get(name, ids, vectors)
 
@@ -145,8 +151,10 @@ class MapStore:
         return np.sort(rng.choice(n, self.max_points, replace=False))
 
     def key(self, ids: list[str], x: np.ndarray, rows: np.ndarray) -> str:
+        """Hash of the ids, the mapped rows and their vectors ``x``, and the settings."""
         h = hashlib.sha256()
         h.update("\n".join(ids).encode())
+        h.update(np.asarray(rows, dtype=np.int64).tobytes())
         h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
         settings = {"data": h.hexdigest(), "rows": len(rows), "max_points": self.max_points, "seed": self.seed,
                     "reducer": getattr(self.reducer, "__name__", str(self.reducer)), "umap": UMAP_PARAMS,
@@ -155,8 +163,7 @@ class MapStore:
 
     def _compute(self, name: str, st: MapState, ids: list[str], x: np.ndarray, rows: np.ndarray, key: str) -> None:
         try:
-            sub = np.ascontiguousarray(x[rows], dtype=np.float32)
-            xy, method = self.reducer(sub, self.seed)
+            xy, method = self.reducer(x, self.seed)
             result = {
                 "key": key, "method": method, "seed": self.seed, "n_index": len(ids), "n": int(len(rows)),
                 "ids": [ids[r] for r in rows],

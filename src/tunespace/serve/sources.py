@@ -61,9 +61,13 @@ class ServedIndex:
         """The stored (L2-normalised) vector (D,) of a track of the index."""
         return self.index.vector(track_id)
 
-    def vectors(self) -> np.ndarray:
-        """All the index's L2-normalised vectors (N, D) (for the map)."""
-        return np.asarray(self.index.vectors(), dtype=np.float32)
+    def vectors(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The index's L2-normalised vectors ``(N, D)``, or those of ``rows`` only (for the map)."""
+        if rows is None or len(rows) == len(self.index):
+            x = np.asarray(self.index.vectors(), dtype=np.float32)
+            return x if rows is None else x[rows]
+        ids = self.index.ids
+        return np.stack([self.index.vector(ids[r]) for r in rows]).astype(np.float32, copy=False)
 
     def model_options(self) -> dict[str, float]:
         """The slicing the index's embeddings were made with (``load_model`` keywords), as recorded."""
