@@ -342,13 +342,13 @@ def _one_thread():  # noqa: ANN202
 def model_spec(meta: Mapping[str, Any]) -> str | None:
     """What :func:`tunespace.load_model` accepts for the model named in an EMB ``meta.json``.
 
-    A checkpoint gives its path; a seed-0 random encoder with default arguments gives
+    A checkpoint gives its path, a pretrained model ``"pretrained:NAME"``; a seed-0 random encoder with default arguments gives
     ``"random:NAME"``; anything else (baselines, imported embeddings) gives None.
     """
     m = meta.get("model") or {}
     if not isinstance(m, Mapping):
         return None
-    if m.get("kind") == "checkpoint" and m.get("checkpoint"):
+    if m.get("kind") in ("checkpoint", "pretrained") and m.get("checkpoint"):
         return str(m["checkpoint"])
     if m.get("kind") == "random" and m.get("seed", 0) == 0 and not m.get("encoder_args"):
         return f"random:{m.get('encoder', 'small')}"

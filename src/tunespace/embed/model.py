@@ -247,9 +247,10 @@ def load_model(path: str | Path, *, device: torch.device | str = "cpu", slice_se
     """Load a trained model to embed audio from Python.
 
     Args:
-        path: a run folder (its newest checkpoint) or a checkpoint file (``.pt``); or
-            ``"random:ENCODER"`` (e.g. ``"random:small"``) for a randomly initialised
-            encoder (seed 0), a reference point.
+        path: a run folder (its newest checkpoint) or a checkpoint file (``.pt``);
+            ``"pretrained:NAME"`` for a model shipped with tunespace (``"pretrained:ts"``, see
+            ``tunespace.pretrained.available()``); or ``"random:ENCODER"`` (e.g.
+            ``"random:small"``) for a randomly initialised encoder (seed 0), a reference point.
         device: where to run (``"cpu"``, ``"cuda"``, ...).
         slice_seconds, hop_seconds: slicing (3 s every 2 s, as ``tunespace embed``).
     Returns:
@@ -267,8 +268,12 @@ def load_model(path: str | Path, *, device: torch.device | str = "cpu", slice_se
     """
     from .extract import load_encoder, random_encoder
 
+    from .. import pretrained
+
     spec = str(path)
-    if spec.startswith("random:"):
+    if spec.startswith(pretrained.PREFIX):
+        bundle = pretrained.load_bundle(spec, device)
+    elif spec.startswith("random:"):
         bundle = random_encoder(spec.split(":", 1)[1] or "small", seed=0, device=device)
     else:
         bundle = load_encoder(path, device)

@@ -1,0 +1,162 @@
+"""How the pretrained models are made: one command, ``tunespace pretrained build --out DIR``.
+
+1. **Data, rendered by tunespace itself.** A procedural corpus (``procedural_tracks`` x 30 s,
+   seed 100) and a music21 corpus of real compositions (``music21_tracks`` x 30 s, seed 101).
+   The music21 pieces are split by a hash of their corpus path (:func:`piece_split`: one piece
+   in five is ``"eval"``): the training list (``DIR/data/train.txt``) holds every procedural
+   track and the music21 tracks of ``"train"`` pieces only.
+2. **Training.** A study (``DIR/study``, :func:`tunespace.study.run_study`) trains ``small``
+   under ``none``, ``ts``, ``ps`` and ``ts+ps`` (seed 0, :data:`TRAIN` settings) on that list.
+3. **Evaluation, on data no model saw.** The same study embeds and profiles two evaluation
+   sets: ``music21-unseen`` (a music21 corpus of seed 2026 restricted to ``"eval"`` pieces:
+   compositions never heard in training; role ``confirmatory``) and ``procedural-unseen``
+   (seed 2027; ``exploratory``), next to chroma, MFCC and tempogram baselines. Its report
+   (``DIR/study/report.md``) is the model card's source (``docs/models.md``).
+4. **Export.** Each condition's seed-0 encoder becomes ``DIR/models/<policy>.pt``
+   (:func:`tunespace.pretrained.export`); ``--install`` copies them into the package.
+
+Everything flows from the seeds above; the resolved study config is ``DIR/study/config.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..files import write_json, write_text
+
+POLICIES = ("none", "ts", "ps", "ts+ps")
+#: Trainer settings of the pretrained models (the demo's architecture, trained longer).
+TRAIN: dict[str, Any] = {
+    "model": {"encoder_args": {"width": 128, "depth": 5}},
+    "train": {"steps": 600, "batch_size": 32, "lr": 0.002, "warmup_steps": 40, "checkpoint_every": 100,
+              "log_every": 20},
+}
+#: One music21 piece in ``EVAL_ONE_IN`` is held out of training.
+EVAL_ONE_IN = 5
+
+
+def piece_split(piece: str) -> str:
+    """``"eval"`` or ``"train"`` for a music21 corpus path (a stable hash: the same on every machine)."""
+    h = int(hashlib.sha1(piece.encode("utf-8")).hexdigest()[:8], 16)
+    return "eval" if h % EVAL_ONE_IN == 0 else "train"
+
+
+def subset_corpus(src: Path, dst: Path, split: str) -> int:
+    """A tunespace corpus folder ``dst`` holding the tracks of ``src`` whose piece is in ``split``.
+
+    Audio files are hard-linked (copied where links are impossible); ``tracks.csv`` is
+    filtered; ``corpus.json`` is copied with the split recorded. Returns the track count.
+    """
+    with open(src / "tracks.csv", newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = [r for r in reader if piece_split(r["piece"]) == split]
+    if not rows:
+        raise UsageError(f"{src}: no track of a {split!r} piece")
+    (dst / "audio").mkdir(parents=True, exist_ok=True)
+    for r in rows:
+        a, b = src / r["path"], dst / r["path"]
+        if not b.exists():
+            try:
+                os.link(a, b)
+            except OSError:
+                shutil.copy2(a, b)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(dst / "tracks.csv", buf.getvalue())
+    meta = json.loads((src / "corpus.json").read_text(encoding="utf-8"))
+    meta["piece_split"] = {"split": split, "one_in": EVAL_ONE_IN, "rule": "sha1(piece path) % one_in == 0 -> eval"}
+    write_json(dst / "corpus.json", meta)
+    return len(rows)
+
+
+def study_config(data: Path, steps: int | None = None) -> dict[str, Any]:
+    """The study that trains and profiles the pretrained models (data folders under ``data``)."""
+    train = copy.deepcopy(TRAIN)
+    if steps is not None:
+        train["train"]["steps"] = int(steps)
+    return {
+        "name": "pretrained",
+        "seeds": [0],
+        "conditions": list(POLICIES),
+        "train_data": {"name": "procedural+music21-train", "path": str(data / "train.txt")},
+        "eval_data": [
+            {"name": "music21-unseen", "role": "confirmatory", "path": str(data / "music21-unseen")},
+            {"name": "procedural-unseen", "role": "exploratory", "path": str(data / "procedural-unseen")},
+        ],
+        "train": train,
+        "embed": {"slice_seconds": 3.0, "hop_seconds": 2.0},
+        "analysis": {"ks": [1, 5, 10, 20], "headline_k": 10, "properties": ["key", "tempo_bpm", "genre", "mood", "instrument"],
+                     "bootstrap": 200, "knn_k": 10, "probes": ["linear"], "folds": 5},
+        "baselines": ["chroma", "mfcc", "tempogram"],
+        "umap": False,
+    }
+
+
+def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 300, eval_tracks: int = 200) -> Path:
+    """Render the corpora and write the training list; returns the data folder ``out/data``."""
+    from ..corpus import build_corpus
+    from ..datasets import open_dataset
+
+    data = out / "data"
+    corpora = {
+        "procedural": (procedural_tracks, 100, "procedural"),
+        "music21": (music21_tracks, 101, "music21"),
+        "music21-eval-all": (eval_tracks * EVAL_ONE_IN // 2, 2026, "music21"),
+        "procedural-unseen": (eval_tracks, 2027, "procedural"),
+    }
+    for name, (n, seed, source) in corpora.items():
+        if not (data / name / "corpus.json").is_file():
+            build_corpus(data / name, tracks=n, seconds=30.0, seed=seed, source=source)
+    if not (data / "music21-unseen" / "corpus.json").is_file():
+        subset_corpus(data / "music21-eval-all", data / "music21-unseen", "eval")
+    lines = [str(t.path) for t in open_dataset(data / "procedural").tracks]
+    m21 = open_dataset(data / "music21")
+    with open(data / "music21" / "tracks.csv", newline="", encoding="utf-8") as f:
+        piece = {r["track_id"]: r["piece"] for r in csv.DictReader(f)}
+    lines += [str(t.path) for t in m21.tracks if piece_split(piece[t.id]) == "train"]
+    write_text(data / "train.txt", "# procedural (seed 100) + music21 train-split pieces (seed 101)\n"
+               + "".join(f"{line}\n" for line in lines))
+    return data
+
+
+def build_pretrained(out: str | Path, *, steps: int | None = None, install: bool = False,
+                     procedural_tracks: int = 400, music21_tracks: int = 300, eval_tracks: int = 200) -> dict[str, Path]:
+    """Run the whole recipe into ``out`` (resumable: every stage is cached); returns name -> model file."""
+    from .. import __version__, pretrained
+    from ..study.cache import Stage
+    from ..study.config import validate_study_config
+    from ..study.runner import data_stage, run_study, train_config
+
+    out = Path(out)
+    data = build_data(out, procedural_tracks, music21_tracks, eval_tracks)
+    cfg = study_config(data, steps)
+    validate_study_config(cfg)
+    run_study(out / "study", cfg)
+    stages = out / "study" / "stages"
+    _, train_path = data_stage(cfg["train_data"], stages)
+    train_key = f"path:{train_path}"
+    made: dict[str, Path] = {}
+    for policy in POLICIES:
+        tcfg = train_config(cfg, policy, 0, train_path)
+        st = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages)
+        if not st.done:
+            raise UsageError(f"{st.path}: the {policy} training stage is not finished")
+        card = {"policy": policy, "seed": 0, "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "
+                "compositions of train-split pieces (seed 101)", "command": "tunespace pretrained build --out DIR",
+                "study": "DIR/study (report.md: locality and retrieval on music21-unseen and procedural-unseen)"}
+        made[policy] = pretrained.export(st.path / "run", policy, out / "models", card)
+        if install:
+            shutil.copy2(made[policy], pretrained.FOLDER / made[policy].name)
+    return made

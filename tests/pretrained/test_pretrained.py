@@ -1,0 +1,63 @@
+"""Pretrained models: export, weights-only loading, ``pretrained:NAME`` everywhere, the recipe's split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tunespace
+from tunespace import pretrained
+from tunespace.cli import main
+from tunespace.errors import UsageError
+from tunespace.pretrained.recipe import EVAL_ONE_IN, piece_split
+
+
+def test_export_and_load_round_trip(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
+    path = pretrained.export(tiny_run, "mine", tmp_path, {"policy": "none"})
+    assert path == tmp_path / "mine.pt" and pretrained.available() == ["mine"]
+    state = torch.load(path, weights_only=True)
+    assert "optimizer" not in state and all(not k.startswith("projector") for k in state["encoder"])
+    m = tunespace.load_model("pretrained:mine")
+    ref = tunespace.load_model(tiny_run)
+    x = np.random.default_rng(0).standard_normal(16000 * 4).astype(np.float32) * 0.1
+    np.testing.assert_allclose(m.embed(x, 16000), ref.embed(x, 16000), rtol=1e-5, atol=1e-6)
+    assert m.meta["kind"] == "pretrained" and m.meta["card"]["policy"] == "none"
+
+
+def test_unknown_or_foreign_files_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
+    with pytest.raises(UsageError, match="no pretrained model 'ts'.*none installed"):
+        tunespace.load_model("pretrained:ts")
+    torch.save({"model": {}, "config": {}}, tmp_path / "odd.pt")
+    with pytest.raises(UsageError, match="not a tunespace pretrained model"):
+        tunespace.load_model("pretrained:odd")
+    with pytest.raises(UsageError):
+        pretrained.path_of("../odd")
+
+
+def test_embed_cli_accepts_a_pretrained_model(tiny_run, train_corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "models")
+    pretrained.export(tiny_run, "ts", tmp_path / "models")
+    assert main(["embed", "--model", "pretrained:ts", "--data", str(train_corpus), "--out", str(tmp_path / "emb"),
+                 "--workers", "0", "--no-progress"]) == 0
+    assert main(["index", "build", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "idx")]) == 0
+    assert tunespace.Index.load(tmp_path / "idx").model_path == "pretrained:ts"
+    assert main(["pretrained", "list"]) == 0
+    assert "pretrained:ts" in capsys.readouterr().out
+
+
+def test_piece_split_is_stable_and_about_one_in_five():
+    pieces = [f"ryansMammoth/tune{i}.abc" for i in range(2000)]
+    share = np.mean([piece_split(p) == "eval" for p in pieces])
+    assert abs(share - 1 / EVAL_ONE_IN) < 0.03
+    assert piece_split("bach/bwv66.6.mxl") == piece_split("bach/bwv66.6.mxl")
+
+
+@pytest.mark.parametrize("name", pretrained.available())
+def test_each_shipped_model_loads_and_embeds(name):
+    m = tunespace.load_model(f"pretrained:{name}")
+    x = np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.1
+    v = m.embed(x, 16000)
+    assert v.shape == (m.dim,) and np.isfinite(v).all() and np.linalg.norm(v) > 0
