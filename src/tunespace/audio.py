@@ -21,6 +21,13 @@ When resampling a window, up to about 50 ms of context on each side (where the f
 is resampled with the window and cut off afterwards, so a window equals the same stretch of
 the fully loaded, resampled file (to float rounding) instead of carrying filter edge effects.
 
+Quiet: the mpg123 decoder inside libsndfile prints its own warnings about a damaged MP3
+("Xing stream size off by more than 1%...") straight to the process's standard error, once
+per open. While an MP3 is opened and decoded, file descriptor 2 is therefore pointed at
+``/dev/null`` (serialised by a lock; output that another thread of the same process writes to
+stderr in those milliseconds is lost too), so that the only word about a bad file is
+tunespace's own: its ``AudioError`` (one line, or one row of ``errors.csv``).
+
 Windows are exact: ``load(p, sr, offset_s, duration_s)`` returns exactly
 ``round(duration_s * sr)`` samples or raises ``AudioError(path, "too short ...")``; it never
 pads. Silence is valid audio. Every expected failure is an :class:`~tunespace.errors.AudioError`
@@ -29,7 +36,12 @@ whose ``reason`` starts with one of :data:`REASONS`.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +61,7 @@ REASONS: tuple[str, ...] = (
     "no samples",
     "non-finite samples",
     "too short",
+    "not readable",
 )
 
 #: File extensions libsndfile is expected to decode; a file with one of these that does not
@@ -101,7 +114,8 @@ def info(path: str | Path) -> AudioInfo:
     path = Path(path)
     _check_file(path)
     try:
-        i = sf.info(str(path))
+        with _quiet_if_mp3(path):
+            i = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
         raise _open_error(path, e) from None
     return AudioInfo(
@@ -150,6 +164,11 @@ def load(
         raise UsageError(f"duration_s must be a finite number > 0, got {duration_s}")
     path = Path(path)
     _check_file(path)
+    with _quiet_if_mp3(path):
+        return _load(path, sr, offset_s, duration_s, min_duration_s)
+
+
+def _load(path: Path, sr: int, offset_s: float, duration_s: float | None, min_duration_s: float | None) -> np.ndarray:
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
@@ -255,12 +274,58 @@ def save(path: str | Path, audio: np.ndarray, sr: int, *, subtype: str | None = 
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(path, "missing")
-    if not path.is_file():
-        raise AudioError(path, "missing (not a regular file)")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty (0 bytes)")
+    try:
+        if not path.exists():
+            raise AudioError(path, "missing")
+        if not path.is_file():
+            raise AudioError(path, "missing (not a regular file)")
+        if path.stat().st_size == 0:
+            raise AudioError(path, "empty (0 bytes)")
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise AudioError(path, f"not readable ({e.strerror or type(e).__name__})") from None
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+def _looks_like_mp3(path: Path) -> bool:
+    """By extension, or by content (an ID3 tag or an MPEG frame sync at the start)."""
+    if path.suffix.lower() == ".mp3":
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(3)
+    except OSError:
+        return False
+    return head == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
+
+@contextlib.contextmanager
+def _quiet_if_mp3(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while an MP3 is decoded (see the module docstring)."""
+    if not _looks_like_mp3(path):
+        yield
+        return
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to protect
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def _open_error(path: Path, e: Exception) -> AudioError:

@@ -25,15 +25,20 @@ def run(args: argparse.Namespace) -> int:
     from ..baselines import compute_baseline, import_embeddings
     from ..embed.format import write_embeddings
 
+    from ..lock import FolderLock
+
     if (args.kind is None) == (args.import_file is None):
         raise UsageError("give exactly one of --kind (with --data) or --import FILE")
-    if args.kind is not None:
-        if args.data is None:
-            raise UsageError("--kind needs --data DIR")
-        emb = compute_baseline(args.kind, args.data, workers=args.workers, seed=args.seed)
-    else:
-        emb = import_embeddings(args.import_file, args.ids)
-    write_embeddings(args.out, emb)
+    if args.kind is not None and args.data is None:
+        raise UsageError("--kind needs --data DIR")
+    if not 0 <= args.workers <= 64:
+        raise UsageError(f"--workers must be an integer in [0, 64], got {args.workers}")
+    with FolderLock(args.out, "tunespace baseline"):  # one writer per EMB folder
+        if args.kind is not None:
+            emb = compute_baseline(args.kind, args.data, workers=args.workers, seed=args.seed)
+        else:
+            emb = import_embeddings(args.import_file, args.ids)
+        write_embeddings(args.out, emb)
     print(f"wrote {len(emb.ids)} embeddings of dimension {emb.dim} to {args.out}"
           + (f"; {len(emb.errors)} items skipped (see errors.csv)" if emb.errors else ""))
     return 0

@@ -7,7 +7,10 @@ Layout of a corpus folder::
     DIR/tracks.csv              one row per track, columns :func:`.plan.csv_columns`
     DIR/corpus.json             parameters, label vocabularies, genre/mood definitions, version
 
-Every file is written atomically. Tracks are rendered in parallel worker processes; each
+Every file is written atomically, and one process at a time builds into a folder
+(:class:`tunespace.lock.FolderLock`). The size of a build is bounded (:data:`MAX_TRACKS`
+tracks of at most :data:`MAX_SECONDS` s) and checked against the free space before anything
+is written. Tracks are rendered in parallel worker processes; each
 depends only on its own row (see :mod:`.plan`), so the output is identical for any number of
 workers. A rebuild into a folder whose ``tracks.csv`` already lists an identical row (and
 whose audio file exists) keeps that file instead of rendering it again.
@@ -17,7 +20,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import numbers
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -27,6 +33,7 @@ import soundfile as sf
 from .. import __version__
 from ..errors import UsageError
 from ..files import atomic_path, write_json, write_text
+from ..lock import FolderLock
 from ..keys import KEY_NAMES
 from . import plan as _plan
 from .plan import TrackSpec, check_args, csv_columns
@@ -35,11 +42,53 @@ from .render import PEAK_DBFS, RENDER_RATE, TARGET_RMS_DBFS, default_soundfont, 
 from .styles import GENRES, INSTRUMENT_NAMES, MOODS
 
 SAMPLE_RATE = 16000
+#: Largest build: tracks, and seconds per track (beyond them a build would take days or fill disks).
+MAX_TRACKS = 100_000
+MAX_SECONDS = 600.0
+#: Bytes per second of audio before FLAC compression (16-bit mono at 16 kHz): the size bound.
+_PCM_BYTES_PER_S = 2 * SAMPLE_RATE
+
+
+def check_size(tracks: object, seconds: object, seed: object = 0, workers: object = None) -> None:
+    """Refuse arguments out of bounds (before :func:`.plan.check_args`, which checks the rest).
+
+    Raises:
+        UsageError: naming the option, its value and the bound.
+    """
+    if isinstance(tracks, numbers.Integral) and not isinstance(tracks, bool) and tracks > MAX_TRACKS:
+        raise UsageError(f"--tracks must be at most {MAX_TRACKS}, got {tracks}")
+    if not isinstance(seconds, numbers.Real) or isinstance(seconds, bool) or not math.isfinite(seconds) \
+            or seconds > MAX_SECONDS:
+        if isinstance(seconds, numbers.Real) and not isinstance(seconds, bool) and seconds < 5:
+            return  # check_args says it
+        raise UsageError(f"--seconds must be a number of seconds in [5, {MAX_SECONDS:g}], got {seconds!r}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+        raise UsageError(f"--seed must be an integer >= 0, got {seed!r}")
+    limit = max(64, os.cpu_count() or 1)
+    if workers is not None and (not isinstance(workers, numbers.Integral) or isinstance(workers, bool)
+                                or not 0 <= workers <= limit):
+        raise UsageError(f"--workers must be an integer in [0, {limit}] (0: one per CPU), got {workers!r}")
+
+
+def _check_space(out: Path, tracks: int, seconds: float) -> None:
+    """Refuse a build whose uncompressed audio would not fit in the free space at ``out``."""
+    need = tracks * seconds * _PCM_BYTES_PER_S
+    where = out
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if need > free:
+        raise UsageError(f"{out}: {tracks} tracks x {seconds:g} s need up to {need / 1e9:.3g} GB "
+                         f"(16 kHz 16-bit before FLAC compression), only {free / 1e9:.3g} GB free there")
 
 
 def plan_tracks(tracks: int, seconds: float, seed: int, source: str,
                 cache_dir: str | Path | None = None) -> list[TrackSpec]:
     """The rows of ``tracks.csv`` for a build (no audio is made)."""
+    check_size(tracks, seconds, seed)
     check_args(tracks, seconds, source)
     if source == "procedural":
         return _plan.plan_procedural(tracks, seconds, seed)
@@ -95,12 +144,21 @@ def build_corpus(out: str | Path, tracks: int = 200, seconds: float = 30.0, seed
     Returns:
         the corpus folder.
     Raises:
-        UsageError: bad arguments or ``out`` is a file.
+        UsageError: bad or out-of-bounds arguments, not enough free space, ``out`` is a file,
+            or another process is building into ``out``.
     """
+    check_size(tracks, seconds, seed, workers)
     check_args(tracks, seconds, source)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, expected a folder")
+    _check_space(out, tracks, seconds)
+    with FolderLock(out, "tunespace corpus build"):
+        return _build(out, tracks, seconds, seed, source, workers, cache_dir)
+
+
+def _build(out: Path, tracks: int, seconds: float, seed: int, source: str, workers: int | None,
+           cache_dir: str | Path | None) -> Path:
     specs = plan_tracks(tracks, seconds, seed, source, cache_dir)
     old = _existing_rows(out)
     todo = [s for s in specs

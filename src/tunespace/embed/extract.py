@@ -100,11 +100,15 @@ def load_encoder(model: str | Path, device: torch.device | str = "cpu") -> Encod
     path = resolve_checkpoint(model)
     state = load_checkpoint(path)
     cfg = state["config"]
-    net = build_model(cfg)
-    net.load_state_dict(state["model"])
+    try:
+        net = build_model(cfg)
+        net.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"{path}: its weights do not fit the model its config describes ({first})") from None
     enc = net.encoder.to(device).eval()
     meta = {"kind": "checkpoint", "checkpoint": str(Path(path).resolve()), "step": int(state["step"]),
-            "encoder": cfg["model"]["encoder"], "augment": cfg["augment"], "seed": cfg["seed"], "train_config": cfg}
+            "encoder": cfg["model"]["encoder"], "augment": cfg["augment"], "seed": cfg.get("seed"), "train_config": cfg}
     return EncoderBundle(enc, dict(cfg.get("frontend", {})), meta)
 
 

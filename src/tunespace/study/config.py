@@ -27,12 +27,22 @@ import yaml
 
 from ..augment import parse_condition
 from ..augment.policy import build_policy
-from ..config import apply_overrides, load_yaml, require
+from ..config import Each, apply_overrides, check_keys, load_yaml, require
 from ..errors import ConfigError
 
 PRESETS = ("demo", "default", "paper")
 _KNOWN = {"name", "seeds", "conditions", "train_data", "eval_data", "train", "embed", "analysis", "baselines", "umap"}
 _BASELINES = {"chroma", "mfcc", "tempogram", "random"}
+_DATA = {"name": None, "corpus": {"tracks": None, "seconds": None, "seed": None, "source": None}, "path": None,
+         "kind": None, "properties": None, "role": None}
+#: Every key a study config may hold, checked at every depth with a did-you-mean suggestion
+#: (tunespace.config.check_keys); ``train`` is checked against the trainer's defaults. Add new keys here.
+SCHEMA: dict[str, Any] = {
+    "name": None, "seeds": None, "conditions": None, "train_data": _DATA, "eval_data": Each(_DATA), "train": None,
+    "embed": {"slice_seconds": None, "hop_seconds": None, "min_seconds": None, "silence_db": None},
+    "analysis": dict.fromkeys(("ks", "headline_k", "properties", "bootstrap", "knn_k", "probes", "folds", "fold_seed",
+                               "null_replicates", "null_seed", "split_seed")),
+    "baselines": None, "umap": None}
 
 
 def preset(name: str) -> dict[str, Any]:
@@ -59,8 +69,9 @@ def resolve_study_config(config_file: str | Path | None = None, preset_name: str
 
 def validate_study_config(cfg: dict[str, Any]) -> None:
     """Check names and ranges before any work starts (ConfigError naming the key)."""
-    unknown = set(cfg) - _KNOWN
-    require(not unknown, f"unknown study config key(s): {', '.join(sorted(unknown))}")
+    from ..train.config import DEFAULT_CONFIG
+
+    check_keys(cfg, {**SCHEMA, "train": DEFAULT_CONFIG}, what="study config key")
     for key in ("seeds", "conditions", "train_data", "eval_data"):
         require(key in cfg, f"study config lacks {key!r}")
     require(isinstance(cfg["seeds"], list) and cfg["seeds"] and all(isinstance(s, int) for s in cfg["seeds"]),
@@ -93,3 +104,13 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     cfg.setdefault("train", {})
     cfg.setdefault("baselines", [])
     cfg.setdefault("umap", True)
+    require(isinstance(cfg["umap"], bool), f"umap must be true or false, got {cfg['umap']!r}")
+    from ..embed.extract import check_embed_settings
+    from ..errors import UsageError
+    from ..train.config import resolve_config
+
+    try:  # the embed and train sections' values, before any stage runs
+        check_embed_settings(**cfg["embed"])
+    except UsageError as e:
+        raise ConfigError(f"embed.{e}") from None
+    resolve_config(None, [], base=cfg["train"])

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from .. import __version__
 from ..augment import parse_condition
 from ..files import write_json, write_text
+from ..lock import holds_folder_lock
 from .cache import Stage
 from .config import resolve_study_config
 
@@ -71,6 +72,7 @@ def train_config(study: dict[str, Any], condition: str, seed: int, data_path: Pa
     return cfg
 
 
+@holds_folder_lock("tunespace study")  # one writer per study folder (tunespace.lock)
 def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: str | None = None,
               overrides: list[str] | None = None, stop_after_stages: int | None = None,
               progress: Callable[[str], None] = _log) -> dict[str, Any]:

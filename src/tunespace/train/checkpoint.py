@@ -2,7 +2,13 @@
 
 A checkpoint is a dict of tensors and plain values only::
 
-    {"step": int, "model": state_dict, "optimizer": state_dict, "config": dict, "version": str}
+    {"step": int, "model": state_dict, "optimizer": state_dict, "config": dict, "version": str,
+     "loss": float}
+
+:func:`load_checkpoint` unpickles with ``weights_only=True`` (which refuses to run code; use
+torch >= 2.6, where CVE-2025-32434, a bypass of it, is fixed) and then checks that the result
+has this shape, so that any other ``.pt`` file is refused with a one-line error instead of
+failing later with a ``KeyError`` or a size mismatch.
 
 ``RUN/checkpoints/step_0000100.pt`` files are kept (the last ``keep`` of them) and
 ``RUN/checkpoints/latest.txt`` names the newest one (updated after the file is complete).
@@ -69,16 +75,51 @@ def resolve_checkpoint(run_or_checkpoint: str | Path) -> Path:
     raise UsageError(f"{p}: no such run folder or checkpoint file")
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``.
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", training: bool = False) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` and check its shape.
 
+    Args:
+        path: checkpoint file.
+        map_location: where tensors are loaded.
+        training: also require the optimiser state (to resume training).
     Raises:
-        UsageError: the file is not a tunespace checkpoint.
+        UsageError: the file cannot be unpickled safely, or is not a tunespace checkpoint
+            (names what is missing).
     """
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError:
+        raise
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
         raise UsageError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise UsageError(f"{path}: not a tunespace checkpoint (missing model or config)")
+    problem = checkpoint_problem(state, training)
+    if problem:
+        raise UsageError(f"{path}: not a tunespace checkpoint ({problem})")
     return state
+
+
+def checkpoint_problem(state: Any, training: bool = False) -> str | None:
+    """What makes ``state`` not a tunespace checkpoint, or None."""
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a dict"
+    for key in ("step", "model", "config") + (("optimizer",) if training else ()):
+        if key not in state:
+            return f"no {key!r} entry"
+    if not isinstance(state["step"], int) or isinstance(state["step"], bool) or state["step"] < 0:
+        return "'step' is not an integer >= 0"
+    model = state["model"]
+    if not isinstance(model, dict) or not model or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+        return "'model' is not a state dict of tensors"
+    cfg = state["config"]
+    if not isinstance(cfg, dict):
+        return "'config' is not a dict"
+    for section in ("model", "augment", "frontend"):
+        if not isinstance(cfg.get(section), dict):
+            return f"its config has no {section!r} section"
+    if not isinstance(cfg["model"].get("encoder"), str):
+        return "its config names no encoder"
+    if training and not (isinstance(state["optimizer"], dict) and "state" in state["optimizer"]
+                         and "param_groups" in state["optimizer"]):
+        return "'optimizer' is not an optimiser state dict"
+    return None

@@ -107,6 +107,15 @@ def validate_config(cfg: dict[str, Any]) -> None:
     require(t["amp"] in ("auto", "off", "bf16", "fp16"), f"train.amp must be auto, off, bf16 or fp16, got {t['amp']!r}")
     require(t["num_workers"] == "auto" or (_int(t["num_workers"]) and t["num_workers"] >= 0), "train.num_workers must be 'auto' or an integer >= 0")
     require(_num(cfg["loss"]["temperature"]) and cfg["loss"]["temperature"] > 0, f"loss.temperature must be > 0, got {cfg['loss']['temperature']!r}")
+    require(_int(t["keep_checkpoints"]) and t["keep_checkpoints"] >= 0, f"train.keep_checkpoints must be an integer >= 0 (0 keeps all), got {t['keep_checkpoints']!r}")
+    require(_int(t["threads"]) and t["threads"] >= 0, f"train.threads must be an integer >= 0 (0: torch's default), got {t['threads']!r}")
+    for flag in ("log_views", "progress"):
+        require(isinstance(t[flag], bool), f"train.{flag} must be true or false, got {t[flag]!r}")
+    require(isinstance(t["device"], str) and _device_ok(t["device"]), f"train.device must be auto, cpu, cuda or cuda:N, got {t['device']!r}")
+    d = cfg["data"]
+    for flag in ("cache_audio", "cache_spectrograms"):
+        require(d.get(flag, "auto") == "auto" or isinstance(d.get(flag), bool), f"data.{flag} must be auto, true or false, got {d.get(flag)!r}")
+    require(_num(d.get("cache_max_gb", 4.0)) and 0 <= d.get("cache_max_gb", 4.0) < float("inf"), f"data.cache_max_gb must be a finite number >= 0, got {d.get('cache_max_gb')!r}")
     share = cfg["data"].get("max_unreadable_share", 0.5)
     require(_num(share) and 0 <= share <= 1, f"data.max_unreadable_share must be in [0, 1], got {share!r}")
     p = cfg["pairs"]
@@ -121,6 +130,17 @@ def validate_config(cfg: dict[str, Any]) -> None:
 def _int(x: Any) -> bool:
     """An integer that is not a bool (``steps=true`` is refused, not read as 1)."""
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _device_ok(name: str) -> bool:
+    if name == "auto":
+        return True
+    import torch
+
+    try:
+        return torch.device(name).type in ("cpu", "cuda", "mps")
+    except RuntimeError:
+        return False
 
 
 def _num(x: Any) -> bool:

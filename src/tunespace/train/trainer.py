@@ -20,6 +20,14 @@ Run folder::
     RUN/skipped.csv        tracks left out: file, reason, count (failed reads during training;
                            0 for a track left out before training: unreadable or too short)
     RUN/views.jsonl        optional: each view's augmentation parameters
+
+One process writes a run folder at a time (:class:`tunespace.lock.FolderLock`, held by rank 0
+under torchrun): a second ``tunespace train`` on the same ``--out`` is refused with a one-line
+error naming the first. On resumption from checkpoint ``s`` (and on a fresh start in a folder
+that a killed run left without checkpoints), ``metrics.jsonl`` and ``views.jsonl`` are cut
+back to the steps up to ``s`` and TensorBoard events after ``s`` are purged, so the replayed
+steps are logged once. A checkpoint records its step's loss, so resuming a run that is
+already finished reports that loss.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from ..augment.policy import build_policy
 from ..features import FrontEnd, LogMel
 from ..datasets import open_dataset
 from ..errors import ConfigError, UsageError
+from ..lock import FolderLock
 from ..progress import progress_bar
 from ..files import read_json, write_json, write_text
 from ..losses import NTXentLoss, alignment, uniformity
@@ -197,6 +206,18 @@ def train(
             interruption. The schedule still follows ``train.steps``.
     """
     out = Path(out)
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    lock = FolderLock(out, "tunespace train") if main_process else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _train(out, config, resume=resume, stop_after=stop_after)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(out: Path, config: dict[str, Any] | None, *, resume: bool, stop_after: int | None) -> TrainResult:
     cfg = _resume_config(out, config) if resume else config
     if cfg is None:
         raise UsageError("no config given")
@@ -219,13 +240,24 @@ def train(
     model = build_model(cfg).to(dist_info.device)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg["lr"], weight_decay=tcfg["weight_decay"])
     start_step = 0
+    last_loss = float("nan")
     if resume:
         ckpt_path = latest_checkpoint(out)
         if ckpt_path is not None:
-            state = load_checkpoint(ckpt_path, map_location=dist_info.device)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
+            state = load_checkpoint(ckpt_path, map_location=dist_info.device, training=True)
+            try:
+                model.load_state_dict(state["model"])
+                opt.load_state_dict(state["optimizer"])
+            except (RuntimeError, ValueError, KeyError) as e:
+                raise UsageError(f"{ckpt_path}: does not fit the model and optimiser of this run's config "
+                                 f"({str(e).strip().splitlines()[0]})") from None
             start_step = int(state["step"])
+            last_loss = float(state.get("loss", float("nan")))
+            if not np.isfinite(last_loss):
+                last_loss = _logged_loss(out, start_step)
+    if dist_info.is_main:
+        _truncate_log(out / "metrics.jsonl", lambda r: r.get("step", 0) <= start_step)
+        _truncate_log(out / "views.jsonl", lambda r: r.get("step", 0) < start_step)
     ddp_model: nn.Module = model
     if dist_info.enabled:
         ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[dist_info.device.index] if dist_info.device.type == "cuda" else None)
@@ -247,19 +279,18 @@ def train(
     skipped: dict[str, tuple[str, int]] = _read_skipped(out) if resume else {}
     for path, reason in prep["skipped"].items():
         skipped[path] = (reason, skipped.get(path, (reason, 0))[1])
-    writer = _tb_writer(out) if dist_info.is_main else None
+    writer = _tb_writer(out, purge_step=start_step + 1) if dist_info.is_main else None
     metrics_f = open(out / "metrics.jsonl", "a", encoding="utf-8") if dist_info.is_main else None
     views_f = open(out / "views.jsonl", "a", encoding="utf-8") if (dist_info.is_main and tcfg.get("log_views")) else None
     bar = progress_bar(total, start_step, "train", "step", dist_info.is_main and tcfg.get("progress", True))
     step = start_step
-    last_loss = float("nan")
     t_last, pairs_since = time.perf_counter(), 0
     model.train()
 
     def checkpoint_if_due(step: int) -> None:
         if step % tcfg["checkpoint_every"] == 0 or step == end:
             if dist_info.is_main:
-                _checkpoint(out, step, model, opt, cfg, tcfg["keep_checkpoints"])
+                _checkpoint(out, step, model, opt, cfg, tcfg["keep_checkpoints"], last_loss)
                 _write_skipped(out, skipped)
             if dist_info.enabled:
                 torch.distributed.barrier()
@@ -341,8 +372,10 @@ def train(
     return TrainResult(out, step, last_loss, ckpt, {p: r for p, (r, _) in skipped.items()})
 
 
-def _checkpoint(out: Path, step: int, model: nn.Module, opt: torch.optim.Optimizer, cfg: dict, keep: int) -> Path:
-    state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(), "config": cfg, "version": __version__}
+def _checkpoint(out: Path, step: int, model: nn.Module, opt: torch.optim.Optimizer, cfg: dict, keep: int,
+                loss: float = float("nan")) -> Path:
+    state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(), "config": cfg,
+             "version": __version__, "loss": float(loss)}
     return save_checkpoint(out, step, state, keep=keep)
 
 
@@ -368,13 +401,54 @@ def _ids_digest(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
 
 
+def _read_log(path: Path) -> list[dict[str, Any]]:
+    """The JSON records of a ``.jsonl`` log; a line cut short by a kill is dropped."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(r, dict):
+            rows.append(r)
+    return rows
+
+
+def _truncate_log(path: Path, keep: Any) -> None:
+    """Rewrite a ``.jsonl`` log (atomically) with the records ``keep`` accepts, if any are dropped."""
+    if not path.is_file():
+        return
+    text = path.read_text(encoding="utf-8")
+    rows = _read_log(path)
+    kept = [r for r in rows if keep(r)]
+    new = "".join(json.dumps(r) + "\n" for r in kept)
+    if new != text:
+        write_text(path, new)
+
+
+def _logged_loss(out: Path, step: int) -> float:
+    """The loss logged at ``step`` (checkpoints written before they recorded it)."""
+    for r in reversed(_read_log(out / "metrics.jsonl")):
+        if r.get("step") == step and isinstance(r.get("loss"), (int, float)):
+            return float(r["loss"])
+    return float("nan")
+
+
 def _read_skipped(out: Path) -> dict[str, tuple[str, int]]:
     p = out / "skipped.csv"
     if not p.is_file():
         return {}
     with open(p, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return {r["file"]: (r.get("reason") or "unknown", int(r["count"])) for r in rows}
+    skipped = {}
+    for r in rows:
+        try:
+            skipped[r["file"]] = (r.get("reason") or "unknown", int(r.get("count") or 0))
+        except (KeyError, TypeError, ValueError):  # a hand-edited or foreign file: keep what parses
+            continue
+    return skipped
 
 
 def _write_skipped(out: Path, skipped: dict[str, tuple[str, int]]) -> None:
@@ -387,12 +461,13 @@ def _write_skipped(out: Path, skipped: dict[str, tuple[str, int]]) -> None:
     write_text(out / "skipped.csv", buf.getvalue())
 
 
-def _tb_writer(out: Path) -> Any:
+def _tb_writer(out: Path, purge_step: int | None = None) -> Any:
+    """TensorBoard writer; events at ``purge_step`` and later, left by a killed run, are purged."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except Exception:  # noqa: BLE001 - tensorboard is a declared dependency; be robust anyway
         return None
-    return SummaryWriter(log_dir=str(out / "tb"))
+    return SummaryWriter(log_dir=str(out / "tb"), purge_step=purge_step)
 
 
 
