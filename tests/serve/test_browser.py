@@ -47,7 +47,7 @@ def server(index_dirs, dataset, tmp_path_factory, reducer):
     port = _free_port()
     args = build_parser().parse_args([
         "serve", "--index", f"a={index_dirs['a']}", "--index", f"b={index_dirs['b']}",
-        "--labels", str(dataset / "labels.csv"), "--port", str(port), "--no-precompute-maps",
+        "--labels", str(dataset / "labels.csv"), "--port", str(port), "--no-precompute-maps", "--max-upload-mb", "0.4",
         "--map-cache", str(tmp_path_factory.mktemp("browser-maps"))])
     app = serve_cli.build(args)
     app.state.maps.reducer = reducer  # UMAP itself: test_maps.py
@@ -122,6 +122,13 @@ def test_upload_a_file_and_see_its_neighbours(page, dataset):
     expect(page.locator("[data-testid=neighbours-a] li").first).to_have_attribute("data-id", "t05")
     # index b names no model: the column says so instead of failing silently
     expect(page.locator("[data-testid=agreement-b] .error")).to_contain_text("no model")
+
+
+def test_a_file_over_the_size_limit_is_refused_with_the_limit(page):
+    page.set_input_files("[data-testid=upload]", files=[{"name": "big.wav", "mimeType": "audio/wav",
+                                                          "buffer": b"\0" * 500_000}])
+    expect(page.locator("#error")).to_contain_text("big.wav is 0.5 MB; this server takes files up to 0.4 MB")
+    expect(page.locator("[data-testid=query] .id")).to_have_text("t05.wav")  # the previous query stays
 
 
 def test_map_coloured_by_a_property_hover_and_click(page):

@@ -46,6 +46,11 @@ async function api(path, options) {
   return {status: r.status, body};
 }
 
+function mb(bytes) {
+  const x = bytes / 1048576;
+  return `${x >= 10 ? x.toFixed(0) : x.toFixed(1)} MB`;
+}
+
 function showError(msg) {
   const box = $("#error");
   if (!msg) { box.hidden = true; return; }
@@ -149,12 +154,17 @@ async function setQuery(id) {
 }
 
 function setUpload(file) {
+  if (file.size > state.info.max_upload_bytes) {
+    showError(`${file.name} is ${mb(file.size)}; this server takes files up to ` +
+      `${mb(state.info.max_upload_bytes)} (tunespace serve --max-upload-mb)`);
+    return;
+  }
+  showError(null);
   state.query = {kind: "upload", file, url: URL.createObjectURL(file)};
-  const mb = (file.size / 1048576).toFixed(1);
   $("#query").replaceChildren(el("div", {class: "query-head"},
     el("button", {class: "play", type: "button", text: "▶", "aria-label": "play your file",
       onclick: () => play({url: state.query.url}, file.name)}),
-    el("strong", {class: "id", text: file.name}), el("span", {class: "muted", text: ` your file, ${mb} MB`})));
+    el("strong", {class: "id", text: file.name}), el("span", {class: "muted", text: ` your file, ${mb(file.size)}`})));
   markMapQuery();
   refreshColumns();
 }
@@ -393,7 +403,7 @@ async function init() {
   $("#title").textContent = info.title;
   $("#summary").textContent = `${info.n_tracks} tracks · ${info.indexes.length} index${info.indexes.length === 1 ? "" : "es"}` +
     (info.has_audio ? "" : " · no audio");
-  $("#upload-limit").textContent = `up to ${(info.max_upload_bytes / 1048576).toFixed(0)} MB; embedded with each index's model`;
+  $("#upload-limit").textContent = `up to ${mb(info.max_upload_bytes)}; embedded with each index's model`;
   for (const k of [5, 10, 20, 50]) $("#k").append(el("option", {value: k, text: k, selected: k === info.default_k}));
   const a = $("#index-a"), b = $("#index-b"), mi = $("#map-index");
   b.append(el("option", {value: "", text: "none"}));
