@@ -9,6 +9,12 @@ dotted quarter in 6/8), given a lead instrument (the melody / soprano; the lower
 voices are played by the ensemble instrument), shaped by the mood's dynamics and
 articulation, and looped to the duration.
 
+The lead instruments (:data:`M21_INSTRUMENTS`: harpsichord, marimba, harmonica, oboe,
+recorder, banjo) and the string ensemble of the lower voices are General MIDI programs that
+no procedural track uses (neither as lead nor in its accompaniment), so a model trained and
+tuned on procedural corpora meets these timbres for the first time: a music21 corpus can
+serve as a confirmatory evaluation set (docs/study.md).
+
 Parsing a score costs up to a second, so each parsed piece is cached as a small JSON file
 of notes (onset and duration in quarter notes, MIDI pitch, part) in ``cache_dir``.
 """
@@ -28,7 +34,7 @@ from ..errors import DatasetError
 from ..files import write_json
 from ..keys import KEY_NAMES, key_name, parse_key
 from .plan import TrackSpec, check_args, label_rng, track_seed
-from .styles import INSTRUMENTS, MOOD_NAMES, MOODS
+from .styles import MOOD_NAMES, MOODS, Instrument
 
 M21_GENRES: dict[str, dict] = {
     "chorale": {"description": "J. S. Bach four-part chorale harmonisation", "tempo_bpm": (60, 110)},
@@ -37,8 +43,17 @@ M21_GENRES: dict[str, dict] = {
     "hornpipe": {"description": "hornpipe (dotted 4/4 or 2/4 dance tune)", "tempo_bpm": (70, 120)},
     "strathspey": {"description": "strathspey (Scottish 4/4 dance with snaps)", "tempo_bpm": (60, 100)},
 }
-#: Lead instruments of music21 tracks.
-M21_PALETTE: tuple[str, ...] = ("violin", "flute", "accordion", "clarinet", "piano", "organ")
+#: Lead instruments of music21 tracks (label -> GM program and range), none of them used by
+#: the procedural source.
+M21_INSTRUMENTS: dict[str, Instrument] = {
+    "harpsichord": Instrument(6, 41, 89),
+    "marimba": Instrument(12, 45, 96),
+    "harmonica": Instrument(22, 60, 96),
+    "oboe": Instrument(68, 58, 91),
+    "recorder": Instrument(74, 60, 98),
+    "banjo": Instrument(105, 48, 86),
+}
+M21_PALETTE: tuple[str, ...] = tuple(M21_INSTRUMENTS)
 #: GM program of the lower chorale voices.
 ENSEMBLE_PROGRAM = 48  # string ensemble
 
@@ -150,7 +165,7 @@ def perform(spec: TrackSpec, cache_dir: str | Path | None = None) -> pretty_midi
     quarter_s = 60.0 / (spec.tempo_bpm * piece["beat_ql"])
     loops = int(np.ceil(spec.duration_s / (piece["length_ql"] * quarter_s))) + 1
     pm = pretty_midi.PrettyMIDI(initial_tempo=spec.tempo_bpm)
-    lead = INSTRUMENTS[spec.instrument]
+    lead = M21_INSTRUMENTS[spec.instrument]
     for vi, notes in enumerate(piece["parts"]):
         prog = lead.program if vi == 0 else ENSEMBLE_PROGRAM
         inst = pretty_midi.Instrument(program=prog, name="lead" if vi == 0 else f"voice{vi}")

@@ -7,11 +7,17 @@ Keys (see ``src/tunespace/configs/study-*.yaml``):
 - ``train_data``: ``{name, corpus: {tracks, seconds, seed, source}}`` to build a corpus, or
   ``{name, path, kind}`` for any dataset the readers understand.
 - ``eval_data``: list of the same; evaluation may use other data than training.
-  Each may restrict ``properties``.
+  Each may restrict ``properties`` and declares its ``role``: ``exploratory`` (the default:
+  design choices may be judged on it) or ``confirmatory`` (held back: its verdicts confirm a
+  design fixed beforehand; see docs/study.md). The report gives the verdicts of each set
+  separately.
 - ``train``: trainer config sections (see :mod:`tunespace.train.config`).
 - ``embed``: ``slice_seconds``, ``hop_seconds``.
-- ``analysis``: ``ks``, ``headline_k`` (the k the claims use), ``properties``, ``bootstrap``,
-  ``knn_k``, ``probes`` (``linear``, ``mlp``).
+- ``analysis``: ``ks``, ``headline_k`` (the k the claims use), ``properties``, ``bootstrap``
+  (query resamples of each model's own locality intervals), ``knn_k``, ``probes``
+  (``linear``, ``mlp``), ``folds`` and ``fold_seed`` (the probes' cross-validation, the same
+  folds for every condition), ``null_replicates`` and ``null_seed`` (random embeddings for the
+  noise floor), ``split_seed`` (the halves of claim 4).
 - ``baselines``: reference embeddings computed alongside (chroma, mfcc, tempogram, random).
 - ``umap``: draw the 2-D maps.
 """
@@ -33,6 +39,7 @@ from ..errors import ConfigError
 PRESETS = ("demo", "default", "paper")
 _KNOWN = {"name", "seeds", "conditions", "train_data", "eval_data", "train", "embed", "analysis", "baselines", "umap"}
 _BASELINES = {"chroma", "mfcc", "tempogram", "random"}
+ROLES = ("exploratory", "confirmatory")
 _DATA = {"name": None, "corpus": {"tracks": None, "seconds": None, "seed": None, "source": None}, "path": None,
          "kind": None, "properties": None, "role": None}
 #: Every key a study config may hold, checked at every depth with a did-you-mean suggestion
@@ -87,6 +94,10 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
         require("name" in spec, f"a data entry needs a 'name': {spec!r}")
     names = [s["name"] for s in cfg["eval_data"]]
     require(len(set(names)) == len(names), "eval_data names must be unique")
+    for spec in cfg["eval_data"]:
+        spec.setdefault("role", "exploratory")
+        require(spec["role"] in ROLES, f"eval_data {spec['name']!r}: role must be one of {', '.join(ROLES)}, "
+                                       f"got {spec['role']!r}")
     for b in cfg.get("baselines", []) or []:
         require(b in _BASELINES, f"unknown baseline {b!r}; known: {', '.join(sorted(_BASELINES))}")
     a = cfg.setdefault("analysis", {})
@@ -96,6 +107,14 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     a.setdefault("bootstrap", 200)
     a.setdefault("knn_k", 10)
     a.setdefault("probes", ["linear"])
+    a.setdefault("folds", 5)
+    a.setdefault("fold_seed", 0)
+    a.setdefault("null_replicates", 200)
+    a.setdefault("null_seed", 0)
+    a.setdefault("split_seed", 0)
+    require(isinstance(a["folds"], int) and a["folds"] >= 2, "analysis.folds must be an integer >= 2")
+    require(isinstance(a["null_replicates"], int) and a["null_replicates"] >= 2,
+            "analysis.null_replicates must be an integer >= 2")
     require(a["headline_k"] in a["ks"], "analysis.headline_k must be one of analysis.ks")
     require(all(isinstance(k, int) and k >= 1 for k in a["ks"]), "analysis.ks must be positive integers")
     for p in a["probes"]:

@@ -1,5 +1,6 @@
 """The study's plots (matplotlib, Agg backend): locality by property per condition, locality
-against k, and 2-D UMAP maps of the embeddings coloured by each property."""
+against k (intervals over seeds and tracks, from :class:`tunespace.study.claims.StudyItems`),
+and 2-D UMAP maps of the embeddings coloured by each property."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from ..files import atomic_path
-from .stats import mean_ci
 
 _PROPS = ("key", "key_graded", "tempo_bpm", "tempo_bpm_acc2", "genre", "mood", "instrument")
 
@@ -23,14 +23,6 @@ def _plt():
     return plt
 
 
-def _series(rows: list[dict], ds: str, metric: str) -> dict[tuple[str, str, str], list[float]]:
-    out: dict[tuple[str, str, str], list[float]] = {}
-    for r in rows:
-        if r["dataset"] == ds and r["metric"] == metric:
-            out.setdefault((r["condition"], r["property"], str(r["k"])), []).append(float(r["value"]))
-    return out
-
-
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -39,55 +31,71 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_locality_by_property(rows: list[dict], cfg: dict[str, Any], ds: str, path: Path) -> Path | None:
-    """Grouped bars: locality at the headline k for each property, one bar per condition (95 % CI)."""
+def _estimates(items, cfg: dict[str, Any], ds: str, k: str) -> tuple[list[str], list[str], dict]:
+    from .report import _conditions, estimate
+
+    props = [p for p in _PROPS if (ds, p, "locality", k) in items.values]
+    conds = [c for c in _conditions(cfg, items) if any(c in items.values[(ds, p, "locality", k)] for p in props)]
+    est = {(c, p): estimate(items, ds, p, "locality", k, c) for c in conds for p in props}
+    return conds, props, est
+
+
+def _err(e) -> tuple[float, float, float]:
+    if e is None:
+        return (np.nan, 0.0, 0.0)
+    if np.isnan(e.low):
+        return (e.mean, 0.0, 0.0)
+    return (e.mean, e.mean - e.low, e.high - e.mean)
+
+
+def plot_locality_by_property(items, cfg: dict[str, Any], ds: str, path: Path) -> Path | None:
+    """Grouped bars: locality at the headline k for each property, one bar per condition (95 %
+    interval over seeds and tracks), and the noise floor (+-2 SD of random embeddings) shaded."""
     plt = _plt()
     k = str(cfg["analysis"]["headline_k"])
-    s = _series(rows, ds, "locality")
-    conds = list(dict.fromkeys(c for c, _, kk in s if kk == k))
-    props = [p for p in _PROPS if any((c, p, k) in s for c in conds)]
+    conds, props, est = _estimates(items, cfg, ds, k)
     if not props:
         return None
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(props)), 3.8))
     width = 0.8 / max(1, len(conds))
+    for j, p in enumerate(props):
+        sd = items.null.get((ds, p, k))
+        if sd:
+            ax.fill_between([j - 0.45, j + 0.45], -2 * sd, 2 * sd, color="0.85", zorder=0)
     for i, c in enumerate(conds):
-        est = [mean_ci(s.get((c, p, k), [])) for p in props]
-        m = np.array([e.mean for e in est])
-        err = np.array([[e.mean - e.low if e.n > 1 else 0 for e in est], [e.high - e.mean if e.n > 1 else 0 for e in est]])
-        ax.bar(np.arange(len(props)) + i * width - 0.4 + width / 2, m, width, yerr=err, capsize=2, label=c,
+        m, lo, hi = np.array([_err(est[(c, p)]) for p in props]).T
+        ax.bar(np.arange(len(props)) + i * width - 0.4 + width / 2, m, width, yerr=[lo, hi], capsize=2, label=c,
                hatch="//" if c.startswith("baseline:") else None, alpha=0.6 if c.startswith("baseline:") else 1.0)
     ax.set_xticks(np.arange(len(props)), props, rotation=20)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_ylabel(f"locality L@{k}")
-    ax.set_title(f"Locality by property ({ds}); mean and 95 % CI over seeds")
+    ax.set_title(f"Locality by property ({ds}); 95 % CI over seeds and tracks; grey: noise floor (2 SD)", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
 
 
-def plot_locality_vs_k(rows: list[dict], cfg: dict[str, Any], ds: str, path: Path) -> Path | None:
-    """One panel per property: locality against k, one line per condition (95 % CI band)."""
+def plot_locality_vs_k(items, cfg: dict[str, Any], ds: str, path: Path) -> Path | None:
+    """One panel per property: locality against k, one line per condition (95 % interval band)."""
     plt = _plt()
-    s = _series(rows, ds, "locality")
-    conds = list(dict.fromkeys(c for c, _, _ in s))
-    props = [p for p in _PROPS if any(pp == p for _, pp, _ in s)]
+    ks = sorted(int(k) for k in cfg["analysis"]["ks"])
+    per_k = {k: _estimates(items, cfg, ds, str(k)) for k in ks}
+    props = per_k[ks[0]][1]
+    conds = per_k[ks[0]][0]
     if not props:
         return None
-    ks = sorted({int(k) for _, _, k in s})
     fig, axes = plt.subplots(1, len(props), figsize=(2.6 * len(props), 2.8), sharey=True, squeeze=False)
     for ax, p in zip(axes[0], props):
         for c in conds:
-            est = [mean_ci(s.get((c, p, str(k)), [])) for k in ks]
-            m = np.array([e.mean for e in est])
+            vals = np.array([_err(per_k[k][2].get((c, p))) for k in ks])
+            m = vals[:, 0]
             ax.plot(ks, m, marker="o", ms=3, label=c, ls="--" if c.startswith("baseline:") else "-")
-            lo = np.array([e.low if e.n > 1 else e.mean for e in est])
-            hi = np.array([e.high if e.n > 1 else e.mean for e in est])
-            ax.fill_between(ks, lo, hi, alpha=0.15)
+            ax.fill_between(ks, m - vals[:, 1], m + vals[:, 2], alpha=0.15)
         ax.set_xscale("log")
         ax.set_title(p, fontsize=9)
         ax.set_xlabel("k")
     axes[0][0].set_ylabel("locality")
     axes[0][-1].legend(fontsize=6)
-    fig.suptitle(f"Locality against k ({ds})", fontsize=10)
+    fig.suptitle(f"Locality against k ({ds}); 95 % CI over seeds and tracks", fontsize=10)
     return _save(fig, path)
 
 

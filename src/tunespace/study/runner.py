@@ -5,9 +5,13 @@ Stage graph (each a :class:`tunespace.study.cache.Stage`, keyed by its resolved 
     corpus(train_data) ──► train(condition, seed) ──► embed(model, eval data) ──► analysis
     corpus(eval data)  ──────────────────────────────┘
     corpus(eval data)  ──► baseline(kind) ──────────────────────────────────────► analysis
+    corpus(eval data)  ──► null (random embeddings: the noise floor of locality)
 
 Results are gathered into ``DIR/results.csv`` / ``DIR/results.json`` (one row per
-condition x seed x dataset x property x metric), then summarised by :mod:`tunespace.study.report`.
+condition x seed x dataset x property x metric); the per-item values of every analysis
+(``items.npz``) and the noise floors are gathered into a
+:class:`tunespace.study.claims.StudyItems`, from which :mod:`tunespace.study.report` computes
+every interval and verdict.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
     from ..embed.extract import embed_dataset, load_encoder
     from ..train import train
     from ..train.checkpoint import latest_checkpoint
-    from .analysis import analyse, baseline_embeddings
+    from .analysis import analyse, baseline_embeddings, noise_floor, read_noise_floor
     from .report import write_report
 
     cfg = config if config is not None else resolve_study_config(None, preset, overrides)
@@ -111,6 +115,7 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
 
     rows: list[dict[str, Any]] = []
     embeddings: dict[tuple[str, int, str], Path] = {}
+    analyses: dict[tuple[str, int, str], Path] = {}
     for condition in cfg["conditions"]:
         for seed in cfg["seeds"]:
             tcfg = train_config(cfg, condition, seed, train_path)
@@ -136,8 +141,10 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
                     if spent():
                         return {"stopped": True}
                 embeddings[(condition, seed, spec["name"])] = estage.path / "emb"
-                new_rows, computed = _analysed(cfg, spec, epath, estage, condition, seed, stages_dir, analyse, progress)
+                new_rows, computed, apath = _analysed(cfg, spec, epath, estage, condition, seed, stages_dir, analyse,
+                                                      progress)
                 rows += new_rows
+                analyses[(condition, seed, spec["name"])] = apath
                 if computed and spent():
                     return {"stopped": True}
 
@@ -155,22 +162,46 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
                     if spent():
                         return {"stopped": True}
                 embeddings[(f"baseline:{kind}", seed, spec["name"])] = bstage.path / "emb"
-                new_rows, computed = _analysed(cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir, analyse, progress)
+                new_rows, computed, apath = _analysed(cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir,
+                                                      analyse, progress)
                 rows += new_rows
+                analyses[(f"baseline:{kind}", seed, spec["name"])] = apath
                 if computed and spent():
                     return {"stopped": True}
 
+    nulls = {}
+    for spec, ekey, epath in evals:
+        acfg = _analysis_config(cfg, spec)
+        nstage = Stage("null", {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates",
+                                                                            "null_seed")}}, stages_dir)
+        if not nstage.done:
+            progress(f"noise floor of {spec['name']} ({acfg['null_replicates']} random embeddings)")
+            nstage.begin()
+            noise_floor(epath, acfg, out=nstage.path)
+            nstage.finish({})
+        nulls[spec["name"]] = read_noise_floor(nstage.path)
+
     write_results(out, rows)
-    summary = write_report(out, cfg, rows, embeddings, evals)
+    items = study_items(cfg, analyses, nulls)
+    summary = write_report(out, cfg, rows, embeddings, evals, items)
     summary["wall_seconds"] = time.perf_counter() - t_start
     write_json(out / "summary.json", summary)
     return summary
 
 
+def _analysis_config(cfg: dict, spec: dict) -> dict[str, Any]:
+    return {**cfg["analysis"], "properties": spec.get("properties", cfg["analysis"]["properties"])}
+
+
+#: Version of the analysis stage's output (items.npz); a new one recomputes the analyses.
+ANALYSIS_FORMAT = 2
+
+
 def _analysed(cfg: dict, spec: dict, data_path: Path, emb_stage: Stage, condition: str, seed: int,
-              stages_dir: Path, analyse: Callable, progress: Callable[[str], None]) -> tuple[list[dict[str, Any]], bool]:
-    acfg = {**cfg["analysis"], "properties": spec.get("properties", cfg["analysis"]["properties"])}
-    astage = Stage("analysis", {"embeddings": emb_stage.key, "analysis": acfg}, stages_dir)
+              stages_dir: Path, analyse: Callable,
+              progress: Callable[[str], None]) -> tuple[list[dict[str, Any]], bool, Path]:
+    acfg = _analysis_config(cfg, spec)
+    astage = Stage("analysis", {"embeddings": emb_stage.key, "analysis": acfg, "format": ANALYSIS_FORMAT}, stages_dir)
     computed = not astage.done
     if computed:
         progress(f"analyse {condition} seed {seed} on {spec['name']}")
@@ -181,7 +212,53 @@ def _analysed(cfg: dict, spec: dict, data_path: Path, emb_stage: Stage, conditio
     from ..files import read_json
 
     rows = read_json(astage.path / "rows.json")
-    return [{"condition": condition, "seed": seed, "dataset": spec["name"], **r} for r in rows], computed
+    return [{"condition": condition, "seed": seed, "dataset": spec["name"], **r} for r in rows], computed, astage.path
+
+
+def study_items(cfg: dict[str, Any], analyses: dict[tuple[str, int, str], Path],
+                nulls: dict[str, dict[str, dict[str, list[float]]]]) -> Any:
+    """The per-item values of every analysis, aligned by item id and stacked by seed
+    (:class:`tunespace.study.claims.StudyItems`)."""
+    import numpy as np
+
+    from .analysis import read_items
+    from .claims import StudyItems
+
+    loaded = {key: read_items(path) for key, path in analyses.items()}
+    items = StudyItems(ids={}, values={}, chance={}, null={}, roles={})
+    for spec in cfg["eval_data"]:
+        ds = spec["name"]
+        items.roles[ds] = spec.get("role", "exploratory")
+        mine = {key: v for key, v in loaded.items() if key[2] == ds}
+        ids = sorted({i for v in mine.values() for i in v["ids"]})
+        items.ids[ds] = ids
+        pos = {i: n for n, i in enumerate(ids)}
+        conditions = list(dict.fromkeys(c for c, _, _ in mine))
+        for cond in conditions:
+            seeds = sorted(s for c, s, _ in mine if c == cond)
+            stacks: dict[tuple[str, str, str, str], list[np.ndarray]] = {}
+            for seed in seeds:
+                it = mine[(cond, seed, ds)]
+                where = np.array([pos[i] for i in it["ids"]], dtype=np.int64)
+
+                def full(v: np.ndarray) -> np.ndarray:
+                    out = np.full(len(ids), np.nan)
+                    out[where] = v
+                    return out
+
+                for m, (agr, ch) in it["locality"].items():
+                    items.chance.setdefault((ds, m), full(ch))
+                    for j, k in enumerate(it["ks"]):
+                        stacks.setdefault((ds, m, "locality", str(k)), []).append(full(agr[:, j]))
+                for (metric, prop, k), v in it["scores"].items():
+                    stacks.setdefault((ds, prop, metric, str(k)), []).append(full(v))
+            for key, vals in stacks.items():
+                if len(vals) == len(seeds):
+                    items.values.setdefault(key, {})[cond] = np.stack(vals)
+        for m, byk in nulls.get(ds, {}).items():
+            for k, (_, sd) in byk.items():
+                items.null[(ds, m, str(k))] = sd
+    return items
 
 
 def write_results(out: Path, rows: list[dict[str, Any]]) -> None:
