@@ -12,6 +12,8 @@
    model is the ``small`` encoder (``random:small``: its cost does not depend on its
    weights): end-to-end wall time seen by the client, median of 5 after one warm-up (the
    first request loads the model), and the server's decode + embed time.
+3. Map: time from the first ``GET /api/indexes/exact/map`` until it is ready (UMAP of a
+   seeded sample of 20 000 of the 100 000 vectors, umap-learn's first import included).
 
 The load generator runs on the same machine as the server and shares its cores; its CPU
 time is reported. Run: .venv/bin/python bench/bench_serve.py [--n N] [--seconds S] [--clients C]
@@ -139,6 +141,16 @@ def upload(base: str, index: str, path: Path, repeats: int) -> dict:
             "server_embed_ms": float(np.median(server[1:]))}
 
 
+def map_time(base: str, index: str) -> dict:
+    t = time.perf_counter()
+    while True:
+        with urllib.request.urlopen(f"{base}/api/indexes/{index}/map", timeout=60) as r:
+            if r.status == 200:
+                m = json.load(r)
+                return {"seconds": time.perf_counter() - t, "method": m["method"], "n": m["n"], "n_index": m["n_index"]}
+        time.sleep(1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
@@ -148,6 +160,7 @@ def main() -> None:
     ap.add_argument("--anchor-seconds", type=float, default=10.0)
     ap.add_argument("--methods", default="exact,hnsw")
     ap.add_argument("--uploads", type=int, default=5)
+    ap.add_argument("--no-map", action="store_true", help="skip the map timing")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
@@ -201,6 +214,9 @@ def main() -> None:
             make_wav(wav)
             results["upload"] = upload(base, methods[0], wav, args.uploads)
             print(f"upload: {results['upload']}", flush=True)
+            if not args.no_map:
+                results["map"] = map_time(base, methods[0])
+                print(f"map: {results['map']}", flush=True)
         finally:
             server.terminate()
             server.wait(30)
@@ -221,6 +237,9 @@ def main() -> None:
     print(f"\nupload of a 30 s WAV ({u['bytes'] / 1e6:.1f} MB), `small`: median {u['median_s']:.2f} s end to end "
           f"(max {u['max_s']:.2f} s; server decode + embed {u['server_embed_ms']:.0f} ms; first, loading the model: "
           f"{u['first_s']:.2f} s)")
+    if "map" in results:
+        m = results["map"]
+        print(f"map ({m['method']} of {m['n']} of {m['n_index']} vectors): ready {m['seconds']:.0f} s after the first request")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 

@@ -262,23 +262,25 @@ def create_app(
         out = []
         for rank, nb in enumerate(found, start=1):
             lab = cat.labels_of(nb.id)
-            if query.id is not None:
+            if query.id is not None:  # agrees with the query
                 matches = [p for p, kind in cat.kinds.items() if same_label(kind, query.labels.get(p), lab.get(p))]
-            else:
-                matches = [p for p, v in common.items() if v is not None and
-                           (v in lab.get(p) if cat.kinds[p] == "tags" and lab.get(p) else lab.get(p) == v)]
+            else:  # an upload: holds the neighbourhood's most common value (or tag)
+                matches = [p for p, v in common.items() if same_label(cat.kinds[p], [v] if cat.kinds[p] == "tags" else v, lab.get(p))]
             out.append(Neighbour(rank=rank, id=nb.id, similarity=float(nb.similarity), labels=lab,
                                  matches=matches, has_audio=cat.has_audio(nb.id)))
         return Neighbours(index=s.name, k=k, query=query, neighbours=out, agreement=[Agreement(**a) for a in agreement])
 
     # ------------------------------------------------------------------ routes
+    the_info = Info(title=served.title, version=__version__, n_tracks=len(cat), has_audio=cat.audio_root is not None,
+                    max_upload_bytes=max_upload_bytes, default_k=DEFAULT_K, max_k=MAX_K,
+                    indexes=[IndexInfo(**s.info()) for s in served.indexes],
+                    properties=[PropertyInfo(name=p, kind=k, values=cat.vocabulary(p)) for p, k in cat.kinds.items()],
+                    notes=served.notes)
+
     @app.get("/api/info", response_model=Info, tags=["catalogue"])
     def info() -> Info:
         """What is served: indexes, label properties and their values, limits."""
-        props = [PropertyInfo(name=p, kind=k, values=cat.vocabulary(p)) for p, k in cat.kinds.items()]
-        return Info(title=served.title, version=__version__, n_tracks=len(cat), has_audio=cat.audio_root is not None,
-                    max_upload_bytes=max_upload_bytes, default_k=DEFAULT_K, max_k=MAX_K,
-                    indexes=[IndexInfo(**s.info()) for s in served.indexes], properties=props, notes=served.notes)
+        return the_info
 
     @app.get("/api/tracks", response_model=TrackPage, tags=["catalogue"])
     def tracks(

@@ -79,6 +79,7 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         self._pos = {i: n for n, i in enumerate(self.ids)}
+        self._text: dict[str, str] | None = None  # id -> lower-case id and label values, for search
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -140,12 +141,14 @@ class Catalogue:
         tests = [self._filter(p, v) for p, v in where]
         allowed = set(within) if within is not None else None
         needle = q.strip().lower()
+        if needle and self._text is None:
+            self._text = {t: "\n".join([t.lower(), *(_text(v) for v in self.labels.get(t, {}).values())]) for t in self.ids}
         out = []
         for tid in self.ids:
             if allowed is not None and tid not in allowed:
                 continue
             lab = self.labels.get(tid, {})
-            if needle and needle not in tid.lower() and not any(needle in _text(v) for v in lab.values()):
+            if needle and needle not in self._text[tid]:
                 continue
             if all(t(lab) for t in tests):
                 out.append(tid)
