@@ -140,3 +140,35 @@ def test_query_neighbours_with_labels_and_groups(tmp_path):
         query_neighbours(tmp_path / "idx")
     with pytest.raises(UsageError, match="no loadable model"):
         query_neighbours(tmp_path / "idx", audio=tmp_path / "x.wav")
+
+
+@pytest.fixture()
+def one_faiss_thread():
+    """OpenMP's spinning threads make small builds several times slower on a busy 2-core machine."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+def test_ivfpq_from_a_memory_map_in_chunks(tmp_path, one_faiss_thread):
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((30, 16))
+    label = rng.integers(0, 30, 12000)
+    x = (centres[label] + 0.05 * rng.standard_normal((12000, 16))).astype(np.float32)
+    emb = EmbeddingSet(ids=[f"t{i}" for i in range(12000)], vectors=x, name="big")
+    write_embeddings(tmp_path / "emb", emb)
+    idx = build_index(tmp_path / "emb", tmp_path / "idx", "ivfpq", pq_bytes=4)  # read memory-mapped
+    back = Index.load(tmp_path / "idx")
+    assert back.meta["settings"]["pq_bytes"] == 4 and back.method == "ivfpq"
+    # 4-byte codes cannot order the points inside a cluster (noise 0.05), but every neighbour
+    # must come from the query's own cluster (chance: 1/30)
+    same = [label[int(n.id[1:])] == label[i] for i in range(0, 12000, 600) for n in back.neighbours_of(f"t{i}", 10)]
+    assert np.mean(same) >= 0.95
+    assert back.vectors().shape == (12000, 16) and len(idx) == 12000
+    with pytest.raises(UsageError, match="must divide"):
+        Index.build(emb, "ivfpq", pq_bytes=7)
+    with pytest.raises(UsageError, match="at least"):
+        Index.build(_emb(), "ivfpq", pq_bytes=4)

@@ -14,9 +14,11 @@ The INDEX folder (format version :data:`FORMAT_VERSION`)::
                         ids_sha256 (checked on load), tunespace_version
 
 Methods: ``exact`` (``IndexFlatIP``: exact, the default up to millions of items), ``ivf``
-(``IndexIVFFlat``, ``nlist`` cells, ``nprobe`` probed) and ``hnsw`` (``IndexHNSWFlat``, degree
-``hnsw_m``, beam ``ef_search``); the approximate indexes are built by
-:func:`tunespace.neighbours.approx_index`, as the locality code builds them.
+(``IndexIVFFlat``, ``nlist`` cells, ``nprobe`` probed), ``hnsw`` (``IndexHNSWFlat``, degree
+``hnsw_m``, beam ``ef_search``) and ``ivfpq`` (``IndexIVFPQ``: ``pq_bytes`` bytes per vector
+instead of 4·D, for catalogues larger than memory; stored vectors are then approximations).
+All are built by :func:`tunespace.neighbours.build_faiss_index`, in chunks from a memory map:
+an EMB folder larger than RAM can be indexed.
 
 Single queries (fewer than :data:`SMALL_BATCH` vectors) run FAISS on one thread: a one-vector
 scan is memory-bound, and OpenMP's thread start-up and spinning made it 7x slower on a busy
@@ -49,7 +51,7 @@ FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.txt"
 META_FILE = "index.json"
-METHODS = ("exact", "ivf", "hnsw")
+METHODS = ("exact", "ivf", "hnsw", "ivfpq")
 #: Query batches smaller than this are searched on one thread.
 SMALL_BATCH = 20
 
@@ -138,40 +140,38 @@ class Index:
     # ------------------------------------------------------------------ build, save, load
     @classmethod
     def build(cls, emb: Any, method: str = "exact", *, nlist: int | None = None, nprobe: int = 16,
-              hnsw_m: int = 32, ef_search: int = 128, seed: int = 0,
+              hnsw_m: int = 32, ef_search: int = 128, pq_bytes: int = 32, seed: int = 0,
               provenance: Mapping[str, Any] | None = None) -> Index:
         """Index the vectors of an :class:`~tunespace.embed.format.EmbeddingSet`.
 
         Args:
             emb: the embeddings (ids and ``(N, D)`` vectors; rows are L2-normalised here).
-            method: ``"exact"``, ``"ivf"`` or ``"hnsw"``.
+            method: ``"exact"``, ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``.
             nlist: IVF cells (default 2·sqrt(N), at most N / 39); ``nprobe``: cells probed.
             hnsw_m: HNSW degree; ``ef_search``: HNSW search beam.
+            pq_bytes: IVF-PQ code size, bytes per vector (must divide D).
             seed: seed of IVF's k-means sample.
             provenance: extra fields for ``index.json`` (e.g. ``embeddings``: source folder).
         Raises:
             UsageError: unknown method, no vectors, non-finite values.
         """
-        import faiss
-
-        from .neighbours import approx_index, normalise
+        from .neighbours import build_faiss_index
 
         if method not in METHODS:
             raise UsageError(f"unknown index method {method!r}; expected one of {', '.join(METHODS)}")
         if len(emb.ids) == 0:
             raise UsageError(f"{emb.name}: no embeddings to index")
-        x = normalise(np.asarray(emb.vectors))
-        n, d = x.shape
-        if method == "exact":
-            index = faiss.IndexFlatIP(d)
-            index.add(x)
-            settings: dict[str, Any] = {}
-        else:
-            index = approx_index(x, method, seed, nlist, nprobe, hnsw_m, ef_search)
-            settings = ({"nlist": int(index.nlist), "nprobe": int(index.nprobe), "seed": seed} if method == "ivf"
-                        else {"hnsw_m": hnsw_m, "ef_search": ef_search})
-            if method == "ivf":
-                index.make_direct_map()
+        n, d = emb.vectors.shape
+        index = build_faiss_index(emb.vectors, method, seed=seed, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m,
+                                  ef_search=ef_search, pq_bytes=pq_bytes)
+        settings: dict[str, Any] = {}
+        if method in ("ivf", "ivfpq"):
+            settings = {"nlist": int(index.nlist), "nprobe": int(index.nprobe), "seed": seed}
+            if method == "ivfpq":
+                settings["pq_bytes"] = pq_bytes
+            index.make_direct_map()
+        elif method == "hnsw":
+            settings = {"hnsw_m": hnsw_m, "ef_search": ef_search}
         meta = {"format_version": FORMAT_VERSION, "method": method, "metric": "cosine", "dim": int(d), "n": int(n),
                 "settings": settings, "model": model_spec(emb.meta), "embeddings": None,
                 "dataset": emb.meta.get("dataset") or None, "embedding_meta": _slim(emb.meta),
@@ -223,7 +223,7 @@ class Index:
         if index.ntotal != len(ids) or index.d != meta.get("dim"):
             raise UsageError(f"{path}: {INDEX_FILE} holds {index.ntotal} x {index.d}, "
                              f"{META_FILE} says {meta.get('n')} x {meta.get('dim')}")
-        if meta.get("method") == "ivf":
+        if meta.get("method") in ("ivf", "ivfpq"):
             faiss.extract_index_ivf(index).make_direct_map()
         return cls(index, ids, meta)
 
@@ -361,7 +361,7 @@ def build_index(embeddings: str | Path, out: str | Path, method: str = "exact", 
     Args:
         embeddings: an EMB folder (``tunespace embed`` / ``tunespace baseline``).
         out: the INDEX folder to write.
-        method: ``"exact"``, ``"ivf"`` or ``"hnsw"``; ``options`` as in :meth:`Index.build`.
+        method: ``"exact"``, ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``; ``options`` as in :meth:`Index.build`.
     """
     from .embed.format import read_embeddings
 

@@ -217,29 +217,83 @@ def approx_index(
     x: np.ndarray, method: str, seed: int, nlist: int | None, nprobe: int, hnsw_m: int, ef_search: int
 ):  # noqa: ANN202
     """A FAISS IVF-Flat or HNSW-Flat inner-product index over the normalised rows ``x`` (N, D)
-    (parameters as in :func:`knn`); used by :func:`knn` and :class:`tunespace.index.Index`."""
+    (parameters as in :func:`knn`); used by :func:`knn`. See :func:`build_faiss_index`."""
+    return build_faiss_index(x, method, seed=seed, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search,
+                             normalised=True)
+
+
+#: FAISS index kinds :func:`build_faiss_index` makes.
+INDEX_KINDS = ("exact", "ivf", "hnsw", "ivfpq")
+
+
+def build_faiss_index(
+    vectors: np.ndarray,
+    method: str,
+    *,
+    seed: int = 0,
+    nlist: int | None = None,
+    nprobe: int = 16,
+    hnsw_m: int = 32,
+    ef_search: int = 128,
+    pq_bytes: int = 32,
+    chunk_size: int = 65536,
+    normalised: bool = False,
+):  # noqa: ANN201
+    """A FAISS inner-product index of the L2-normalised rows of ``vectors`` (N, D), built in chunks.
+
+    ``vectors`` may be a memory map larger than RAM: only a seeded training sample and one chunk
+    of ``chunk_size`` rows are normalised in memory at a time.
+
+    Args:
+        method: ``"exact"`` (IndexFlatIP), ``"ivf"`` (IndexIVFFlat), ``"hnsw"`` (IndexHNSWFlat)
+            or ``"ivfpq"`` (IndexIVFPQ: product-quantised codes of ``pq_bytes`` bytes per vector,
+            8 bits per sub-quantiser; ``pq_bytes`` must divide D).
+        seed: seed of the training sample and of k-means.
+        nlist: IVF cells (default 2·sqrt(N), at most N / 39); ``nprobe``: cells probed per query.
+        hnsw_m, ef_search: HNSW degree and search beam.
+        normalised: the rows are already L2-normalised float32.
+    Raises:
+        UsageError: unknown method, ``pq_bytes`` not dividing D, too few vectors to train PQ.
+    """
     import faiss
 
-    n, d = x.shape
-    if method == "hnsw":
+    if method not in INDEX_KINDS:
+        raise UsageError(f"unknown index method {method!r}; expected one of {', '.join(INDEX_KINDS)}")
+    n, d = vectors.shape
+
+    def rows(sel: slice | np.ndarray) -> np.ndarray:
+        block = np.asarray(vectors[sel], dtype=np.float32)
+        return np.ascontiguousarray(block) if normalised else normalise(block)
+
+    if method == "exact":
+        index = faiss.IndexFlatIP(d)
+    elif method == "hnsw":
         index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = max(40, 2 * hnsw_m)
         index.hnsw.efSearch = ef_search
-        index.add(x)
-        return index
-    if nlist is None:
-        nlist = int(2 * np.sqrt(n))
-    nlist = max(1, min(nlist, n // 39))
-    quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = seed
-    index.cp.niter = 10
-    rng = np.random.default_rng(seed)
-    n_train = min(n, nlist * 40)
-    train = x[np.sort(rng.choice(n, size=n_train, replace=False))] if n_train < n else x
-    index.train(train)
-    index.add(x)
-    index.nprobe = min(nprobe, nlist)
+    else:
+        nlist = int(2 * np.sqrt(n)) if nlist is None else int(nlist)
+        nlist = max(1, min(nlist, n // 39))
+        quantizer = faiss.IndexFlatIP(d)
+        if method == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+            n_train = min(n, nlist * 40)
+        else:
+            if pq_bytes < 1 or d % pq_bytes:
+                divisors = [m for m in range(1, d + 1) if d % m == 0 and m <= 64]
+                raise UsageError(f"pq_bytes={pq_bytes} must divide the dimension {d} (e.g. {divisors[-4:]})")
+            if n < 256 * 39:
+                raise UsageError(f"ivfpq needs at least {256 * 39} vectors to train its quantisers, got {n}")
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_bytes, 8, faiss.METRIC_INNER_PRODUCT)
+            n_train = min(n, max(nlist * 40, 256 * 64))
+        index.cp.seed = seed
+        index.cp.niter = 10
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(n, size=n_train, replace=False)) if n_train < n else slice(None)
+        index.train(rows(sample))
+        index.nprobe = min(nprobe, nlist)
+    for s in range(0, n, chunk_size):
+        index.add(rows(slice(s, s + chunk_size)))
     return index
 
 
