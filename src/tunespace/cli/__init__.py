@@ -23,9 +23,21 @@ from .. import __version__
 from ..errors import TunespaceError
 
 
+class _UsageExit(Exception):
+    """A command line argparse could not parse (already reported on stderr)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a parse error reported as one line (and status 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise _UsageExit(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with one subparser per command module."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tunespace",
         description="Music audio embeddings: train with chosen augmentation, embed, "
         "and measure which musical properties the neighbourhoods are organised by.",
@@ -46,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageExit:
+        return 2
     try:
         return int(args._run(args) or 0)
     except TunespaceError as e:
