@@ -211,6 +211,9 @@ def test_audio_by_id_with_ranges(client, dataset):
     "/api/audio/labels.csv",
     "/api/audio/t03%00",
     "/api/audio/..\\..\\etc\\passwd",
+    "/static/..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/static/%2Fetc%2Fpasswd",
+    "/static-offline-docs/..%2F..%2F..%2Fetc%2Fpasswd",
 ])
 def test_audio_never_reads_outside_the_catalogue(client, path):
     r = client.get(path)
