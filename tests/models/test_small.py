@@ -60,16 +60,59 @@ def test_gradients_reach_every_parameter():
         assert p.grad.abs().sum() > 0, name
 
 
-def test_sensitive_to_pitch_and_tempo_changes(small):
-    """A one-bin transposition and a time-scale change both move the embedding."""
+def _tone(bin_: int, seed: int, frames: int = 300) -> torch.Tensor:
+    """A harmonic tone (partials 12, 19 and 24 bins up) switching on and off at random, in noise."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 1, 96, frames, generator=g) * 0.05
+    env = (torch.rand(frames, generator=g) < 0.3).float().cumsum(0) % 2
+    for h in (0, 12, 19, 24):
+        x[0, 0, bin_ + h] += env
+    return x
+
+
+def test_one_mel_bin_of_transposition_is_resolved(small):
+    """Pitch is kept exactly (no pooling over frequency): moving a tone by one mel bin moves the
+    embedding more than three times as far as another rhythm and noise at the same pitch, and
+    at least half as far as an octave (12 bins) does. A network that pooled over frequency
+    would put tones one bin apart next to each other."""
     small.eval()
-    torch.manual_seed(2)
-    x = torch.randn(1, 1, 96, 300)
-    base = small(x)
-    shifted = small(torch.roll(x, 1, dims=2))
-    stretched = small(torch.nn.functional.interpolate(x[:, 0], size=240, mode="linear")[:, None])
-    assert (base - shifted).abs().max() > 1e-3
-    assert (base - stretched).abs().max() > 1e-3
+    with torch.no_grad():
+        for b in (20, 30, 40):
+            e = small(_tone(b, 0))
+            one_bin = (e - small(_tone(b + 1, 0))).norm()
+            octave = (e - small(_tone(b + 12, 0))).norm()
+            same_pitch = (e - small(_tone(b, 1))).norm()
+            assert one_bin > 3 * same_pitch and one_bin > 0.5 * octave, (b, one_bin, octave, same_pitch)
+
+
+def _clicks(tilt: float, period: int, frames: int = 300) -> torch.Tensor:
+    """Broadband clicks every ``period`` frames, spectral envelope exp(-tilt * bin / 96)."""
+    x = torch.zeros(1, 96, frames)
+    x[0, :, 3::period] = torch.exp(-tilt * torch.arange(96) / 96.0)[:, None]
+    return x
+
+
+def test_rhythm_path_makes_the_embedding_tempo_sensitive():
+    """The rhythm path's features (which the head reads) tell tempi apart whatever the timbre:
+    click trains of one tempo with three spectral envelopes are nearer to each other than any
+    two tempi (150, 120, 97 BPM at a 10 ms hop) of one envelope; and they move the embedding."""
+    from tunespace.models import build_encoder
+
+    torch.manual_seed(0)
+    enc = build_encoder("small", width=16, depth=1, embedding_dim=16).eval()
+    no = build_encoder("small", width=16, depth=1, embedding_dim=16, rhythm_channels=0)
+    assert enc.rhythm is not None and no.rhythm is None
+    assert enc.head.in_features == no.head.in_features + 16  # the head reads the rhythm features
+    tilts, periods = (0.0, 2.0, 4.0), (40, 50, 62)
+    with torch.no_grad():
+        f = {(t, p): enc.rhythm(_clicks(t, p))[0] for t in tilts for p in periods}
+        same_tempo = max((f[(a, p)] - f[(b, p)]).norm() for p in periods for a in tilts for b in tilts if a < b)
+        other_tempo = min((f[(t, p)] - f[(t, q)]).norm() for t in tilts for p in periods for q in periods if p < q)
+        assert same_tempo < other_tempo, (same_tempo, other_tempo)
+        x = _clicks(0.0, 50)[:, None]
+        full = enc(x)
+        enc.head.weight[:, -16:] = 0.0  # without the rhythm features' contribution
+        assert (full - enc(x)).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("kernel,dilation", [(3, 1), (3, 8), (5, 2)])
@@ -100,13 +143,3 @@ def test_rhythm_path_autocorrelation_peaks_at_the_beat_period():
         ac = branch.autocorrelation(x)[0, 0]
         assert int(torch.argmax(ac[20:])) + 20 == period
     assert branch(torch.randn(3, 96, 300)).shape == (3, 8)
-
-
-def test_rhythm_path_makes_the_embedding_tempo_sensitive():
-    from tunespace.models import build_encoder
-
-    torch.manual_seed(0)
-    enc = build_encoder("small", width=16, depth=1, embedding_dim=16).eval()
-    no = build_encoder("small", width=16, depth=1, embedding_dim=16, rhythm_channels=0)
-    assert enc.rhythm is not None and no.rhythm is None
-    assert enc.num_parameters() > no.num_parameters()

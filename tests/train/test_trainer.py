@@ -101,7 +101,7 @@ def test_bad_input_fails_before_training_with_exit_2(train_corpus, tmp_path, cap
     rc = main(["train", "--data", str(train_corpus), "--out", str(tmp_path / "r"), *tiny_overrides(), *extra])
     err = capsys.readouterr().err.strip()
     assert rc == 2
-    assert len(err.splitlines()) == 1 and message in err.lower() or message in err, err
+    assert len(err.splitlines()) == 1 and (message in err.lower() or message in err), err
     assert not (tmp_path / "r" / "checkpoints").exists()
 
 
@@ -146,3 +146,70 @@ def test_view_parameters_are_logged_as_json(train_corpus, tmp_path, backend):
     params = rows[0]["cpu"] if backend == "waveform" else rows[0]["device"]
     text = json.dumps(params)
     assert "semitones" in text and "applied" in text
+
+
+def test_resumed_run_logs_every_step_once(train_corpus, tmp_path):
+    """A run killed after logging steps past its checkpoint replays them: they are logged once."""
+    cfg = _cfg(train_corpus, policy="none", steps=6, extra=["train.log_views=true", "train.num_workers=0"])
+    run = tmp_path / "run"
+    train(run, cfg, stop_after=2)
+    # what a process killed during step 4 leaves: steps 3 and 4 logged, the last line cut short
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 3, "loss": 9.0}) + "\n" + json.dumps({"step": 4, "loss": 9.0}) + "\n" + '{"step": 5, "lo')
+    with open(run / "views.jsonl", "a") as f:
+        f.write(json.dumps({"step": 2, "index": []}) + "\n" + json.dumps({"step": 3, "index": []}) + "\n")
+    train(run, cfg, resume=True)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(r["loss"] != 9.0 for r in rows)
+    views = [json.loads(line)["step"] for line in (run / "views.jsonl").read_text().splitlines()]
+    assert views == [0, 1, 2, 3, 4, 5]
+
+
+def test_fresh_start_after_a_run_killed_before_its_first_checkpoint_starts_clean_logs(train_corpus, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 9.0}) + "\n")
+    train(run, _cfg(train_corpus, policy="none", steps=2))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and rows[0]["loss"] != 9.0
+
+
+def test_resuming_a_finished_run_reports_its_final_loss(train_corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    res = train(run, _cfg(train_corpus, policy="none", steps=4))
+    again = train(run, None, resume=True)
+    assert again.steps == 4 and again.final_loss == pytest.approx(res.final_loss)
+    assert load_checkpoint(res.checkpoint)["loss"] == pytest.approx(res.final_loss)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out and f"{res.final_loss:.4f}" in out
+
+
+def test_checkpoint_of_an_older_version_without_loss_uses_the_logged_loss(train_corpus, tmp_path):
+    run = tmp_path / "run"
+    res = train(run, _cfg(train_corpus, policy="none", steps=2))
+    state = load_checkpoint(res.checkpoint)
+    del state["loss"]
+    torch.save(state, res.checkpoint)
+    assert train(run, None, resume=True).final_loss == pytest.approx(res.final_loss)
+
+
+@pytest.mark.parametrize("override", ["train.steps=true", "train.batch_size=false", "seed=true", "train.log_every=true"])
+def test_a_bool_is_not_an_integer(train_corpus, tmp_path, capsys, override):
+    rc = main(["train", "--data", str(train_corpus), "--out", str(tmp_path / "r"), *tiny_overrides(), override])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and override.split("=")[0] in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_foreign_checkpoint_in_the_run_folder_is_refused_on_resume(train_corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    res = train(run, _cfg(train_corpus, policy="none", steps=2))
+    state = load_checkpoint(res.checkpoint)
+    state["model"] = {k: torch.zeros(3) for k in state["model"]}  # right names, wrong sizes
+    torch.save(state, res.checkpoint)
+    assert main(["train", "--out", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not fit" in err
