@@ -25,6 +25,7 @@ from tunespace.cli import main
     (["serve", "--index", "/nonexistent/idx"], "not an index folder"),
     (["serve", "--study", "/nonexistent/study"], "not a study folder"),
     (["serve", "--index", "x", "--port", "70000"], "--port must be in 1-65535"),
+    (["serve", "--index", "x", "--search-threads", "0"], "--search-threads must be at least 1"),
 ])
 def test_usage_errors_are_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2

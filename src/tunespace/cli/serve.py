@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import os
 import socket
@@ -71,14 +72,18 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be in 1-65535, got {args.port}")
-    _check_port(args.host, args.port)
     threads = args.search_threads if args.search_threads is not None else max(1, (os.cpu_count() or 2) - 1)
     if threads < 1:
         raise UsageError(f"--search-threads must be at least 1, got {threads}")
+    _check_port(args.host, args.port)
     app = build(args)
     import faiss
 
     faiss.omp_set_num_threads(threads)
+    # the catalogue, ids and labels live as long as the server: keep them out of the garbage
+    # collector's full passes (they would otherwise be walked again and again, pausing requests)
+    gc.collect()
+    gc.freeze()
     served = app.state.served
     for note in served.notes:
         print(f"tunespace serve: {note}", file=sys.stderr)
