@@ -51,11 +51,14 @@ def test_the_command_serves_until_stopped(index_dirs, dataset, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    opened = tmp_path / "opened.txt"
+    # --open: Python's webbrowser runs $BROWSER with the URL in place of %s
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "BROWSER": f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\" {opened} %s"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tunespace", "serve", "--index", f"a={index_dirs['a']}", "--audio", str(dataset),
          "--labels", str(dataset / "labels.csv"), "--port", str(port), "--no-precompute-maps",
-         "--map-cache", str(tmp_path)],
+         "--map-cache", str(tmp_path), "--open"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         lines = []
@@ -82,6 +85,11 @@ def test_the_command_serves_until_stopped(index_dirs, dataset, tmp_path):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=5)
         assert e.value.code == 400
+        for _ in range(100):
+            if opened.is_file() and opened.read_text():
+                break
+            time.sleep(0.1)
+        assert opened.read_text() == f"http://127.0.0.1:{port}/"
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/info", headers={"Host": f"localhost:{port}"})
         with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status == 200

@@ -8,6 +8,8 @@ import ipaddress
 import os
 import socket
 import sys
+import threading
+import time
 
 from ..errors import UsageError
 
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--map-cache", metavar="DIR", help="folder for the cached maps "
                         "(default: INDEX/maps/, or DIR/serve/maps/ for a study)")
     parser.add_argument("--no-precompute-maps", action="store_true", help="compute each map on its first request only")
+    parser.add_argument("--open", action="store_true", help="open the page in the default web browser once serving")
     parser.add_argument("--search-threads", type=int, default=None, metavar="N",
                         help="FAISS threads per search (default: the CPU count less one, at least 1: "
                              "one core stays with the HTTP layer)")
@@ -93,10 +96,23 @@ def run(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     names = ", ".join(s.name for s in served.indexes)
     print(f"tunespace serve: {len(served.catalogue)} tracks, indexes {names}", flush=True)
-    print(f"tunespace serve: open http://{host}:{args.port}/  (API docs: http://{host}:{args.port}/docs; Ctrl-C stops)",
-          flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    url = f"http://{host}:{args.port}/"
+    print(f"tunespace serve: open {url}  (API docs: {url}docs; Ctrl-C stops)", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning"))
+    if args.open:
+        threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
+    server.run()
     return 0
+
+
+def _open_when_started(server, url: str) -> None:  # noqa: ANN001 (a uvicorn.Server)
+    import webbrowser
+
+    for _ in range(600):
+        if server.started:
+            webbrowser.open(url)
+            return
+        time.sleep(0.1)
 
 
 def _is_loopback(host: str) -> bool:
