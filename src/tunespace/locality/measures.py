@@ -1,5 +1,5 @@
-"""Per-query agreement and chance terms of the neighbourhood measures (research brief,
-"Measuring neighbourhoods"), implemented exactly as defined there.
+"""Per-query agreement and chance terms of the neighbourhood measures (definitions:
+docs/metrics.md), implemented exactly as defined there.
 
 For each query i and each k, the *agreement* a_i(k) is the mean pair score s(i, j) over the
 k nearest neighbours j of i; the *chance* term c_i is the mean of s(i, j) over the items a

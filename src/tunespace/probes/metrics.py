@@ -1,4 +1,4 @@
-"""Downstream metrics (research brief, "Standard downstream metrics").
+"""Downstream metrics (definitions: docs/metrics.md).
 
 - accuracy (genre, instrument, mood, key exact): scikit-learn ``accuracy_score``.
 - key: mean mir_eval weighted score, reference = true key (table from mir_eval itself).
