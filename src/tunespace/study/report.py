@@ -24,7 +24,7 @@ import numpy as np
 
 from ..files import write_json, write_text
 from ..probes.intervals import bounded_interval
-from .claims import RULES, SHORTCUT_FREE_PROPS, TASK_METRICS, StudyItems, _pick, _policy, judge_claims  # noqa: F401
+from .claims import RULES, SHORTCUT_FREE_PROPS, StudyItems, judge_claims
 from .stats import Estimate
 
 _ORDER = ["key", "key_graded", "tempo_bpm", "tempo_bpm_acc2", "genre", "mood", "instrument"]
