@@ -5,7 +5,8 @@ Two kinds of fingerprint, each a SHA-256:
 - ``train/<policy>@<backend>``: a tiny model (``tests/conftest.py``'s ``tiny_overrides(steps=3)``,
   ``train.log_views=true``) trained on a 16-track corpus (10 s, seed 5): every tensor of the
   final checkpoint's weights (bit-exact) and the text of ``views.jsonl`` (every view's logged
-  parameters). Policies: ``ts+ps+eq`` on the spectral backend, ``ts+ps`` on the waveform one.
+  parameters). Policies: ``ts+ps+eq`` on the spectral backend (spectrogram cache, and again
+  with windows read from disk), ``ts+ps`` on the waveform one (audio cache).
 - ``pipeline/<policy>@<backend>``: :class:`~tunespace.augment.pipeline.PairTransform` on fixed
   random windows (CPU stage with a seeded generator, then the device stage with a seeded torch
   generator): the two model inputs and the parameters as JSON. Covers every augmentation type,
@@ -31,7 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-TRAIN_RUNS = [("ts+ps+eq", "spectral"), ("ts+ps", "waveform")]
+#: (policy, backend, extra overrides): the spectrogram cache, the audio cache, and windows read from disk.
+TRAIN_RUNS = [("ts+ps+eq", "spectral", []), ("ts+ps", "waveform", []),
+              ("ts+ps+eq", "spectral", ["data.cache_audio=false"])]
 ALL = ["time_stretch", "pitch_shift", "eq", "gain", "noise"]
 PIPELINES = [
     ("ts+ps+eq", "spectral"), ("ts+ps+eq", "waveform"), ("none", "spectral"), ("none", "waveform"),
@@ -102,17 +105,18 @@ def train_fingerprints(work: Path) -> dict[str, str]:
     torch.set_num_threads(2)
     corpus = build_corpus(work / "corpus", tracks=16, seconds=10.0, seed=5, workers=2)
     out = {}
-    for policy, backend in TRAIN_RUNS:
-        run = work / f"run-{policy}-{backend}"
-        cfg = resolve_config(None, list(TINY), **{"data.path": str(corpus), "augment.policy": policy,
-                                                  "augment.backend": backend})
+    for policy, backend, extra in TRAIN_RUNS:
+        name = f"{policy}@{backend}" + "".join(f"/{e}" for e in extra)
+        run = work / f"run-{len(out)}"
+        cfg = resolve_config(None, TINY + extra, **{"data.path": str(corpus), "augment.policy": policy,
+                                                    "augment.backend": backend})
         result = train(run, cfg)
         state = torch.load(result.checkpoint, map_location="cpu", weights_only=True)["model"]
         weights = _sha(*(k.encode() + _tensor_bytes(v) for k, v in sorted(state.items())))
         views = (run / "views.jsonl").read_bytes()
-        out[f"train/{policy}@{backend}/weights"] = weights
-        out[f"train/{policy}@{backend}/views.jsonl"] = _sha(views)
-        out[f"train/{policy}@{backend}/loss"] = repr(result.final_loss)
+        out[f"train/{name}/weights"] = weights
+        out[f"train/{name}/views.jsonl"] = _sha(views)
+        out[f"train/{name}/loss"] = repr(result.final_loss)
     return out
 
 

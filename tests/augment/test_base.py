@@ -1,14 +1,25 @@
 """Explicit randomness: replay, determinism, per-item independence, sampling ranges."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
-from tunespace.augment import spectral, waveform
+from tunespace.augment import SPECS, spectral, waveform
+from tunespace.errors import ConfigError
 
-SPECTRAL = [spectral.TimeStretch, spectral.PitchShift, spectral.Equaliser, spectral.Gain, spectral.Noise]
-WAVEFORM = [waveform.TimeStretch, waveform.PitchShift, waveform.Equaliser, waveform.Gain, waveform.Noise,
-            waveform.Reverb]
+SPECTRAL = list(spectral.AUGMENTATIONS.values())
+WAVEFORM = list(waveform.AUGMENTATIONS.values())
+
+
+def test_every_type_has_a_function_per_backend():
+    assert set(waveform.AUGMENTATIONS) == set(SPECS)
+    assert set(spectral.AUGMENTATIONS) == set(SPECS) - {"reverb"}
+    for backend in (spectral, waveform):
+        for kind, cls in backend.AUGMENTATIONS.items():
+            assert issubclass(cls, SPECS[kind]) and cls.kind == kind
+            assert callable(getattr(backend.functional, kind, None))  # the plain function of the same name
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +85,63 @@ def test_spectral_runs_on_the_input_device_dtype(batch_power):
 
 def test_waveform_time_stretch_full_length():
     x = np.sin(np.arange(16000) / 10).astype(np.float32)
-    aug = waveform.TimeStretch(keep_length=False)
-    y = aug.apply(x, {"rate": np.array([1.25]), "applied": np.array([True])})
+    y = waveform.functional.time_stretch(x, 1.25, 16000, keep_length=False)
     assert abs(len(y) - 16000 / 1.25) <= 2
+    assert waveform.functional.time_stretch(x, 1.25, 16000).shape == x.shape
+
+
+# the plain functions with one value for every item give what the augmentation objects give
+SPECTRAL_VALUES = {
+    "time_stretch": {"rate": 1.2}, "pitch_shift": {"semitones": -2.5}, "gain": {"gain_db": 4.0},
+    "low_pass": {"cutoff_hz": 1500.0}, "noise": {"snr_db": 20.0, "noise_seed": 3},
+    "eq": {"peak_freq_hz": [[500.0, 2000.0]], "peak_gain_db": [[6.0, -6.0]], "peak_q": [[1.0, 2.0]],
+           "low_shelf_freq_hz": 100.0, "low_shelf_gain_db": 3.0, "high_shelf_freq_hz": 4000.0,
+           "high_shelf_gain_db": -3.0},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SPECTRAL_VALUES))
+def test_spectral_functions_are_what_the_augmentations_apply(kind, batch_power):
+    fe = spectral.Gain().frontend
+    values = SPECTRAL_VALUES[kind]
+    n = batch_power.shape[0]
+    params = {k: np.repeat(np.asarray(v), n, axis=0) if np.ndim(v) == 2 else np.full(n, v) for k, v in values.items()}
+    params["applied"] = np.array([True, False, True, True])
+    y = spectral.AUGMENTATIONS[kind]().apply(batch_power, params)
+    context = {"eq": {"sample_rate": fe.sample_rate, "n_fft": fe.n_fft},
+               "low_pass": {"sample_rate": fe.sample_rate, "n_fft": fe.n_fft},
+               "noise": {"n_fft": fe.n_fft, "win_length": fe.win_length}}.get(kind, {})
+    direct = getattr(spectral.functional, kind)(batch_power, **{k: params[k] for k in values}, **context)
+    torch.testing.assert_close(y[[0, 2, 3]], direct[[0, 2, 3]], rtol=0, atol=0)
+    torch.testing.assert_close(y[1], batch_power[1], rtol=0, atol=0)  # not applied: untouched
+    assert not torch.allclose(direct[0], batch_power[0])
+    if kind != "noise":  # a number means "the same for every item"
+        scalar = {k: (np.asarray(v)[0] if np.ndim(v) == 2 else v) for k, v in values.items()}
+        torch.testing.assert_close(getattr(spectral.functional, kind)(batch_power, **scalar, **context), direct)
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_waveform_functions_are_what_the_augmentations_apply(kind, tone):
+    aug = waveform.AUGMENTATIONS[kind](sample_rate=16000)
+    x = np.stack([tone[:8000], tone[4000:12000]])
+    params = aug.sample(np.random.default_rng(5), 2)
+    params["applied"] = np.array([False, True])
+    y = aug.apply(x, params)
+    item = {k: v[1] for k, v in params.items() if k != "applied"}
+    context = {} if kind in ("gain", "noise") else {"sample_rate": 16000}
+    direct = getattr(waveform.functional, kind)(x[1], **item, **context)
+    np.testing.assert_array_equal(y[1], direct)
+    np.testing.assert_array_equal(y[0], x[0])
+    assert direct.dtype == np.float32 and direct.shape == x[1].shape
+
+
+def test_fixed_values_are_checked_like_ranges():
+    assert SPECS["time_stretch"].check("rate", 2) == 2.0
+    for kind, param, value, word in [("time_stretch", "rate", 0.0, "outside (0, 4]"),
+                                     ("pitch_shift", "semitones", 30, "outside [-24, 24]"),
+                                     ("gain", "gain_db", "loud", "not a number"),
+                                     ("low_pass", "cutoff_hz", float("nan"), "not finite")]:
+        with pytest.raises(ConfigError, match=rf"augment\.{kind}\.{param}: .*{re.escape(word)}"):
+            SPECS[kind].check(param, value)
+    with pytest.raises(ConfigError, match="augment.eq.max_freq_hz: 7000 Hz is not below Nyquist"):
+        waveform.Equaliser(sample_rate=12000, max_freq_hz=7000)

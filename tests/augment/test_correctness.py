@@ -165,3 +165,26 @@ def test_gain_and_noise_levels(backend, noise, logmel):
         py, f = y.mean(1), np.arange(y.shape[0]) * SR / 2048
     lo, hi = py[(f >= 1000) & (f < 3000)].sum(), py[(f >= 5000) & (f < 7000)].sum()
     assert abs(10 * np.log10(lo / hi)) < 1.0
+
+
+def first_order_low_pass_db(f_hz, cutoff_hz):
+    """Power response of the bilinear (pre-warped) first-order low-pass, from its analog prototype."""
+    ratio = np.tan(np.pi * f_hz / SR) / np.tan(np.pi * cutoff_hz / SR)
+    return -10 * np.log10(1 + ratio ** 2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_low_pass_attenuates_like_a_first_order_filter(backend, noise, logmel):
+    y = _run(backend, _make(backend, "LowPass"), noise, _params(cutoff_hz=1000.0), logmel)
+    for lo, hi in [(100, 200), (950, 1050), (1900, 2100), (3900, 4100), (6000, 6400)]:
+        expected = first_order_low_pass_db((lo + hi) / 2, 1000.0)
+        assert abs(band_gain_db(backend, noise, y, lo, hi, logmel) - expected) < 0.2, (lo, hi, expected)
+    assert first_order_low_pass_db(1000.0, 1000.0) == pytest.approx(-3.01, abs=0.01)
+
+
+def test_waveform_low_pass_runs_the_filter_the_spectral_backend_models(noise):
+    from tunespace.augment import biquad
+
+    y = waveform.functional.low_pass(noise, 1500.0, sample_rate=SR)  # pedalboard (JUCE)
+    ref = scipy.signal.sosfilt(biquad.first_order_low_pass(np.array([1500.0]), SR), noise.astype(np.float64))
+    np.testing.assert_allclose(y, ref, rtol=0, atol=1e-6 * float(np.abs(ref).max()))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tunespace.augment import collate_params, make_pair_transform, params_to_json
+from tunespace.augment import make_pair_transform, params_to_json
 from tunespace.errors import ConfigError
 
 
@@ -35,10 +35,13 @@ def test_pair_transform_shapes_and_params(backend, windows):
     xa, xb, params = pt.device_stage(a, b, torch.Generator().manual_seed(0))
     assert xa.shape == xb.shape == (3, 1, 96, 300)
     torch.testing.assert_close(xa.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-4, rtol=0)
-    if backend == "waveform":
-        params = collate_params([o[2] for o in outs])
-    assert params["a"] == {}
-    assert params["b"]["time_stretch"]["rate"].shape == (3,)
+    if backend == "waveform":  # drawn per pair in cpu_stage (a loader worker), logged per pair
+        assert params == {}
+        assert all(o[2]["a"] == {} and o[2]["b"]["time_stretch"]["rate"].shape == (1,) for o in outs)
+        params = outs[0][2]
+    else:  # drawn per batch on the device
+        assert [o[2] for o in outs] == [{}, {}, {}]
+        assert params["a"] == {} and params["b"]["time_stretch"]["rate"].shape == (3,)
     assert params["b"]["eq"]["applied"].dtype == bool
     json.dumps(params_to_json(params))
     # view a is unaugmented: equal to the plain front end of the centre of the window
@@ -77,7 +80,9 @@ def test_wrong_window_length_is_config_error():
 
 
 @pytest.mark.parametrize("spec", ["ts+ps+eq", {"augmentations": [{"type": "gain"}, {"type": "pitch_shift"},
-                                                                 {"type": "eq"}, {"type": "time_stretch"}]}])
+                                                                 {"type": "eq"}, {"type": "time_stretch"}]},
+                                  {"augmentations": [{"type": "low_pass"}, {"type": "pitch_shift"},
+                                                     {"type": "time_stretch"}, {"type": "gain"}]}])
 def test_fused_spectral_path_equals_step_by_step(spec, windows):
     from tunespace.augment.spectral.fused import fusable, fused_mel
 
@@ -87,8 +92,28 @@ def test_fused_spectral_path_equals_step_by_step(spec, windows):
     p = pt.frontend.power(x)
     params = pt.policy.sample(np.random.default_rng(4), 3)["b"]
     params["pitch_shift"]["applied"][1] = False  # mix of applied and not
+    params[pt.policy.augmentations[0].kind]["applied"][2] = False
     ref = pt.frontend.mel(pt.policy.apply_view(p, params))
     start = (ref.shape[-1] - 300) // 2
     ref = ref[..., start:start + 300]
     got = fused_mel(p, pt.frontend.filterbank, pt.policy.augmentations, params, 300)
     torch.testing.assert_close(got, ref, rtol=1e-3, atol=1e-3 * float(ref.abs().max()))
+    clean = pt.frontend.mel(p)[..., start:start + 300]
+    assert (got - clean).abs().mean() > 0.05 * clean.abs().mean()  # it did augment
+
+
+def test_noise_is_not_fused():
+    from tunespace.augment.spectral.fused import fusable
+
+    assert not fusable(make_pair_transform({"augmentations": [{"type": "eq"}, {"type": "noise"}]}).policy.augmentations)
+    assert not fusable(make_pair_transform({"augmentations": ["gain", "reverb"]}, "waveform").policy.augmentations)
+
+
+def test_make_pair_transform_takes_a_frontend_and_overrides():
+    from tunespace.features import FrontEnd
+
+    fe = FrontEnd(n_mels=64)
+    pt = make_pair_transform("ts+ps", "spectral", fe, 2.0, {"time_stretch": {"max_rate": 1.2}})
+    assert pt.frontend.config is fe and pt.policy.augmentations[0].frontend is fe
+    assert pt.policy.max_speedup() == 1.2 and pt.target_frames == 200
+    assert make_pair_transform("ps", "spectral", {"n_mels": 64}).frontend.config == fe

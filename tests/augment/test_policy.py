@@ -19,10 +19,53 @@ def test_named_policies(name, backend):
 
 def test_parse_condition():
     assert parse_condition("ps@waveform") == ("ps", "waveform")
-    assert parse_condition("ts+ps+eq") == ("ts+ps+eq", "spectral")
+    assert parse_condition(" ts+ps@spectral ") == ("ts+ps", "spectral")
     assert build_policy("ps@waveform", "spectral").backend == "waveform"
     with pytest.raises(ConfigError, match="backend"):
         parse_condition("ps@gpu")
+    with pytest.raises(ConfigError, match="empty policy name"):
+        parse_condition("@waveform")
+
+
+def test_no_suffix_keeps_the_configured_backend():
+    # bug: a condition without @backend used to come back as "spectral" and override the config
+    assert parse_condition("ts+ps+eq") == ("ts+ps+eq", None)
+    assert build_policy("ps", "waveform").backend == "waveform"
+
+
+def test_train_cli_augment_without_suffix_keeps_the_config_files_backend(tmp_path, monkeypatch):
+    import tunespace.train
+    from tunespace.cli import main
+
+    seen = []
+    monkeypatch.setattr(tunespace.train, "train", lambda out, cfg, resume=False: seen.append(cfg) or 1 / 0)
+    config = tmp_path / "train.yaml"
+    config.write_text("augment: {backend: waveform}\n")
+    for augment, backend in (("ts", "waveform"), ("ts@spectral", "spectral")):
+        with pytest.raises(ZeroDivisionError):
+            main(["train", "--data", str(tmp_path), "--config", str(config), "--augment", augment,
+                  "--out", str(tmp_path / "run")])
+        assert (seen[-1]["augment"]["policy"], seen[-1]["augment"]["backend"]) == (augment.split("@")[0], backend)
+
+
+def test_study_condition_without_suffix_keeps_the_studys_backend(tmp_path):
+    from tunespace.study.runner import train_config
+
+    study = {"train": {"augment": {"backend": "waveform"}}}
+    assert train_config(study, "ts", 0, tmp_path)["augment"]["backend"] == "waveform"
+    assert train_config(study, "ts@spectral", 0, tmp_path)["augment"]["backend"] == "spectral"
+    assert train_config({}, "ps", 1, tmp_path)["augment"]["backend"] == "spectral"  # the trainer's default
+
+
+def test_low_pass_is_available_but_in_no_paper_policy():
+    assert [n for n, kinds in NAMED.items() if "low_pass" in kinds] == ["lp"]
+    for backend in ("waveform", "spectral"):
+        pol = build_policy({"augmentations": [{"type": "low_pass", "min_cutoff_hz": 800, "max_cutoff_hz": 900}]},
+                           backend)
+        cutoff = pol.sample(np.random.default_rng(0), 50)["b"]["low_pass"]["cutoff_hz"]
+        assert 800 <= cutoff.min() and cutoff.max() <= 900
+    with pytest.raises(ConfigError, match="low_pass.max_cutoff_hz: 9000 Hz is not below Nyquist"):
+        build_policy({"augmentations": [{"type": "low_pass", "max_cutoff_hz": 9000}]}, "spectral")
 
 
 def test_custom_policy_and_overrides():
@@ -48,6 +91,8 @@ def test_custom_policy_and_overrides():
     ({"augmentations": [{"type": "gain", "max_gain_db": 500}]}, None, "gain.max_gain_db"),
     ({"augmentations": [{"type": "gain", "loudness": 3}]}, None, "gain.loudness"),
     ({"augmentations": [{"type": "reverb"}]}, None, "reverb@waveform"),
+    ({"augmentations": [{"type": "time_stretch", "keep_length": False}]}, None, "time_stretch.keep_length"),
+    ({"augmentations": [{"type": "eq", "frontend": None}]}, None, "eq.frontend"),
     ({"apply_to": "neither"}, None, "apply_to"),
     ("ts", {"pitch_shift": {"max_semitones": 2}}, "pitch_shift"),
     ("ts", {"time_stretch": {"max_rate": "fast"}}, "max_rate"),

@@ -1,16 +1,25 @@
-"""Apply chosen augmentations (fixed values, not drawn) to a whole file, for listening."""
+"""Apply chosen augmentations with fixed values (not drawn) to a whole file, for listening.
+
+The values are checked against the same limits as the policies' ranges
+(:meth:`tunespace.augment.base.Augmentation.check`) and applied by the waveform backend's
+plain functions (:mod:`tunespace.augment.waveform.functional`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from . import waveform
+from .base import EqualiserSpec, GainSpec, LowPassSpec, NoiseSpec, PitchShiftSpec, ReverbSpec, TimeStretchSpec
+from .waveform import functional as F
 
 Peak = tuple[float, float, float]
+#: Wet level of ``--reverb`` (dry level 0.7).
+REVERB_WET_LEVEL = 0.3
 
 
 def parse_eq(text: str) -> list[Peak]:
@@ -28,20 +37,22 @@ def parse_eq(text: str) -> list[Peak]:
 
 
 def augment_file(in_path: str | Path, out_path: str | Path, *, time_stretch: float | None = None,
-                 pitch_shift: float | None = None, eq: list[Peak] | None = None, gain_db: float | None = None,
-                 noise_snr_db: float | None = None, reverb_room_size: float | None = None,
-                 seed: int = 0) -> dict[str, dict[str, Any]]:
+                 pitch_shift: float | None = None, eq: list[Peak] | None = None, low_pass_hz: float | None = None,
+                 gain_db: float | None = None, noise_snr_db: float | None = None,
+                 reverb_room_size: float | None = None, seed: int = 0) -> dict[str, dict[str, Any]]:
     """Apply the given augmentations (waveform backend) to a whole file and write the result.
 
-    Order: time-stretch, pitch-shift, EQ, gain, noise, reverb. The file is read mono at its
-    own sample rate, not cropped (time-stretch changes its duration), and written as float WAV
-    or FLAC by the extension of ``out_path``.
+    Order: time-stretch, pitch-shift, EQ, low-pass, gain, noise, reverb. The file is read mono
+    at its own sample rate, not cropped (time-stretch changes its duration), and written as
+    float WAV or FLAC by the extension of ``out_path``. Every value is checked before the file
+    is read.
 
     Args:
         in_path, out_path: audio files.
         time_stretch: rate, ``> 1`` faster.
         pitch_shift: semitones.
-        eq: peaking filters ``(freq_hz, gain_db, q)``.
+        eq: peaking filters ``(freq_hz, gain_db, q)`` (with flat 0 dB shelves at 100 and 3000 Hz).
+        low_pass_hz: cutoff of a first-order low-pass, Hz.
         gain_db: broadband gain, dB.
         noise_snr_db: white noise at this SNR, dB.
         reverb_room_size: Freeverb room size in [0, 1] (wet level 0.3).
@@ -54,35 +65,36 @@ def augment_file(in_path: str | Path, out_path: str | Path, *, time_stretch: flo
     from .. import audio
 
     sr = audio.info(in_path).sample_rate
-    x = audio.load(in_path, sr=sr)
-    steps: list[tuple[Any, dict[str, np.ndarray]]] = []
+    steps: list[tuple[str, dict[str, Any], Callable[[np.ndarray], np.ndarray]]] = []
     if time_stretch is not None:
-        aug = waveform.TimeStretch(sr, keep_length=False, min_rate=time_stretch, max_rate=time_stretch)
-        steps.append((aug, {"rate": np.array([time_stretch])}))
+        rate = TimeStretchSpec.check("rate", time_stretch)
+        steps.append(("time_stretch", {"rate": rate}, lambda x: F.time_stretch(x, rate, sr, keep_length=False)))
     if pitch_shift is not None:
-        aug = waveform.PitchShift(sr, min_semitones=pitch_shift, max_semitones=pitch_shift)
-        steps.append((aug, {"semitones": np.array([pitch_shift])}))
+        semitones = PitchShiftSpec.check("semitones", pitch_shift)
+        steps.append(("pitch_shift", {"semitones": semitones}, lambda x: F.pitch_shift(x, semitones, sr)))
     if eq:
-        f, g, q = (np.array([[p[i] for p in eq]], dtype=np.float64) for i in range(3))
-        aug = waveform.Equaliser(sr, n_peaks=len(eq), min_freq_hz=float(f.min()), max_freq_hz=float(f.max()),
-                                 min_gain_db=float(g.min()), max_gain_db=float(g.max()), min_q=float(q.min()),
-                                 max_q=float(q.max()), shelves=False)
-        steps.append((aug, {"peak_freq_hz": f, "peak_gain_db": g, "peak_q": q,
-                            "low_shelf_freq_hz": np.array([100.0]), "low_shelf_gain_db": np.zeros(1),
-                            "high_shelf_freq_hz": np.array([3000.0]), "high_shelf_gain_db": np.zeros(1)}))
+        bands = {"peak_freq_hz": [EqualiserSpec.check_below_nyquist("freq_hz", EqualiserSpec.check("freq_hz", f), sr)
+                                  for f, _, _ in eq],
+                 "peak_gain_db": [EqualiserSpec.check("gain_db", g) for _, g, _ in eq],
+                 "peak_q": [EqualiserSpec.check("q", q) for _, _, q in eq],
+                 "low_shelf_freq_hz": 100.0, "low_shelf_gain_db": 0.0,
+                 "high_shelf_freq_hz": 3000.0, "high_shelf_gain_db": 0.0}
+        steps.append(("eq", bands, lambda x: F.eq(x, **bands, sample_rate=sr)))
+    if low_pass_hz is not None:
+        cutoff = LowPassSpec.check_below_nyquist("cutoff_hz", LowPassSpec.check("cutoff_hz", low_pass_hz), sr)
+        steps.append(("low_pass", {"cutoff_hz": cutoff}, lambda x: F.low_pass(x, cutoff, sample_rate=sr)))
     if gain_db is not None:
-        steps.append((waveform.Gain(sr, min_gain_db=gain_db, max_gain_db=gain_db), {"gain_db": np.array([gain_db])}))
+        gain = GainSpec.check("gain_db", gain_db)
+        steps.append(("gain", {"gain_db": gain}, lambda x: F.gain(x, gain)))
     if noise_snr_db is not None:
-        aug = waveform.Noise(sr, min_snr_db=noise_snr_db, max_snr_db=noise_snr_db)
-        steps.append((aug, {"snr_db": np.array([noise_snr_db]), "noise_seed": np.array([seed], dtype=np.int64)}))
+        snr = NoiseSpec.check("snr_db", noise_snr_db)
+        steps.append(("noise", {"snr_db": snr, "noise_seed": int(seed)}, lambda x: F.noise(x, snr, seed)))
     if reverb_room_size is not None:
-        aug = waveform.Reverb(sr, min_room_size=reverb_room_size, max_room_size=reverb_room_size,
-                              min_wet_level=0.3, max_wet_level=0.3)
-        steps.append((aug, {"room_size": np.array([reverb_room_size]), "wet_level": np.array([0.3])}))
-    applied: dict[str, dict[str, Any]] = {}
-    for aug, params in steps:
-        params["applied"] = np.array([True])
-        x = aug.apply(x, params)
-        applied[aug.kind] = {k: v.tolist()[0] for k, v in params.items() if k != "applied"}
+        room = ReverbSpec.check("room_size", reverb_room_size)
+        steps.append(("reverb", {"room_size": room, "wet_level": REVERB_WET_LEVEL},
+                      lambda x: F.reverb(x, room, REVERB_WET_LEVEL, sample_rate=sr)))
+    x = audio.load(in_path, sr=sr)
+    for _, _, fn in steps:
+        x = fn(x)
     audio.save(out_path, x, sr)
-    return applied
+    return {kind: values for kind, values, _ in steps}

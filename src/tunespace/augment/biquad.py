@@ -1,16 +1,23 @@
-"""RBJ "Audio EQ Cookbook" biquads shared by both EQ backends.
+"""Filter designs shared by both backends: RBJ "Audio EQ Cookbook" biquads and a first-order low-pass.
 
 Both backends use the same filter design: the ``waveform`` backend filters the signal with
-these coefficients (``scipy.signal.sosfilt``), the ``spectral`` backend multiplies the power
-spectrogram by their exact squared magnitude response at the STFT bin frequencies. The
-coefficient formulas are the cookbook's (R. Bristow-Johnson); scipy has no vectorised
+these coefficients (``scipy.signal.sosfilt``; the low-pass with pedalboard, whose JUCE filter
+has exactly the coefficients of :func:`first_order_low_pass`), the ``spectral`` backend
+multiplies the power spectrogram by their exact squared magnitude response at the STFT bin
+frequencies (:func:`power_response`). The coefficient formulas are the cookbook's
+(R. Bristow-Johnson) and JUCE's ``makeFirstOrderLowPass``; scipy has no vectorised
 peaking/shelf designer, so they are written here.
+
+Sections are arrays ``(..., 6)``: ``[b0, b1, b2, 1, a1, a2]`` (normalised, ``a0 = 1``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+#: Q of the EQ's shelves (Butterworth-like, no overshoot).
+SHELF_Q = 1.0 / np.sqrt(2.0)
 
 
 def _common(freq_hz: np.ndarray, gain_db: np.ndarray, q: np.ndarray | float, sample_rate: float):
@@ -61,15 +68,33 @@ def _sos(b: list, den: list) -> np.ndarray:
     return np.stack([b0 / a0, b1 / a0, b2 / a0, np.ones_like(a0), a1 / a0, a2 / a0], axis=-1)
 
 
-def equaliser_sos(params: dict[str, np.ndarray], item: int, sample_rate: float, shelf_q: float) -> np.ndarray:
-    """All sections of item ``item`` of EQ params (see ``EqualiserSpec``) -> ``(n_sections, 6)``."""
-    sections = [peaking(params["peak_freq_hz"][item], params["peak_gain_db"][item], params["peak_q"][item],
-                        sample_rate)]
-    sections.append(low_shelf(params["low_shelf_freq_hz"][item:item + 1], params["low_shelf_gain_db"][item:item + 1],
-                              shelf_q, sample_rate))
-    sections.append(high_shelf(params["high_shelf_freq_hz"][item:item + 1],
-                               params["high_shelf_gain_db"][item:item + 1], shelf_q, sample_rate))
-    return np.concatenate([s.reshape(-1, 6) for s in sections], axis=0)
+def first_order_low_pass(cutoff_hz: np.ndarray, sample_rate: float) -> np.ndarray:
+    """First-order low-pass (bilinear, pre-warped; -3 dB at ``cutoff_hz``, 6 dB/octave, zero at Nyquist).
+
+    The coefficients of JUCE's ``IIR::Coefficients::makeFirstOrderLowPass``, which
+    ``pedalboard.LowpassFilter`` runs. Args: ``cutoff_hz`` Hz, any shape ``S``; ``sample_rate``
+    Hz. Returns ``S + (6,)`` sections (``b2 = a2 = 0``).
+    """
+    n = np.tan(np.pi * np.asarray(cutoff_hz, dtype=np.float64) / sample_rate)
+    return _sos([n, n, 0.0 * n], [n + 1.0, n - 1.0, 0.0 * n])
+
+
+def equaliser_sos(peak_freq_hz: np.ndarray, peak_gain_db: np.ndarray, peak_q: np.ndarray,
+                  low_shelf_freq_hz: np.ndarray, low_shelf_gain_db: np.ndarray, high_shelf_freq_hz: np.ndarray,
+                  high_shelf_gain_db: np.ndarray, sample_rate: float, shelf_q: float = SHELF_Q) -> np.ndarray:
+    """The EQ's sections: peaking filters, then a low shelf, then a high shelf.
+
+    Args:
+        peak_freq_hz, peak_gain_db, peak_q: Hz, dB, Q of the peaks, shape ``S + (K,)``.
+        low_shelf_freq_hz, low_shelf_gain_db, high_shelf_freq_hz, high_shelf_gain_db: Hz, dB, shape ``S``.
+        sample_rate: Hz.
+        shelf_q: Q of both shelves.
+    Returns:
+        ``S + (K + 2, 6)`` sections.
+    """
+    low = low_shelf(low_shelf_freq_hz, low_shelf_gain_db, shelf_q, sample_rate)[..., None, :]
+    high = high_shelf(high_shelf_freq_hz, high_shelf_gain_db, shelf_q, sample_rate)[..., None, :]
+    return np.concatenate([peaking(peak_freq_hz, peak_gain_db, peak_q, sample_rate), low, high], axis=-2)
 
 
 def power_response(sos: torch.Tensor, freqs_hz: torch.Tensor, sample_rate: float) -> torch.Tensor:

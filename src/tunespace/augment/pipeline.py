@@ -6,7 +6,7 @@ one pair of ``(samples,)`` windows at a time, numpy) and the training device
 ``cpu_stage`` and crops to exactly ``target_seconds``; the ``spectral`` backend passes the raw
 windows through and augments the batched power spectrograms on the device, then crops the
 centre ``target_frames`` frames. When the policy holds only linear spectral augmentations
-(TS, PS, EQ, gain) they run fused (:mod:`.spectral.fused`), which gives the same result as
+(TS, PS, EQ, low-pass, gain) they run fused (:mod:`.spectral.fused`), which gives the same result as
 applying them one by one (tested) several times faster.
 
 Windows: the pairs module reads ``input_seconds()`` of audio centred on each excerpt centre:
@@ -69,7 +69,7 @@ class PairTransform:
             rng: the worker's generator (the waveform backend draws the parameters from it).
         Returns:
             ``(a, b, params)``: waveform backend: ``(target_samples,)`` float32 each and params
-            with arrays of length 1 (see :func:`collate_params`); spectral backend: the raw
+            ``{"a": {kind: {param: array of length 1}}, "b": ...}``; spectral backend: the raw
             windows as float32 and ``{}``.
         """
         wave_a = self._check(wave_a, "wave_a")
@@ -137,7 +137,7 @@ class PairTransform:
                 x = fe.mel(_crop_frames(views[view], self.target_frames))
             elif fuse:
                 x = fused_mel(views[view], fe.filterbank, self.policy.augmentations, params[view],
-                              self.target_frames, fe.config.power)
+                              self.target_frames)
             else:
                 x = _crop_frames(fe.mel(self.policy.apply_view(views[view], params[view])), self.target_frames)
             outs.append(standardise(fe.compress(x)).unsqueeze(1))
@@ -162,18 +162,6 @@ def _crop_frames(x: torch.Tensor, n_frames: int) -> torch.Tensor:
     return x[..., start:start + n_frames]
 
 
-def collate_params(items: list[ParamTree | dict]) -> ParamTree | dict:
-    """Stack per-pair params of ``cpu_stage`` (arrays of length 1) into arrays of length B."""
-    items = [p for p in items if p]
-    if not items:
-        return {}
-    out: ParamTree = {}
-    for view in items[0]:
-        out[view] = {kind: {k: np.concatenate([np.asarray(p[view][kind][k]) for p in items])
-                            for k in items[0][view][kind]} for kind in items[0][view]}
-    return out
-
-
 def params_to_json(params: Any) -> Any:
     """Nested params with numpy/tensor arrays -> plain lists (JSON-serialisable)."""
     if isinstance(params, dict):
@@ -186,15 +174,17 @@ def params_to_json(params: Any) -> Any:
 
 
 def make_pair_transform(policy_spec: str | dict[str, Any], backend: str = "spectral",
-                        frontend_cfg: dict[str, Any] | None = None, target_seconds: float = 3.0) -> PairTransform:
-    """Build the front end and the policy, and return their :class:`PairTransform`.
+                        frontend: FrontEnd | dict[str, Any] | None = None, target_seconds: float = 3.0,
+                        overrides: dict[str, Any] | None = None) -> PairTransform:
+    """Build the front end and the policy, and return their :class:`PairTransform` (what the trainer uses).
 
     Args:
         policy_spec: policy name (``"ts+ps"``, ``"ps@waveform"``) or custom policy dict.
         backend: ``"waveform"`` or ``"spectral"`` (an ``@backend`` suffix wins).
-        frontend_cfg: :class:`~tunespace.features.FrontEnd` field overrides.
+        frontend: a :class:`~tunespace.features.FrontEnd`, or a dict of its field overrides.
         target_seconds: model input length, s.
+        overrides: per-augmentation parameter overrides (see :func:`~.policy.build_policy`).
     """
-    fe_cfg = FrontEnd.from_dict(frontend_cfg)
-    policy = build_policy(policy_spec, backend=backend, frontend=fe_cfg)
+    fe_cfg = frontend if isinstance(frontend, FrontEnd) else FrontEnd.from_dict(frontend)
+    policy = build_policy(policy_spec, backend=backend, overrides=overrides, frontend=fe_cfg)
     return PairTransform(policy, LogMel(fe_cfg), target_seconds=target_seconds)

@@ -1,7 +1,8 @@
 """Augmentation policies: which augmentations, with what probabilities, to which excerpt of a pair.
 
 Named policies (every augmentation with ``p = 1`` and its default ranges, see
-:mod:`tunespace.augment.base`): ``none``, ``ts``, ``ps``, ``eq``, ``ts+ps``, ``ts+ps+eq``.
+:mod:`tunespace.augment.base`): ``none``, ``ts``, ``ps``, ``eq``, ``ts+ps``, ``ts+ps+eq``
+(the paper's), and ``lp`` (low-pass only).
 Custom policies come from a dict::
 
     {"name": "mine", "apply_to": "one" | "both",
@@ -12,12 +13,14 @@ augments the *second* excerpt (view ``"b"``) of every pair and leaves ``"a"`` cl
 is symmetric in the two views, so always choosing ``b`` loses nothing against a random choice
 and keeps the logs simple. ``"both"`` augments each view with independent parameters.
 Augmentations run in the listed order. Types: ``time_stretch``, ``pitch_shift``, ``eq``,
-``gain``, ``noise``, ``reverb`` (waveform backend only).
+``low_pass``, ``gain``, ``noise``, ``reverb`` (waveform backend only); see
+:data:`tunespace.augment.base.SPECS`.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +28,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..features.logmel import FrontEnd
-from .base import Augmentation
+from .base import SPECS, Augmentation
 
 BACKENDS = ("waveform", "spectral")
-TYPES = ("time_stretch", "pitch_shift", "eq", "gain", "noise", "reverb")
+TYPES = tuple(SPECS)
 NAMED: dict[str, list[str]] = {
     "none": [],
     "ts": ["time_stretch"],
@@ -36,6 +39,7 @@ NAMED: dict[str, list[str]] = {
     "eq": ["eq"],
     "ts+ps": ["time_stretch", "pitch_shift"],
     "ts+ps+eq": ["time_stretch", "pitch_shift", "eq"],
+    "lp": ["low_pass"],
 }
 _APPLY_TO = ("one", "both")
 
@@ -80,11 +84,15 @@ class Policy:
         return x
 
 
-def parse_condition(text: str) -> tuple[str, str]:
-    """``"ps@waveform"`` -> ``("ps", "waveform")``; no suffix -> backend ``"spectral"``."""
-    name, sep, backend = text.strip().partition("@")
-    backend = backend.strip() if sep else "spectral"
-    if backend not in BACKENDS:
+def parse_condition(text: str) -> tuple[str, str | None]:
+    """``"ps@waveform"`` -> ``("ps", "waveform")``; no suffix -> ``("ps", None)``: keep the configured backend.
+
+    Raises:
+        ConfigError: an unknown backend, or an empty policy name.
+    """
+    name, sep, suffix = text.strip().partition("@")
+    backend = suffix.strip() if sep else None
+    if backend is not None and backend not in BACKENDS:
         raise ConfigError(f"augment.backend: {backend!r} is not one of {', '.join(BACKENDS)}")
     if not name.strip():
         raise ConfigError(f"augment.policy: empty policy name in {text!r}")
@@ -94,27 +102,18 @@ def parse_condition(text: str) -> tuple[str, str]:
 def _make(kind: str, backend: str, kwargs: dict[str, Any], frontend: FrontEnd) -> Augmentation:
     from . import spectral, waveform
 
-    classes = {
-        "waveform": {"time_stretch": waveform.TimeStretch, "pitch_shift": waveform.PitchShift,
-                     "eq": waveform.Equaliser, "gain": waveform.Gain, "noise": waveform.Noise,
-                     "reverb": waveform.Reverb},
-        "spectral": {"time_stretch": spectral.TimeStretch, "pitch_shift": spectral.PitchShift,
-                     "eq": spectral.Equaliser, "gain": spectral.Gain, "noise": spectral.Noise},
-    }[backend]
-    if kind not in TYPES:
+    if kind not in SPECS:
         raise ConfigError(f"augment.type: unknown augmentation {kind!r} (known: {', '.join(TYPES)})")
+    classes = {"waveform": waveform.AUGMENTATIONS, "spectral": spectral.AUGMENTATIONS}[backend]
     if kind not in classes:
         raise ConfigError(f"augment.{kind}: not available in the {backend} backend (use {kind}@waveform)")
-    cls = classes[kind]
-    context = {"sample_rate": frontend.sample_rate} if backend == "waveform" else {"frontend": frontend}
-    try:
-        return cls(**context, **kwargs)
-    except TypeError:
-        import inspect
-
-        known = set(inspect.signature(cls.__mro__[1].__init__).parameters) - {"self"}
-        bad = sorted(set(kwargs) - known)
-        raise ConfigError(f"augment.{kind}.{bad[0] if bad else '?'}: unknown parameter") from None
+    known = set(inspect.signature(SPECS[kind].__init__).parameters) - {"self"}
+    bad = sorted(set(kwargs) - known)
+    if bad:
+        raise ConfigError(f"augment.{kind}.{bad[0]}: unknown parameter")
+    if backend == "waveform":
+        return classes[kind](sample_rate=frontend.sample_rate, **kwargs)
+    return classes[kind](frontend=frontend, **kwargs)
 
 
 def build_policy(spec: str | dict[str, Any], backend: str = "spectral", overrides: dict[str, Any] | None = None,
@@ -134,8 +133,7 @@ def build_policy(spec: str | dict[str, Any], backend: str = "spectral", override
     frontend = frontend or FrontEnd()
     if isinstance(spec, str):
         name, suffix_backend = parse_condition(spec)
-        if "@" in spec:
-            backend = suffix_backend
+        backend = suffix_backend or backend
         if name not in NAMED:
             raise ConfigError(f"augment.policy: unknown policy {name!r} (known: {', '.join(NAMED)})")
         cfg: dict[str, Any] = {"name": name, "apply_to": "one",

@@ -47,9 +47,8 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..augment.pipeline import PairTransform, params_to_json
-from ..augment.policy import build_policy
-from ..features import FrontEnd, LogMel
+from ..augment.pipeline import make_pair_transform, params_to_json
+from ..features import FrontEnd
 from ..datasets import open_dataset
 from ..errors import ConfigError, UsageError
 from ..lock import FolderLock
@@ -113,8 +112,8 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
         raise UsageError("no dataset given (--data DIR)")
     ds = open_dataset(cfg["data"]["path"], kind=cfg["data"].get("kind", "auto"))
     fe = FrontEnd.from_dict(cfg["frontend"])
-    policy = build_policy(cfg["augment"]["policy"], cfg["augment"]["backend"], cfg["augment"].get("overrides") or None, fe)
-    transform = PairTransform(policy, LogMel(fe), target_seconds=cfg["pairs"]["excerpt_seconds"])
+    transform = make_pair_transform(cfg["augment"]["policy"], cfg["augment"]["backend"], fe, cfg["pairs"]["excerpt_seconds"],
+                                    cfg["augment"].get("overrides") or None)
     build_encoder(cfg["model"]["encoder"], n_mels=int(cfg["frontend"].get("n_mels", 96)), **cfg["model"].get("encoder_args", {}))  # validates name/args
     window_s = transform.input_seconds()
     skipped: dict[str, str] = {}

@@ -1,21 +1,15 @@
 """``spectral`` backend: speed first, batched torch on the training device.
 
 Every augmentation acts on the linear power spectrogram ``(B, F, T)`` (``LogMel.power``)
-before the mel projection, with independent parameters per item of the batch. No library
-does this (torchaudio-augmentations has no time-stretch or EQ and no per-item parameters);
-the operations are written here, each documented in its module:
-
-- time-stretch: linear interpolation of each item's frames along time (centre fixed);
-- pitch-shift: linear interpolation of each item's linear-frequency axis by ``2 ** (n / 12)``;
-- EQ: multiplication by the exact power response of the same RBJ biquads as the waveform
-  backend, evaluated at the STFT bin frequencies;
-- gain: multiplication; noise: added exponential-distributed white-noise power.
+before the mel projection, with independent parameters per item of the batch. The operations
+are plain functions in :mod:`.functional` (written here: no library does them per item on a
+batch; see its docstring for each one's method); :mod:`.augmentations` binds each to its
+parameter sampling, and :mod:`.fused` runs the linear ones as one per-item mel matrix.
 """
 
-from .eq import Equaliser
-from .gain import Gain
-from .noise import Noise
-from .pitch_shift import PitchShift
-from .time_stretch import TimeStretch
+from . import functional
+from .augmentations import (AUGMENTATIONS, Equaliser, FrequencyWeighting, Gain, LowPass, Noise, PitchShift,
+                            SpectralAugmentation, TimeStretch)
 
-__all__ = ["Equaliser", "Gain", "Noise", "PitchShift", "TimeStretch"]
+__all__ = ["AUGMENTATIONS", "Equaliser", "FrequencyWeighting", "Gain", "LowPass", "Noise", "PitchShift",
+           "SpectralAugmentation", "TimeStretch", "functional"]
