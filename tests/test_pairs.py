@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tunespace.errors import ConfigError
-from tunespace.pairs import DistinctTrackBatches, PairDataset, collate_pairs, item_rng, sample_pair_windows
+from tunespace.pairs import (DistinctTrackBatches, PairDataset, PowerPair, Unreadable, WavePair, collate_pairs, item_rng,
+                             sample_pair_windows)
 
 
 @pytest.mark.parametrize("duration", [3.3, 8.0, 30.0, 600.0])
@@ -58,21 +60,77 @@ def test_fewer_tracks_than_batch_is_refused():
         DistinctTrackBatches(n_tracks=5, batch_size=8, seed=0, total_steps=1)
 
 
-def test_pair_dataset_is_deterministic_and_reports_bad_tracks(train_corpus, tmp_path):
+@pytest.fixture(scope="module")
+def tracks_with_a_bad_one(train_corpus, tmp_path_factory):
     from tunespace.datasets import open_dataset
 
     ds = open_dataset(train_corpus)
-    bad = tmp_path / "bad.flac"
+    bad = tmp_path_factory.mktemp("bad") / "bad.flac"
     bad.write_bytes(b"not audio at all")
-    tracks = list(ds.tracks[:3]) + [type(ds.tracks[0])(id="bad", path=bad, labels={})]
-    ident = lambda a, b, rng: (a, b, {})  # noqa: E731
-    pd = PairDataset(tracks, [10.0] * 4, 16000, 3.25, 5.0, ident, seed=4)
+    return list(ds.tracks[:3]) + [type(ds.tracks[0])(id="bad", path=bad, labels={})]
+
+
+def _ident(a, b, rng):
+    return a, b, {"drawn": rng.integers(1 << 30)}
+
+
+def test_pair_dataset_is_deterministic_and_reports_bad_tracks(tracks_with_a_bad_one):
+    tracks = tracks_with_a_bad_one
+    pd = PairDataset(tracks, [10.0] * 4, 16000, 3.25, 5.0, _ident, seed=4)
     a1 = pd[(0, 1)]
     a2 = pd[(0, 1)]
-    assert np.array_equal(a1[0], a2[0]) and np.array_equal(a1[1], a2[1])
-    assert a1[0].shape == (52000,)
-    assert not np.array_equal(pd[(1, 1)][0], a1[0])  # another epoch draws other windows
-    batch = collate_pairs([pd[(0, i)] for i in range(4)])
-    assert batch["wave_a"].shape == (3, 52000)
-    assert batch["errors"] and batch["errors"][0][0] == str(bad)
+    assert isinstance(a1, WavePair) and a1.index == 1
+    assert np.array_equal(a1.wave_a, a2.wave_a) and np.array_equal(a1.wave_b, a2.wave_b) and a1.params == a2.params
+    assert a1.wave_a.shape == (52000,)
+    assert not np.array_equal(pd[(1, 1)].wave_a, a1.wave_a)  # another epoch draws other windows
+    assert np.array_equal(pd[1].wave_a, a1.wave_a)  # a plain index is epoch 0
+    assert pd[(0, 3)] == Unreadable(str(tracks[3].path), pd[(0, 3)].reason) and pd[(0, 3)].reason
+    batch = collate_pairs([pd[(0, i)] for i in range(4)] + [None])
+    assert batch["wave_a"].shape == (3, 52000) and batch["wave_a"].dtype == torch.float32
+    assert batch["index"].tolist() == [0, 1, 2] and len(batch["params"]) == 3
+    assert batch["errors"] == [(str(tracks[3].path), pd[(0, 3)].reason)]
     assert item_rng(1, 2, 3).integers(1 << 30) == item_rng(1, 2, 3).integers(1 << 30)
+    empty = collate_pairs([pd[(0, 3)]])
+    assert empty["index"] is None and empty["wave_a"] is None and len(empty["errors"]) == 1
+
+
+def test_every_window_source_gives_the_same_pairs(tracks_with_a_bad_one):
+    from tunespace.caches import AudioCache, SpectrogramCache
+    from tunespace.features import LogMel
+
+    tracks = tracks_with_a_bad_one
+    cache = AudioCache(tracks, 16000)
+    assert list(cache.errors) == [str(tracks[3].path)]
+    disk = PairDataset(tracks, [10.0] * 4, 16000, 3.2, 5.0, _ident, seed=4)
+    mem = PairDataset(tracks, [10.0] * 4, 16000, 3.2, 5.0, _ident, seed=4, cache=cache)
+    for i in range(3):
+        d, m = disk[(2, i)], mem[(2, i)]
+        assert d.params == m.params
+        np.testing.assert_allclose(d.wave_a, m.wave_a, atol=2e-3)  # decoding a window vs the whole file
+        np.testing.assert_allclose(d.wave_b, m.wave_b, atol=2e-3)
+    assert isinstance(mem[(0, 3)], Unreadable) and mem[(0, 3)].reason == cache.errors[str(tracks[3].path)]
+
+    fe = LogMel()
+    spec = PairDataset(tracks, [10.0] * 4, 16000, 3.2, 5.0, _ident, seed=4,
+                       spectrograms=SpectrogramCache(cache, fe.power, 160), window_frames=fe.frames(51200))
+    p = spec[(2, 1)]
+    assert isinstance(p, PowerPair) and p.power_a.shape == (1025, 321) and p.index == 1
+    # the cached track's frames are those of the window itself (start rounded to the hop; inner frames)
+    start = round(sample_pair_windows(10.0, 3.2, 5.0, item_rng(4, 2, 1)).start_a_s * 100) * 160
+    w = torch.from_numpy(cache.audio[tracks[1].id][start:start + 51200].copy())
+    torch.testing.assert_close(p.power_a[:, 10:-10], fe.power(w)[:, 10:-10], rtol=1e-3,
+                               atol=1e-4 * float(p.power_a.max()))
+    batch = collate_pairs([spec[(2, i)] for i in range(4)])
+    assert batch["power_a"].shape == (3, 1025, 321) and batch["wave_a"] is None and len(batch["errors"]) == 1
+    with pytest.raises(ConfigError, match="window_frames"):
+        PairDataset(tracks, [10.0] * 4, 16000, 3.2, 5.0, _ident, spectrograms=spec.source)
+
+
+def test_cache_names_still_import_from_pairs():
+    import tunespace.caches as caches
+    import tunespace.pairs as pairs
+
+    for name in ("AudioCache", "SpectrogramCache", "estimate_cache_bytes", "estimate_spectrogram_bytes"):
+        assert getattr(pairs, name) is getattr(caches, name)
+    assert caches.estimate_cache_bytes([1.0, 2.0], 16000) == 3 * 16000 * 4
+    assert caches.estimate_spectrogram_bytes([1.0], 16000, 160, 1025) == 101 * 1025 * 4

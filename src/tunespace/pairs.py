@@ -12,8 +12,14 @@ needs room); :class:`tunespace.augment.pipeline.PairTransform` turns them into m
 Randomness: every draw comes from a generator seeded by ``(seed, epoch, track index)``, so the
 pairs of a step do not depend on worker scheduling or on whether a run was resumed.
 
-Audio source: for small corpora the decoded audio of every track is cached in memory
-(:class:`AudioCache`); for large ones only the needed windows are read from disk.
+Window source (:mod:`tunespace.caches`): for small corpora the decoded audio of every track
+(:class:`~tunespace.caches.AudioCache`) or its power spectrogram
+(:class:`~tunespace.caches.SpectrogramCache`) is kept in memory; for large ones only the
+needed windows are read from disk (:class:`~tunespace.caches.DiskAudio`).
+
+Dataset items are typed: :class:`WavePair` (two audio windows after the transform's CPU
+stage), :class:`PowerPair` (two spectrogram windows) or :class:`Unreadable` (a track that
+could not give its pair); :func:`collate_pairs` batches them.
 """
 
 from __future__ import annotations
@@ -27,9 +33,17 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import Sampler
 
-from .audio import info, load
+from .audio import info
+from .caches import (AudioCache, DiskAudio, SpectrogramCache, WindowSource, estimate_cache_bytes,
+                     estimate_spectrogram_bytes)
 from .datasets.base import Track
 from .errors import AudioError, ConfigError
+
+__all__ = [  # the cache names are re-exported from tunespace.caches for existing imports
+    "AudioCache", "DistinctTrackBatches", "PairDataset", "PairWindows", "PowerPair", "SpectrogramCache", "Unreadable",
+    "WavePair", "collate_pairs", "estimate_cache_bytes", "estimate_spectrogram_bytes", "item_rng",
+    "sample_pair_windows", "track_durations",
+]
 
 
 @dataclass(frozen=True)
@@ -74,80 +88,6 @@ def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(epoch), int(index)]))
 
 
-class AudioCache:
-    """Decoded audio of every track kept in memory (float32 mono at ``sample_rate``).
-
-    Tracks that fail to load are recorded in :attr:`errors` (path -> reason) and left out.
-    """
-
-    def __init__(self, tracks: Sequence[Track], sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self.audio: dict[str, np.ndarray] = {}
-        self.errors: dict[str, str] = {}
-        for t in tracks:
-            try:
-                self.audio[t.id] = load(t.path, sr=sample_rate)
-            except AudioError as e:
-                self.errors[str(t.path)] = e.reason
-
-    def window(self, track: Track, start_s: float, length_s: float) -> np.ndarray:
-        """``length_s`` seconds from ``start_s`` (exact length in samples)."""
-        if track.id not in self.audio:
-            raise AudioError(track.path, self.errors.get(str(track.path), "not loaded"))
-        x = self.audio[track.id]
-        n = int(round(length_s * self.sample_rate))
-        i0 = int(round(start_s * self.sample_rate))
-        i0 = max(0, min(i0, len(x) - n))
-        if i0 < 0 or len(x) < n:
-            raise AudioError(track.path, "too short for the requested window")
-        return x[i0 : i0 + n]
-
-
-class SpectrogramCache:
-    """Linear power spectrogram of every track, computed once (spectral backend, small corpora).
-
-    With the spectral backend the STFT is the largest cost of a training step; the frames of a
-    window are (up to the zero padding of the first and last frame) the same frames as those of
-    the whole track, so they are computed once per track and sliced. Window starts are then
-    rounded to the hop (10 ms).
-
-    Args:
-        audio: decoded audio of the tracks (an :class:`AudioCache`).
-        power: ``(B, samples) -> (B, F, T)`` power spectrogram function (``LogMel.power``).
-        hop_length: STFT hop, samples.
-    """
-
-    def __init__(self, audio: AudioCache, power: Callable[[torch.Tensor], torch.Tensor], hop_length: int) -> None:
-        self.hop_length = hop_length
-        self.sample_rate = audio.sample_rate
-        self.errors = dict(audio.errors)
-        self.spec: dict[str, torch.Tensor] = {}
-        with torch.no_grad():
-            for tid, x in audio.audio.items():
-                self.spec[tid] = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0].contiguous()
-
-    def window(self, track: Track, start_s: float, n_frames: int) -> torch.Tensor:
-        """``(F, n_frames)`` frames of the window starting at ``start_s`` (rounded to the hop)."""
-        if track.id not in self.spec:
-            raise AudioError(track.path, self.errors.get(str(track.path), "not loaded"))
-        s = self.spec[track.id]
-        j = int(round(start_s * self.sample_rate / self.hop_length))
-        j = max(0, min(j, s.shape[1] - n_frames))
-        if s.shape[1] < n_frames:
-            raise AudioError(track.path, "too short for the requested window")
-        return s[:, j : j + n_frames]
-
-
-def estimate_spectrogram_bytes(durations_s: Sequence[float], sample_rate: int, hop_length: int, n_freqs: int) -> int:
-    """Bytes a :class:`SpectrogramCache` of tracks of ``durations_s`` would take (float32)."""
-    return int(sum(int(d * sample_rate) // hop_length + 1 for d in durations_s) * n_freqs * 4)
-
-
-def estimate_cache_bytes(durations_s: Sequence[float], sample_rate: int) -> int:
-    """Bytes the decoded float32 audio of tracks of ``durations_s`` would take."""
-    return int(sum(durations_s) * sample_rate * 4)
-
-
 def track_durations(tracks: Sequence[Track], errors: dict[str, str] | None = None) -> list[float | None]:
     """Duration of each track in seconds, from the dataset or from the file header.
 
@@ -171,12 +111,50 @@ def track_durations(tracks: Sequence[Track], errors: dict[str, str] | None = Non
     return out
 
 
-class PairDataset(TorchDataset):
-    """Map-style dataset of positive pairs: item ``i`` is a pair from track ``i``.
+@dataclass(frozen=True)
+class WavePair:
+    """A pair of audio windows after the transform's CPU stage.
 
-    Each item is ``(wave_a, wave_b, index, params)`` where the waves are float32 ``(samples,)``
-    arrays after the transform's CPU stage, or ``None`` when the track could not be read (the
-    collate function drops it and counts it). Call :meth:`set_epoch` before each epoch.
+    Attributes:
+        wave_a, wave_b: float32 ``(samples,)`` arrays.
+        index: the track's index in the dataset.
+        params: the CPU stage's augmentation parameters (``{}`` for the spectral backend).
+    """
+
+    wave_a: np.ndarray
+    wave_b: np.ndarray
+    index: int
+    params: dict
+
+
+@dataclass(frozen=True)
+class PowerPair:
+    """A pair of power-spectrogram windows ``(F, frames)`` from a :class:`~tunespace.caches.SpectrogramCache`."""
+
+    power_a: torch.Tensor
+    power_b: torch.Tensor
+    index: int
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A track that could not give a pair: its path and why."""
+
+    path: str
+    reason: str
+
+
+PairItem = WavePair | PowerPair | Unreadable
+
+
+class PairDataset(TorchDataset):
+    """Map-style dataset of positive pairs: item ``(epoch, i)`` is a pair from track ``i``.
+
+    Items are :class:`WavePair` (audio windows after the transform's CPU stage),
+    :class:`PowerPair` (with ``spectrograms``: spectrogram windows, augmented later on the
+    device) or :class:`Unreadable` (the collate function counts it). The windows of
+    ``(epoch, i)`` are drawn from :func:`item_rng` and do not depend on the order of reads; a
+    plain index ``i`` means epoch 0.
 
     Args:
         tracks: the tracks (each at least one window long).
@@ -186,7 +164,9 @@ class PairDataset(TorchDataset):
         max_centre_distance_s: largest distance between the two centres, in seconds.
         cpu_stage: ``(wave_a, wave_b, rng) -> (wave_a, wave_b, params)``.
         seed: base seed.
-        cache: an :class:`AudioCache`, or None to read windows from disk.
+        cache: an :class:`~tunespace.caches.AudioCache`, or None to read windows from disk.
+        spectrograms: a :class:`~tunespace.caches.SpectrogramCache` (wins over ``cache``).
+        window_frames: frames per window with ``spectrograms`` (``PairTransform.input_frames()``).
     """
 
     def __init__(
@@ -204,77 +184,62 @@ class PairDataset(TorchDataset):
     ) -> None:
         self.tracks = list(tracks)
         self.durations_s = list(durations_s)
-        self.sample_rate = sample_rate
         self.window_s = window_s
         self.max_centre_distance_s = max_centre_distance_s
         self.cpu_stage = cpu_stage
         self.seed = seed
-        self.cache = cache
-        self.spectrograms = spectrograms
-        self.window_frames = window_frames
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self.source: WindowSource
+        if spectrograms is not None:
+            if window_frames is None:
+                raise ConfigError("PairDataset: spectrogram windows need window_frames")
+            self.source, self.window_length = spectrograms, window_frames
+        else:
+            self.source, self.window_length = cache if cache is not None else DiskAudio(sample_rate), window_s
 
     def __len__(self) -> int:
         return len(self.tracks)
 
-    def _read(self, track: Track, start_s: float) -> np.ndarray:
-        if self.cache is not None:
-            return self.cache.window(track, start_s, self.window_s)
-        n = int(round(self.window_s * self.sample_rate))
-        x = load(track.path, sr=self.sample_rate, offset_s=start_s, duration_s=self.window_s)
-        if len(x) < n:
-            raise AudioError(track.path, "too short for the requested window")
-        return x[:n]
-
-    def __getitem__(self, index: int) -> tuple[Any, ...] | None:
-        epoch, i = (index if isinstance(index, tuple) else (self.epoch, index))
+    def __getitem__(self, index: int | tuple[int, int]) -> PairItem:
+        epoch, i = index if isinstance(index, tuple) else (0, index)
         track = self.tracks[i]
         rng = item_rng(self.seed, epoch, i)
         try:
             w = sample_pair_windows(self.durations_s[i], self.window_s, self.max_centre_distance_s, rng)
-            if self.spectrograms is not None:
-                assert self.window_frames is not None
-                pa = self.spectrograms.window(track, w.start_a_s, self.window_frames)
-                pb = self.spectrograms.window(track, w.start_b_s, self.window_frames)
-                return ("power", pa, pb, i)
-            a = self._read(track, w.start_a_s)
-            b = self._read(track, w.start_b_s)
+            a = self.source.window(track, w.start_a_s, self.window_length)
+            b = self.source.window(track, w.start_b_s, self.window_length)
         except (AudioError, ConfigError) as e:
-            return ("error", str(track.path), getattr(e, "reason", str(e)))
+            return Unreadable(str(track.path), getattr(e, "reason", str(e)))
+        if isinstance(self.source, SpectrogramCache):
+            return PowerPair(a, b, i)
         a, b, params = self.cpu_stage(a, b, rng)
-        return (a, b, i, params)
+        return WavePair(a, b, i, params)
 
 
-def _is_error(item: tuple[Any, ...]) -> bool:
-    return isinstance(item[0], str) and item[0] == "error"
+def collate_pairs(items: list[PairItem | None]) -> dict[str, Any]:
+    """Stack valid pairs into batches; report unreadable tracks.
 
-
-def collate_pairs(items: list[Any]) -> dict[str, Any]:
-    """Stack valid pairs into ``(B, samples)`` tensors; report unreadable tracks.
-
-    Returns a dict with ``wave_a``, ``wave_b`` (float32 tensors; or ``power_a``, ``power_b``
-    ``(B, F, T)`` spectrogram windows from a :class:`SpectrogramCache`), ``index`` (long tensor),
-    ``params`` (list of per-item dicts) and ``errors`` (list of (path, reason)).
+    Returns a dict with ``wave_a``, ``wave_b`` (float32 ``(B, samples)`` tensors; ``None`` for
+    spectrogram windows, which come as ``power_a``, ``power_b`` ``(B, F, T)``), ``index`` (long
+    tensor; ``None`` if no pair was readable), ``params`` (list of per-item dicts) and
+    ``errors`` (list of ``(path, reason)``).
     """
-    errors = [(it[1], it[2]) for it in items if it is not None and _is_error(it)]
-    powers = [it for it in items if it is not None and isinstance(it[0], str) and it[0] == "power"]
+    errors = [(it.path, it.reason) for it in items if isinstance(it, Unreadable)]
+    powers = [it for it in items if isinstance(it, PowerPair)]
     if powers:
         return {
-            "power_a": torch.stack([it[1] for it in powers]), "power_b": torch.stack([it[2] for it in powers]),
+            "power_a": torch.stack([it.power_a for it in powers]),
+            "power_b": torch.stack([it.power_b for it in powers]),
             "wave_a": None, "wave_b": None,
-            "index": torch.tensor([it[3] for it in powers], dtype=torch.long), "params": [], "errors": errors,
+            "index": torch.tensor([it.index for it in powers], dtype=torch.long), "params": [], "errors": errors,
         }
-    good = [it for it in items if it is not None and not isinstance(it[0], str)]
+    good = [it for it in items if isinstance(it, WavePair)]
     if not good:
         return {"wave_a": None, "wave_b": None, "index": None, "params": [], "errors": errors}
     return {
-        "wave_a": torch.from_numpy(np.stack([it[0] for it in good]).astype(np.float32, copy=False)),
-        "wave_b": torch.from_numpy(np.stack([it[1] for it in good]).astype(np.float32, copy=False)),
-        "index": torch.tensor([it[2] for it in good], dtype=torch.long),
-        "params": [it[3] for it in good],
+        "wave_a": torch.from_numpy(np.stack([it.wave_a for it in good]).astype(np.float32, copy=False)),
+        "wave_b": torch.from_numpy(np.stack([it.wave_b for it in good]).astype(np.float32, copy=False)),
+        "index": torch.tensor([it.index for it in good], dtype=torch.long),
+        "params": [it.params for it in good],
         "errors": errors,
     }
 

@@ -1,0 +1,127 @@
+"""Where the raw windows of pairs come from: the disk, decoded audio in memory, or spectrograms in memory.
+
+Three :class:`WindowSource` implementations, one protocol, so that
+:class:`tunespace.pairs.PairDataset` reads a window the same way from any of them:
+
+- :class:`DiskAudio`: decodes only the window from the file (large corpora);
+- :class:`AudioCache`: every track decoded once, float32 mono (small corpora);
+- :class:`SpectrogramCache`: every track's linear power spectrogram computed once (spectral
+  backend, small corpora: the STFT is then no longer a per-step cost).
+
+The ``estimate_*_bytes`` functions say beforehand whether a cache fits a memory budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from .audio import load
+from .datasets.base import Track
+from .errors import AudioError
+
+
+class WindowSource(Protocol):
+    """Reads one raw window of a track.
+
+    ``window(track, start_s, length)`` returns the window starting at ``start_s`` seconds:
+    audio ``(samples,)`` float32 numpy for :class:`DiskAudio` and :class:`AudioCache`
+    (``length`` in seconds), or ``(F, length)`` power frames, a torch tensor, for
+    :class:`SpectrogramCache` (``length`` in frames). Raises :class:`AudioError` for a track
+    that cannot give it.
+    """
+
+    def window(self, track: Track, start_s: float, length: float) -> np.ndarray | torch.Tensor: ...
+
+
+class DiskAudio:
+    """Windows decoded from the files on each read (float32 mono at ``sample_rate`` Hz)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+
+    def window(self, track: Track, start_s: float, length: float) -> np.ndarray:
+        """``length`` seconds from ``start_s`` (exact length in samples)."""
+        n = int(round(length * self.sample_rate))
+        x = load(track.path, sr=self.sample_rate, offset_s=start_s, duration_s=length)
+        if len(x) < n:
+            raise AudioError(track.path, "too short for the requested window")
+        return x[:n]
+
+
+class AudioCache:
+    """Decoded audio of every track kept in memory (float32 mono at ``sample_rate``).
+
+    Tracks that fail to load are recorded in :attr:`errors` (path -> reason) and left out.
+    """
+
+    def __init__(self, tracks: Sequence[Track], sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.audio: dict[str, np.ndarray] = {}
+        self.errors: dict[str, str] = {}
+        for t in tracks:
+            try:
+                self.audio[t.id] = load(t.path, sr=sample_rate)
+            except AudioError as e:
+                self.errors[str(t.path)] = e.reason
+
+    def window(self, track: Track, start_s: float, length: float) -> np.ndarray:
+        """``length`` seconds from ``start_s`` (exact length in samples)."""
+        if track.id not in self.audio:
+            raise AudioError(track.path, self.errors.get(str(track.path), "not loaded"))
+        x = self.audio[track.id]
+        n = int(round(length * self.sample_rate))
+        i0 = int(round(start_s * self.sample_rate))
+        i0 = max(0, min(i0, len(x) - n))
+        if i0 < 0 or len(x) < n:
+            raise AudioError(track.path, "too short for the requested window")
+        return x[i0 : i0 + n]
+
+
+class SpectrogramCache:
+    """Linear power spectrogram of every track, computed once (spectral backend, small corpora).
+
+    With the spectral backend the STFT is the largest cost of a training step; the frames of a
+    window are (up to the zero padding of the first and last frame) the same frames as those of
+    the whole track, so they are computed once per track and sliced. Window starts are then
+    rounded to the hop (10 ms).
+
+    Args:
+        audio: decoded audio of the tracks (an :class:`AudioCache`).
+        power: ``(B, samples) -> (B, F, T)`` power spectrogram function (``LogMel.power``).
+        hop_length: STFT hop, samples.
+    """
+
+    def __init__(self, audio: AudioCache, power: Callable[[torch.Tensor], torch.Tensor], hop_length: int) -> None:
+        self.hop_length = hop_length
+        self.sample_rate = audio.sample_rate
+        self.errors = dict(audio.errors)
+        self.spec: dict[str, torch.Tensor] = {}
+        with torch.no_grad():
+            for tid, x in audio.audio.items():
+                self.spec[tid] = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0].contiguous()
+
+    def window(self, track: Track, start_s: float, length: float) -> torch.Tensor:
+        """``(F, length)`` frames of the window starting at ``start_s`` (rounded to the hop)."""
+        n_frames = int(length)
+        if track.id not in self.spec:
+            raise AudioError(track.path, self.errors.get(str(track.path), "not loaded"))
+        s = self.spec[track.id]
+        j = int(round(start_s * self.sample_rate / self.hop_length))
+        j = max(0, min(j, s.shape[1] - n_frames))
+        if s.shape[1] < n_frames:
+            raise AudioError(track.path, "too short for the requested window")
+        return s[:, j : j + n_frames]
+
+
+def estimate_spectrogram_bytes(durations_s: Sequence[float], sample_rate: int, hop_length: int, n_freqs: int) -> int:
+    """Bytes a :class:`SpectrogramCache` of tracks of ``durations_s`` would take (float32)."""
+    return int(sum(int(d * sample_rate) // hop_length + 1 for d in durations_s) * n_freqs * 4)
+
+
+def estimate_cache_bytes(durations_s: Sequence[float], sample_rate: int) -> int:
+    """Bytes the decoded float32 audio of tracks of ``durations_s`` would take."""
+    return int(sum(durations_s) * sample_rate * 4)
