@@ -51,9 +51,3 @@ def parse_key(text: str) -> tuple[int, str]:
 def normalise_key(text: str) -> str:
     """Canonical name (sharps, full mode word) of any spelling :func:`parse_key` accepts."""
     return key_name(*parse_key(text))
-
-
-def transpose_key(name: str, semitones: int) -> str:
-    """The key ``name`` moved by ``semitones`` (positive = up)."""
-    pc, mode = parse_key(name)
-    return key_name(pc + semitones, mode)
