@@ -22,6 +22,7 @@ guarantees apply.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import json
@@ -47,12 +48,29 @@ def _create_temp(path: Path, suffix: str) -> Path:
         return tmp
 
 
+#: Free space (bytes) below which a write that failed without an errno is put down to a full disk.
+_NEARLY_FULL = 1 << 20
+
+
 def _naming(e: OSError, path: Path, tmp: Path | None) -> OSError:
-    """``e`` with ``filename`` set to ``path`` when it names nothing or the temporary file."""
+    """``e`` with ``filename`` set to ``path`` when it names nothing or the temporary file.
+
+    numpy's ``tofile`` reports a short write as ``OSError("N requested and M written")``
+    without an errno; when the file system is (nearly) full that is what it was, and it is
+    said so.
+    """
     if e.filename is not None and (tmp is None or str(e.filename) != str(tmp)):
         return e
+    errno_, strerror = e.errno, e.strerror or str(e)
+    if errno_ is None:
+        try:
+            st = os.statvfs(path.parent)
+            full = st.f_bavail * st.f_frsize < _NEARLY_FULL
+        except OSError:
+            full = False
+        errno_, strerror = (errno.ENOSPC, os.strerror(errno.ENOSPC)) if full else (errno.EIO, f"write failed ({strerror})")
     try:
-        return type(e)(e.errno, e.strerror or str(e), str(path))
+        return type(e)(errno_, strerror, str(path))
     except TypeError:  # an OSError subclass with another constructor
         return e
 

@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--kind needs --data DIR")
     if not 0 <= args.workers <= 64:
         raise UsageError(f"--workers must be an integer in [0, 64], got {args.workers}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be an integer >= 0, got {args.seed}")
     with FolderLock(args.out, "tunespace baseline"):  # one writer per EMB folder
         if args.kind is not None:
             emb = compute_baseline(args.kind, args.data, workers=args.workers, seed=args.seed)

@@ -81,8 +81,8 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     check_keys(cfg, {**SCHEMA, "train": DEFAULT_CONFIG}, what="study config key")
     for key in ("seeds", "conditions", "train_data", "eval_data"):
         require(key in cfg, f"study config lacks {key!r}")
-    require(isinstance(cfg["seeds"], list) and cfg["seeds"] and all(isinstance(s, int) for s in cfg["seeds"]),
-            "seeds must be a non-empty list of integers")
+    require(isinstance(cfg["seeds"], list) and cfg["seeds"] and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in cfg["seeds"]),
+            "seeds must be a non-empty list of integers >= 0")
     require(isinstance(cfg["conditions"], list) and cfg["conditions"], "conditions must be a non-empty list")
     require(len(set(cfg["conditions"])) == len(cfg["conditions"]), "conditions must not repeat")
     for c in cfg["conditions"]:

@@ -37,7 +37,8 @@ def save_checkpoint(run: str | Path, step: int, state: dict[str, Any], keep: int
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"step_{step:07d}.pt"
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        with open(tmp, "wb") as f:  # a file object: a full disk raises OSError (a path gives a RuntimeError)
+            torch.save(state, f)
     write_text(d / LATEST, path.name + "\n")
     old = sorted(d.glob("step_*.pt"))[:-keep] if keep > 0 else []
     for p in old:

@@ -96,7 +96,7 @@ def resolve_config(
 def validate_config(cfg: dict[str, Any]) -> None:
     """Range checks that need no data; raises ConfigError naming the parameter."""
     t = cfg["train"]
-    require(_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
+    require(_int(cfg["seed"]) and cfg["seed"] >= 0, f"seed must be an integer >= 0, got {cfg['seed']!r}")
     require(_int(t["batch_size"]) and t["batch_size"] >= 2, f"train.batch_size must be an integer >= 2, got {t['batch_size']!r}")
     require(_int(t["steps"]) and t["steps"] >= 1, f"train.steps must be an integer >= 1, got {t['steps']!r}")
     require(_num(t["lr"]) and 0 < t["lr"] < 10, f"train.lr must be in (0, 10), got {t['lr']!r}")
