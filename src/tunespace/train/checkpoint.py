@@ -5,8 +5,9 @@ A checkpoint is a dict of tensors and plain values only::
     {"step": int, "model": state_dict, "optimizer": state_dict, "config": dict, "version": str,
      "loss": float}
 
-:func:`load_checkpoint` unpickles with ``weights_only=True`` (which refuses to run code; use
-torch >= 2.6, where CVE-2025-32434, a bypass of it, is fixed) and then checks that the result
+:func:`load_checkpoint` unpickles with ``weights_only=True`` (which refuses to run code; it
+relies on torch >= 2.10, where the known bypasses of it are fixed: CVE-2025-32434 in 2.6,
+CVE-2026-24747 in 2.10) and then checks that the result
 has this shape, so that any other ``.pt`` file is refused with a one-line error instead of
 failing later with a ``KeyError`` or a size mismatch.
 
