@@ -95,7 +95,7 @@ class EncoderBundle:
 def load_encoder(model: str | Path, device: torch.device | str = "cpu") -> EncoderBundle:
     """The encoder of a run folder or checkpoint file (trained weights, eval mode)."""
     from ..models import build_model
-    from ..train.checkpoint import load_checkpoint, resolve_checkpoint
+    from ..train.checkpoint import first_lines, load_checkpoint, resolve_checkpoint
 
     path = resolve_checkpoint(model)
     state = load_checkpoint(path)
@@ -104,8 +104,7 @@ def load_encoder(model: str | Path, device: torch.device | str = "cpu") -> Encod
         net = build_model(cfg)
         net.load_state_dict(state["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"{path}: its weights do not fit the model its config describes ({first})") from None
+        raise UsageError(f"{path}: its weights do not fit the model its config describes ({first_lines(e)})") from None
     enc = net.encoder.to(device).eval()
     meta = {"kind": "checkpoint", "checkpoint": str(Path(path).resolve()), "step": int(state["step"]),
             "encoder": cfg["model"]["encoder"], "augment": cfg["augment"], "seed": cfg.get("seed"), "train_config": cfg}

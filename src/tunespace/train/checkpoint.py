@@ -100,6 +100,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     return state
 
 
+def first_lines(e: BaseException, n: int = 2, limit: int = 300) -> str:
+    """The first ``n`` non-empty lines of an exception's message, joined (for one-line errors)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    text = " ".join(lines[:n]) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def checkpoint_problem(state: Any, training: bool = False) -> str | None:
     """What makes ``state`` not a tunespace checkpoint, or None."""
     if not isinstance(state, dict):

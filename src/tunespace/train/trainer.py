@@ -59,7 +59,7 @@ from ..models import ContrastiveModel, build_encoder, build_model
 from ..pairs import (AudioCache, DistinctTrackBatches, PairDataset, SpectrogramCache, collate_pairs, estimate_cache_bytes,
                      estimate_spectrogram_bytes, track_durations)
 from . import distributed
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import first_lines, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import lr_at, resolve_config
 
 
@@ -249,7 +249,7 @@ def _train(out: Path, config: dict[str, Any] | None, *, resume: bool, stop_after
                 opt.load_state_dict(state["optimizer"])
             except (RuntimeError, ValueError, KeyError) as e:
                 raise UsageError(f"{ckpt_path}: does not fit the model and optimiser of this run's config "
-                                 f"({str(e).strip().splitlines()[0]})") from None
+                                 f"({first_lines(e)})") from None
             start_step = int(state["step"])
             last_loss = float(state.get("loss", float("nan")))
             if not np.isfinite(last_loss):
