@@ -109,6 +109,12 @@ MAX_UPLOAD = 400_000
 
 
 @pytest.fixture(scope="session")
+def max_upload() -> int:
+    """The upload limit of ``client``, bytes."""
+    return MAX_UPLOAD
+
+
+@pytest.fixture(scope="session")
 def client(served, reducer):
     from fastapi.testclient import TestClient
 

@@ -10,8 +10,6 @@ import time
 import numpy as np
 import pytest
 
-from tests.serve.conftest import MAX_UPLOAD
-
 N_TRACKS = 13
 
 
@@ -21,7 +19,7 @@ def _field(resp) -> list[str]:  # noqa: ANN001
 
 
 # ------------------------------------------------------------------ catalogue
-def test_info_lists_indexes_properties_and_limits(client):
+def test_info_lists_indexes_properties_and_limits(client, max_upload):
     info = client.get("/api/info").json()
     assert [i["name"] for i in info["indexes"]] == ["a", "b"]
     a, b = info["indexes"]
@@ -31,7 +29,7 @@ def test_info_lists_indexes_properties_and_limits(client):
     assert kinds == {"genre": "categorical", "tempo_bpm": "tempo", "key": "key", "mood": "categorical"}
     genre = next(p for p in info["properties"] if p["name"] == "genre")
     assert genre["values"] == ["blues", "jazz", "rock"]
-    assert info["n_tracks"] == N_TRACKS and info["has_audio"] and info["max_upload_bytes"] == MAX_UPLOAD
+    assert info["n_tracks"] == N_TRACKS and info["has_audio"] and info["max_upload_bytes"] == max_upload
     # the symlink that leaves the audio folder is reported, not served
     assert any("leak" in n for n in info["notes"])
 
@@ -156,12 +154,12 @@ def test_upload_finds_the_same_track_first(client, dataset):
             assert n["labels"][p] == agree[p]["most_common"] and agree[p]["most_common_count"] >= 2
 
 
-def test_upload_errors(client):
+def test_upload_errors(client, max_upload):
     r = client.post("/api/indexes/a/neighbours", files={"file": ("x.wav", b"RIFF....not audio at all" * 10, "audio/wav")})
     assert r.status_code == 400 and "x.wav" in r.json()["detail"] and "truncated or corrupt" in r.json()["detail"]
     r = client.post("/api/indexes/a/neighbours", files={"file": ("empty.flac", b"", "audio/flac")})
     assert r.status_code == 400 and "empty" in r.json()["detail"]
-    r = client.post("/api/indexes/a/neighbours", files={"file": ("big.wav", b"\0" * (MAX_UPLOAD + 1), "audio/wav")})
+    r = client.post("/api/indexes/a/neighbours", files={"file": ("big.wav", b"\0" * (max_upload + 1), "audio/wav")})
     assert r.status_code == 413  # refused on its Content-Length, before reading the body
     r = client.post("/api/indexes/b/neighbours", files={"file": ("x.wav", b"abc", "audio/wav")})
     assert r.status_code == 409 and "model" in r.json()["detail"]
@@ -170,18 +168,18 @@ def test_upload_errors(client):
     assert _field(client.post("/api/indexes/a/neighbours", data={"other": "1"})) == ["file"]
 
 
-def test_upload_over_the_limit_without_content_length_is_413(client):
+def test_upload_over_the_limit_without_content_length_is_413(client, max_upload):
     def chunks():
         boundary = b"--xyz\r\n"
         yield boundary + b'Content-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
-        for _ in range(MAX_UPLOAD // 65536 + 2):
+        for _ in range(max_upload // 65536 + 2):
             yield b"\0" * 65536
         yield b"\r\n--xyz--\r\n"
 
     r = client.post("/api/indexes/a/neighbours", content=chunks(),
                     headers={"Content-Type": "multipart/form-data; boundary=xyz"})
     assert "content-length" not in r.request.headers
-    assert r.status_code == 413 and str(MAX_UPLOAD) in r.json()["detail"]
+    assert r.status_code == 413 and str(max_upload) in r.json()["detail"]
 
 
 # ------------------------------------------------------------------ audio
