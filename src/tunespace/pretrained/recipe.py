@@ -34,11 +34,12 @@ from ..errors import UsageError
 from ..files import write_json, write_text
 
 POLICIES = ("none", "ts", "ps", "ts+ps")
-#: Trainer settings of the pretrained models (the demo's architecture, trained longer).
+#: Trainer settings of the pretrained models (the demo's architecture, trained longer). One torch
+#: thread: on a busy machine, torch's spinning intra-op threads cost far more than they give.
 TRAIN: dict[str, Any] = {
     "model": {"encoder_args": {"width": 128, "depth": 5}},
-    "train": {"steps": 600, "batch_size": 32, "lr": 0.002, "warmup_steps": 40, "checkpoint_every": 100,
-              "log_every": 20},
+    "train": {"steps": 400, "batch_size": 32, "lr": 0.002, "warmup_steps": 30, "checkpoint_every": 50,
+              "log_every": 20, "threads": 1},
 }
 #: One music21 piece in ``EVAL_ONE_IN`` is held out of training.
 EVAL_ONE_IN = 5
