@@ -121,7 +121,7 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
             tcfg = train_config(cfg, condition, seed, train_path)
             tstage = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages_dir)
             if not tstage.done:
-                resume = latest_checkpoint(tstage.path) is not None
+                resume = latest_checkpoint(tstage.path / "run") is not None
                 progress(f"train {condition} seed {seed} ({'resuming' if resume else 'new'}) -> {tstage.path.name}")
                 tstage.begin()
                 t0 = time.perf_counter()
