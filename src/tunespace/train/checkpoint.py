@@ -6,8 +6,8 @@ A checkpoint is a dict of tensors and plain values only::
      "loss": float}
 
 :func:`load_checkpoint` unpickles with ``weights_only=True`` (which refuses to run code; it
-relies on torch >= 2.10, where the known bypasses of it are fixed: CVE-2025-32434 in 2.6,
-CVE-2026-24747 in 2.10) and then checks that the result
+relies on a recent torch: the bypass CVE-2025-32434 was fixed in 2.6, and tunespace asks for
+>= 2.10, which carries later fixes to the weights-only unpickler) and then checks that the result
 has this shape, so that any other ``.pt`` file is refused with a one-line error instead of
 failing later with a ``KeyError`` or a size mismatch.
 
