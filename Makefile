@@ -21,6 +21,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m tunespace study --preset demo --out out/demo
+	@echo ""
+	@echo "Hear the neighbourhoods each augmentation makes (web explorer on 127.0.0.1:8000):"
+	@echo "  $(VENV)/bin/tunespace serve --study out/demo --open"
 
 test: $(STAMP)
 	# a private numba cache per run: a cache left corrupt by concurrent writers elsewhere
