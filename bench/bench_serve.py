@@ -5,9 +5,10 @@
    one process) and queried by 32 concurrent clients for 30 s each (asyncio, one keep-alive
    connection per client, aiohttp, ``GET /api/indexes/NAME/neighbours?id=<random id>&k=10``):
    requests per second and p50 / p99 latency, for an exact (FAISS flat) and an HNSW index.
-   Anchor, in this process on the same indexes: FAISS through ``Index.neighbours_of`` one
-   query at a time (what a request costs alone), and ``Index.search_arrays`` on batches of
-   32 (what the server's batching can reach at most).
+   Anchor, in this process on the same indexes and with the same FAISS threads as the server
+   (``--search-threads``, default: CPU count less one): FAISS through ``Index.neighbours_of``
+   one query at a time (what a request costs alone), and ``Index.search_arrays`` on batches
+   of 32 (what the server's batching can reach at most).
 2. Upload: a 30 s WAV (44.1 kHz stereo, 16-bit, 5.3 MB) POSTed to the exact index, whose
    model is the ``small`` encoder (``random:small``: its cost does not depend on its
    weights): end-to-end wall time seen by the client, median of 5 after one warm-up (the
@@ -47,6 +48,12 @@ def clustered(n: int, d: int, clusters: int, seed: int) -> np.ndarray:
 
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -161,11 +168,16 @@ def main() -> None:
     ap.add_argument("--methods", default="exact,hnsw")
     ap.add_argument("--uploads", type=int, default=5)
     ap.add_argument("--no-map", action="store_true", help="skip the map timing")
+    ap.add_argument("--search-threads", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
+    import faiss
+
     from tunespace import Index
     from tunespace.embed.format import EmbeddingSet
+
+    faiss.omp_set_num_threads(args.search_threads)
 
     methods = args.methods.split(",")
     rng = np.random.default_rng(0)
@@ -173,6 +185,7 @@ def main() -> None:
     emb = EmbeddingSet(ids=ids, vectors=clustered(args.n, args.d, 1000, 0), name="bench",
                        meta={"model": {"kind": "random", "encoder": "small", "seed": 0}})
     results: dict = {"n": args.n, "d": args.d, "clients": args.clients, "seconds": args.seconds,
+                     "search_threads": args.search_threads,
                      "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
         tmp = Path(tmp)
@@ -192,6 +205,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, "-m", "tunespace", "serve", "--port", str(port), "--no-precompute-maps",
+               "--search-threads", str(args.search_threads),
                "--map-cache", str(tmp / "maps")] + [a for m in methods for a in ("--index", f"{m}={tmp / m}")]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
@@ -204,10 +218,11 @@ def main() -> None:
                         raise SystemExit(f"server exited: {server.stderr.read()}") from None
                     time.sleep(0.1)
             for m in methods:
-                r0 = resource.getrusage(resource.RUSAGE_SELF)
+                r0, s0 = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server.pid)
                 res = asyncio.run(load(base, m, ids, args.clients, args.seconds, 1))
-                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                r1, s1 = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server.pid)
                 res["client_cpu_s"] = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+                res["server_cpu_ms_per_request"] = 1e3 * (s1 - s0) / max(1, res["requests"] + res["errors"] + args.clients)
                 results[f"http_{m}"] = res
                 print(f"HTTP {m}: {res}", flush=True)
             wav = tmp / "upload-30s.wav"
@@ -223,16 +238,17 @@ def main() -> None:
     results["load_after"] = os.getloadavg()[0]
 
     print(f"\nN = {args.n}, D = {args.d}, {args.clients} clients x {args.seconds:g} s, k = 10, "
-          f"{os.cpu_count()} CPUs, load average {results['load_before']:.1f} before / {results['load_after']:.1f} after\n")
-    print("| index | path | queries/s | p50 ms | p99 ms |")
-    print("|---|---|---:|---:|---:|")
+          f"{os.cpu_count()} CPUs, FAISS threads {args.search_threads}, load average {results['load_before']:.1f} before / {results['load_after']:.1f} after\n")
+    print("| index | path | queries/s | p50 ms | p99 ms | server CPU ms / request |")
+    print("|---|---|---:|---:|---:|---:|")
     for m in methods:
         a, h = results[f"inprocess_{m}"], results[f"http_{m}"]
         print(f"| {m} | FAISS in-process, one query at a time (anchor) | {a['single']['qps']:.0f} | "
-              f"{a['single']['p50_ms']:.1f} | {a['single']['p99_ms']:.1f} |")
+              f"{a['single']['p50_ms']:.1f} | {a['single']['p99_ms']:.1f} | |")
         print(f"| {m} | FAISS in-process, batches of {args.clients} (anchor; latency = batch time) | "
-              f"{a['batched']['qps']:.0f} | {a['batched']['p50_ms']:.1f} | {a['batched']['p99_ms']:.1f} |")
-        print(f"| {m} | HTTP, {args.clients} concurrent clients | {h['rps']:.0f} | {h['p50_ms']:.1f} | {h['p99_ms']:.1f} |")
+              f"{a['batched']['qps']:.0f} | {a['batched']['p50_ms']:.1f} | {a['batched']['p99_ms']:.1f} | |")
+        print(f"| {m} | HTTP, {args.clients} concurrent clients | {h['rps']:.0f} | {h['p50_ms']:.1f} | {h['p99_ms']:.1f} | "
+              f"{h['server_cpu_ms_per_request']:.2f} |")
     u = results["upload"]
     print(f"\nupload of a 30 s WAV ({u['bytes'] / 1e6:.1f} MB), `small`: median {u['median_s']:.2f} s end to end "
           f"(max {u['max_s']:.2f} s; server decode + embed {u['server_embed_ms']:.0f} ms; first, loading the model: "
