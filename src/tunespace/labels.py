@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, UsageError
-from .datasets.base import is_number
+from .datasets.base import TEMPO_COLUMNS, infer_kind, is_number
 from .keys import normalise_key
 
 if TYPE_CHECKING:
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 PROPERTY_KINDS = ("categorical", "key", "tempo", "continuous", "tags")
 #: CSV columns that describe the file rather than the music; not labels unless asked for.
 NON_LABEL_COLUMNS = frozenset({"path", "file", "filename", "duration_s", "seed", "split"})
-TEMPO_COLUMNS = frozenset({"tempo", "tempo_bpm", "bpm"})
-_KEY_WITH_MODE = re.compile(r"^\s*[A-Ga-g]\s*[#b♯♭]*\s*[:\s-]?\s*(major|minor|maj|min|m)\s*$", re.I)
 _TAG_SPLIT = re.compile(r"[;|]")
 #: How many ids a join report lists for each side.
 REPORT_FIRST = 5
@@ -148,19 +146,6 @@ def parse_properties(spec: str | list[str] | None) -> tuple[list[str] | None, di
             kinds[name] = kind
         names.append(name)
     return names, kinds
-
-
-def infer_kind(name: str, raw: list[str]) -> str:
-    """Kind of a CSV column from its name and its non-empty string values."""
-    if name.lower() == "key":
-        return "key"
-    if name.lower() in TEMPO_COLUMNS:
-        return "tempo"
-    if raw and all(_KEY_WITH_MODE.match(v) for v in raw):
-        return "key"
-    if raw and all(is_number(v) for v in raw):
-        return "continuous"
-    return "categorical"
 
 
 def load_labels(

@@ -90,7 +90,8 @@ def test_csv_folder_by_stem(tmp_path):
     assert len(ds.problems) == 2
     # inferred kinds
     ds2 = read_csv(tmp_path, csv="labels.csv", id_column="id")
-    assert ds2.kinds == {"genre": "categorical", "valence": "continuous", "key": "categorical", "moods": "categorical"}
+    # one rule with tunespace.labels: a column named key is a key, tempo/bpm a tempo
+    assert ds2.kinds == {"genre": "categorical", "valence": "continuous", "key": "key", "moods": "categorical"}
 
 
 def test_csv_folder_with_path_column(tmp_path):

@@ -17,6 +17,7 @@ A label that is unknown for a track is simply absent from ``Track.labels``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +161,26 @@ def existing_dir(root: str | Path, reader: str, expected: str) -> Path:
 
 #: Separator of several tags in one CSV cell.
 TAG_SEPARATOR = ";"
+
+
+#: CSV columns read as tempo (BPM) whatever their values.
+TEMPO_COLUMNS = frozenset({"tempo", "tempo_bpm", "bpm"})
+_KEY_WITH_MODE = re.compile(r"^\s*[A-Ga-g]\s*[#b♯♭]*\s*[:\s-]?\s*(major|minor|maj|min|m)\s*$", re.I)
+
+
+def infer_kind(name: str, raw: list[str]) -> str:
+    """Kind of a CSV column from its name and its non-empty string values (one rule for every
+    CSV reader): ``key`` by name or when every value is a key with a mode, ``tempo`` by name
+    (:data:`TEMPO_COLUMNS`), ``continuous`` when every value is a number, else ``categorical``."""
+    if name.lower() == "key":
+        return "key"
+    if name.lower() in TEMPO_COLUMNS:
+        return "tempo"
+    if raw and all(_KEY_WITH_MODE.match(v) for v in raw):
+        return "key"
+    if raw and all(is_number(v) for v in raw):
+        return "continuous"
+    return "categorical"
 
 
 def is_number(text: str) -> bool:

@@ -6,8 +6,10 @@ either through ``path_column`` (path relative to ROOT) or, without it, by the au
 stem (name without extension) equal to the row's id. Rows without audio and audio without a
 row are left out and listed in ``Dataset.problems``.
 
-Label kinds: given by ``columns`` as a dict, else inferred per column: "continuous" when every
-non-empty value is a number, else "categorical". Kind "key" values are normalised with
+Label kinds: given by ``columns`` as a dict, else inferred per column by
+:func:`tunespace.datasets.base.infer_kind` (the rule of ``tunespace.labels`` too): ``key`` by
+name or when every value is a key with a mode, ``tempo`` for ``tempo``/``tempo_bpm``/``bpm``,
+``continuous`` when every value is a number, else ``categorical``. Kind "key" values are normalised with
 :func:`tunespace.keys.normalise_key`; kind "tags" values are split on ``;``.
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import DatasetError
-from .base import AUDIO_SUFFIXES, PROPERTY_KINDS, Dataset, Track, existing_dir, is_number, make_dataset, parse_label_row
+from .base import AUDIO_SUFFIXES, PROPERTY_KINDS, Dataset, Track, existing_dir, infer_kind, make_dataset, parse_label_row
 
 NAME = "csv"
 EXPECTED = "a folder of audio files and exactly one *.csv of labels (or give the CSV file itself as the dataset)"
@@ -142,8 +144,7 @@ def _label_kinds(
             raise DatasetError(f"{table}: label column {c!r} is not a column; columns are {header}")
         kind = given.get(c)
         if kind is None:
-            values = [r[c] for r in rows if (r.get(c) or "").strip()]
-            kind = "continuous" if values and all(is_number(v) for v in values) else "categorical"
+            kind = infer_kind(c, [r[c].strip() for r in rows if (r.get(c) or "").strip()])
         if kind not in PROPERTY_KINDS:
             raise DatasetError(f"{table}: column {c!r} has unknown kind {kind!r}; expected one of {PROPERTY_KINDS}")
         kinds[c] = kind
