@@ -137,10 +137,9 @@ def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 30
 def build_pretrained(out: str | Path, *, steps: int | None = None, install: bool = False,
                      procedural_tracks: int = 400, music21_tracks: int = 300, eval_tracks: int = 200) -> dict[str, Path]:
     """Run the whole recipe into ``out`` (resumable: every stage is cached); returns name -> model file."""
-    from .. import __version__, pretrained
-    from ..study.cache import Stage
+    from .. import pretrained
     from ..study.config import validate_study_config
-    from ..study.runner import data_stage, run_study, train_config
+    from ..study.runner import data_stage, run_study, train_stage
 
     out = Path(out)
     data = build_data(out, procedural_tracks, music21_tracks, eval_tracks)
@@ -152,8 +151,7 @@ def build_pretrained(out: str | Path, *, steps: int | None = None, install: bool
     train_key = f"path:{train_path}"
     made: dict[str, Path] = {}
     for policy in POLICIES:
-        tcfg = train_config(cfg, policy, 0, train_path)
-        st = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages)
+        _, st = train_stage(cfg, policy, 0, train_key, train_path, stages)
         if not st.done:
             raise UsageError(f"{st.path}: the {policy} training stage is not finished")
         card = {"policy": policy, "seed": 0, "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "

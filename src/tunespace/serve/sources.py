@@ -153,7 +153,7 @@ def from_study(study: str | Path, eval_name: str | None = None, baselines: bool 
     from ..embed.format import read_embeddings
     from ..files import read_json
     from ..study.cache import Stage
-    from ..study.runner import data_stage, train_config
+    from ..study.runner import data_stage, embed_stage, train_stage
 
     root = Path(study)
     cfg_path = root / "config.json"
@@ -186,9 +186,8 @@ def from_study(study: str | Path, eval_name: str | None = None, baselines: bool 
     cache_root = Path(map_cache) if map_cache is not None else root / "serve" / "maps" / spec["name"]
     served: list[ServedIndex] = []
     for condition in cfg["conditions"]:
-        tcfg = train_config(cfg, condition, seed, train_path)
-        tstage = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages)
-        estage = Stage("embed", {"model": tstage.key, "data": eval_key, "embed": cfg["embed"]}, stages)
+        _, tstage = train_stage(cfg, condition, seed, train_key, train_path, stages)
+        estage = embed_stage(cfg, tstage, eval_key, stages)
         if not (tstage.done and estage.done):
             raise UsageError(f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r}; "
                              f"run `tunespace study --out {root}` to finish the study")

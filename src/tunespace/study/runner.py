@@ -76,6 +76,20 @@ def train_config(study: dict[str, Any], condition: str, seed: int, data_path: Pa
     return cfg
 
 
+def train_stage(cfg: dict[str, Any], condition: str, seed: int, train_key: str, train_path: Path,
+                stages_dir: Path) -> tuple[dict[str, Any], Stage]:
+    """The resolved trainer config and the cached stage of one condition and seed (``run/`` inside
+    the stage holds the run folder). ``train_key`` / ``train_path`` as :func:`ensure_data` gives."""
+    tcfg = train_config(cfg, condition, seed, train_path)
+    return tcfg, Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__},
+                       stages_dir)
+
+
+def embed_stage(cfg: dict[str, Any], trained: Stage, eval_key: str, stages_dir: Path) -> Stage:
+    """The cached stage of the embeddings (``emb/`` inside) of one evaluation set by one trained model."""
+    return Stage("embed", {"model": trained.key, "data": eval_key, "embed": cfg["embed"]}, stages_dir)
+
+
 @holds_folder_lock("tunespace study")  # one writer per study folder (tunespace.lock)
 def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: str | None = None,
               overrides: list[str] | None = None, stop_after_stages: int | None = None,
@@ -118,8 +132,7 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
     analyses: dict[tuple[str, int, str], Path] = {}
     for condition in cfg["conditions"]:
         for seed in cfg["seeds"]:
-            tcfg = train_config(cfg, condition, seed, train_path)
-            tstage = Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages_dir)
+            tcfg, tstage = train_stage(cfg, condition, seed, train_key, train_path, stages_dir)
             if not tstage.done:
                 resume = latest_checkpoint(tstage.path / "run") is not None
                 progress(f"train {condition} seed {seed} ({'resuming' if resume else 'new'}) -> {tstage.path.name}")
@@ -130,7 +143,7 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
                 if spent():
                     return {"stopped": True}
             for spec, ekey, epath in evals:
-                estage = Stage("embed", {"model": tstage.key, "data": ekey, "embed": cfg["embed"]}, stages_dir)
+                estage = embed_stage(cfg, tstage, ekey, stages_dir)
                 if not estage.done:
                     progress(f"embed {condition} seed {seed} on {spec['name']}")
                     estage.begin()
