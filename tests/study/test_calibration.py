@@ -104,7 +104,7 @@ def test_a_seeds_only_interval_would_fail_this_calibration():
 
 #: The stated effects, in agreement probability (L@10 changes by it / (1 - chance)), with noise
 #: like the demo's (seed SD 0.005 for key, 0.05 for tempo; condition x track SD 0.02): a drop
-#: of key L@10 by 0.026 (about 4 times the noise floor of key on 160 tracks, 0.0064) and of
+#: of key L@10 by 0.026 (about 4 times the demo's noise floor of key on 160 tracks, 0.0068) and of
 #: tempo L@10 by 0.22 (the demo's tempo effect is of that size, its seeds vary that much).
 POWER = {
     1: ({("ps", "key", "locality"): -0.025}, {"seed_sd": 0.005, "track_sd": 0.02}),
