@@ -34,3 +34,17 @@ def tiny_run(train_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_run")
     train(out, resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(train_corpus)}))
     return out
+
+
+def tiny_study_overrides(corpus, conditions: str = "none, ts") -> list[str]:
+    """Overrides of the demo preset for a study of seconds: one seed, a tiny model trained a few
+    steps on ``corpus`` and evaluated on it; later ``key=value`` entries refine it."""
+    return [
+        "seeds=[0]", f"conditions=[{conditions}]",
+        f"train_data={{name: tr, path: {corpus}}}",
+        f"eval_data=[{{name: ev, path: {corpus}}}]",
+        "train={train: {steps: 2, batch_size: 4, checkpoint_every: 2, log_every: 1, threads: 1}, "
+        "model: {encoder_args: {width: 16, depth: 1, embedding_dim: 16}, projector: {hidden_dims: [16], out_dim: 8}}}",
+        "analysis={ks: [1, 3], headline_k: 3, bootstrap: 10, knn_k: 3, probes: [], properties: [genre, tempo_bpm]}",
+        "baselines=[]", "umap=false",
+    ]

@@ -453,7 +453,6 @@ def query_neighbours(
     if (track is None) == (audio is None):
         raise UsageError("give exactly one of a track id (--track) or an audio file (--audio)")
     table = _label_table(idx, labels)
-    caught: list[warnings.WarningMessage] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if track is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import tiny_study_overrides
 from tunespace.errors import UsageError
 
 
@@ -12,15 +13,7 @@ def study(train_corpus, tmp_path_factory):
     """Conditions none and ts, one seed, two training steps of a tiny model, evaluated on the same corpus."""
     from tunespace.study import resolve_study_config, run_study
 
-    cfg = resolve_study_config(None, "demo", [
-        "seeds=[0]", "conditions=[none, ts]",
-        f"train_data={{name: tr, path: {train_corpus}}}",
-        f"eval_data=[{{name: ev, path: {train_corpus}}}]",
-        "train={train: {steps: 2, batch_size: 4, checkpoint_every: 2, log_every: 1, threads: 1}, "
-        "model: {encoder_args: {width: 16, depth: 1, embedding_dim: 16}, projector: {hidden_dims: [16], out_dim: 8}}}",
-        "analysis={ks: [1, 3], headline_k: 3, bootstrap: 10, knn_k: 3, probes: [], properties: [genre, tempo_bpm]}",
-        "baselines=[]", "umap=false",
-    ])
+    cfg = resolve_study_config(None, "demo", tiny_study_overrides(train_corpus, "none, ts"))
     out = tmp_path_factory.mktemp("study") / "s"
     run_study(out, cfg, progress=lambda msg: None)
     return out

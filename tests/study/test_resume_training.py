@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+from tests.conftest import tiny_study_overrides
 from tunespace.study import resolve_study_config, run_study
 from tunespace.train.checkpoint import load_checkpoint, latest_checkpoint
 
 
 def test_interrupted_training_stage_resumes(train_corpus, tmp_path):
     cfg = resolve_study_config(None, "demo", [
-        "seeds=[0]", "conditions=[none]",
-        f"train_data={{name: tr, path: {train_corpus}}}",
-        f"eval_data=[{{name: ev, path: {train_corpus}}}]",
-        "train={train: {steps: 4, batch_size: 4, checkpoint_every: 2, keep_checkpoints: 5, log_every: 1, threads: 1}, "
-        "model: {encoder_args: {width: 16, depth: 1, embedding_dim: 16}, projector: {hidden_dims: [16], out_dim: 8}}}",
-        "analysis={ks: [1, 3], headline_k: 3, bootstrap: 10, knn_k: 3, probes: [linear], properties: [genre], "
-        "folds: 3, null_replicates: 5}",
-        "baselines=[]", "umap=false",
+        *tiny_study_overrides(train_corpus, "none"),
+        "train.train.steps=4", "train.train.keep_checkpoints=5",
+        "analysis.properties=[genre]", "analysis.probes=[linear]", "analysis.folds=3", "analysis.null_replicates=5",
     ])
     out = tmp_path / "study"
     assert run_study(out, cfg, stop_after_stages=1) == {"stopped": True}  # the training stage, done

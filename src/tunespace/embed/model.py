@@ -146,12 +146,12 @@ class Model:
         Returns:
             float32 ``(n, D)``.
         """
+        from ..features import standardise
+
         x = torch.as_tensor(np.asarray(slices, dtype=np.float32) if not torch.is_tensor(slices) else slices)
         out = []
         with torch.inference_mode():
             for s in range(0, x.shape[0], CHUNK_SLICES):
-                from ..features import standardise
-
                 mel = standardise(self.frontend(x[s : s + CHUNK_SLICES].to(self.device).float())).unsqueeze(1)
                 out.append(self.encoder(mel).float().cpu().numpy())
         return np.concatenate(out, axis=0).astype(np.float32, copy=False)
