@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet "torch==2.13.0"
 	# tinysoundfont's metadata asks for pyaudio (live playback only, does not build): no deps.
 	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3.6"
-	$(PIP) install --quiet -e ".[test,bench]"
+	$(PIP) install --quiet -e ".[test,bench,cluster]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -26,6 +26,9 @@ demo: $(STAMP)
 	@echo "  $(VENV)/bin/tunespace serve --study out/demo --open"
 
 test: $(STAMP)
+	# lint and format check first: a style slip fails fast, before the slow tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	# a private numba cache per run: a cache left corrupt by concurrent writers elsewhere
 	# must not crash the suite (librosa compiles with numba, cache=True)
 	NUMBA_CACHE_DIR=$$(mktemp -d) $(PY) -m pytest -q -x --timeout=900

@@ -33,26 +33,60 @@ import numpy as np
 import torch
 
 #: (policy, backend, extra overrides): the spectrogram cache, the audio cache, and windows read from disk.
-TRAIN_RUNS = [("ts+ps+eq", "spectral", []), ("ts+ps", "waveform", []),
-              ("ts+ps+eq", "spectral", ["data.cache_audio=false"])]
+TRAIN_RUNS = [
+    ("ts+ps+eq", "spectral", []),
+    ("ts+ps", "waveform", []),
+    ("ts+ps+eq", "spectral", ["data.cache_audio=false"]),
+]
 ALL = ["time_stretch", "pitch_shift", "eq", "gain", "noise"]
 PIPELINES = [
-    ("ts+ps+eq", "spectral"), ("ts+ps+eq", "waveform"), ("none", "spectral"), ("none", "waveform"),
-    ({"name": "fusable-both", "apply_to": "both",
-      "augmentations": [{"type": "gain"}, {"type": "pitch_shift", "p": 0.5}, {"type": "eq", "n_peaks": 3},
-                        {"type": "time_stretch", "distribution": "uniform"}]}, "spectral"),
+    ("ts+ps+eq", "spectral"),
+    ("ts+ps+eq", "waveform"),
+    ("none", "spectral"),
+    ("none", "waveform"),
+    (
+        {
+            "name": "fusable-both",
+            "apply_to": "both",
+            "augmentations": [
+                {"type": "gain"},
+                {"type": "pitch_shift", "p": 0.5},
+                {"type": "eq", "n_peaks": 3},
+                {"type": "time_stretch", "distribution": "uniform"},
+            ],
+        },
+        "spectral",
+    ),
     ({"name": "all-spectral", "augmentations": [{"type": t, "p": 0.7} for t in ALL]}, "spectral"),
-    ({"name": "all-waveform", "apply_to": "both",
-      "augmentations": [{"type": t, "p": 0.7} for t in ALL + ["reverb"]]}, "waveform"),
-    ({"name": "integer-ps", "augmentations": [{"type": "pitch_shift", "integer": True},
-                                              {"type": "eq", "shelves": False}]}, "waveform"),
+    (
+        {
+            "name": "all-waveform",
+            "apply_to": "both",
+            "augmentations": [{"type": t, "p": 0.7} for t in ALL + ["reverb"]],
+        },
+        "waveform",
+    ),
+    (
+        {
+            "name": "integer-ps",
+            "augmentations": [{"type": "pitch_shift", "integer": True}, {"type": "eq", "shelves": False}],
+        },
+        "waveform",
+    ),
 ]
 
 TINY = [
-    "train.steps=3", "train.batch_size=4", "train.checkpoint_every=2",
-    "train.log_every=1", "train.progress=false", "train.warmup_steps=1", "train.threads=1",
-    "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}", "model.projector.hidden_dims=[16]",
-    "model.projector.out_dim=8", "train.log_views=true",
+    "train.steps=3",
+    "train.batch_size=4",
+    "train.checkpoint_every=2",
+    "train.log_every=1",
+    "train.progress=false",
+    "train.warmup_steps=1",
+    "train.threads=1",
+    "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}",
+    "model.projector.hidden_dims=[16]",
+    "model.projector.out_dim=8",
+    "train.log_views=true",
 ]
 
 
@@ -85,16 +119,21 @@ def pipeline_fingerprints() -> dict[str, str]:
         pt = PairTransform(build_policy(spec, backend, None, fe), LogMel(fe), target_seconds=3.0)
         rng = np.random.default_rng(3)
         t = np.arange(pt.input_samples) / 16000
-        wins = [(0.3 * np.sin(2 * np.pi * f * t) * np.exp(-((t * 2) % 1.0) * 5)
-                 + 0.02 * rng.standard_normal(t.shape)).astype(np.float32) for f in (220.0, 330.0, 495.0, 660.0)]
+        wins = [
+            (
+                0.3 * np.sin(2 * np.pi * f * t) * np.exp(-((t * 2) % 1.0) * 5) + 0.02 * rng.standard_normal(t.shape)
+            ).astype(np.float32)
+            for f in (220.0, 330.0, 495.0, 660.0)
+        ]
         cpu_rng = np.random.default_rng(11)
         items = [pt.cpu_stage(wins[i], wins[(i + 1) % 4], cpu_rng) for i in range(4)]
         a = torch.from_numpy(np.stack([it[0] for it in items]))
         b = torch.from_numpy(np.stack([it[1] for it in items]))
         xa, xb, dparams = pt.device_stage(a, b, torch.Generator().manual_seed(7))
         name = spec if isinstance(spec, str) else spec["name"]
-        out[f"pipeline/{name}@{backend}"] = _sha(_tensor_bytes(xa), _tensor_bytes(xb), _json([it[2] for it in items]),
-                                                 _json(dparams))
+        out[f"pipeline/{name}@{backend}"] = _sha(
+            _tensor_bytes(xa), _tensor_bytes(xb), _json([it[2] for it in items]), _json(dparams)
+        )
     return out
 
 
@@ -108,8 +147,9 @@ def train_fingerprints(work: Path) -> dict[str, str]:
     for policy, backend, extra in TRAIN_RUNS:
         name = f"{policy}@{backend}" + "".join(f"/{e}" for e in extra)
         run = work / f"run-{len(out)}"
-        cfg = resolve_config(None, TINY + extra, **{"data.path": str(corpus), "augment.policy": policy,
-                                                    "augment.backend": backend})
+        cfg = resolve_config(
+            None, TINY + extra, **{"data.path": str(corpus), "augment.policy": policy, "augment.backend": backend}
+        )
         result = train(run, cfg)
         state = torch.load(result.checkpoint, map_location="cpu", weights_only=True)["model"]
         weights = _sha(*(k.encode() + _tensor_bytes(v) for k, v in sorted(state.items())))

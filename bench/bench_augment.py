@@ -54,13 +54,17 @@ def main() -> None:
     wins = _windows(batch, sp.input_samples)
     fe = sp.frontend
     tgt = wf.target_samples
-    am = A.Compose([A.TimeStretch(min_rate=0.7, max_rate=1.4, leave_length_unchanged=True, p=1.0),
-                    A.PitchShift(min_semitones=-6, max_semitones=6, p=1.0),
-                    A.SevenBandParametricEQ(p=1.0)])
+    am = A.Compose(
+        [
+            A.TimeStretch(min_rate=0.7, max_rate=1.4, leave_length_unchanged=True, p=1.0),
+            A.PitchShift(min_semitones=-6, max_semitones=6, p=1.0),
+            A.SevenBandParametricEQ(p=1.0),
+        ]
+    )
 
     def crop_logmel(y: np.ndarray) -> torch.Tensor:
         s = (len(y) - tgt) // 2
-        return standardise(fe(torch.from_numpy(np.ascontiguousarray(y[s:s + tgt]))[None])[..., :300])
+        return standardise(fe(torch.from_numpy(np.ascontiguousarray(y[s : s + tgt]))[None])[..., :300])
 
     def run_audiomentations() -> None:
         np.random.seed(0)
@@ -83,9 +87,11 @@ def main() -> None:
     print(f"{'threads':>7} {'pipeline':>16} {'excerpts/s':>11} {'ms/excerpt':>11} {'x anchor':>9}")
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        rates = {"audiomentations": _rate(run_audiomentations, n_cpu),
-                 "waveform": _rate(run_waveform, n_cpu),
-                 "spectral (B=64)": _rate(run_spectral, batch, repeats=3)}
+        rates = {
+            "audiomentations": _rate(run_audiomentations, n_cpu),
+            "waveform": _rate(run_waveform, n_cpu),
+            "spectral (B=64)": _rate(run_spectral, batch, repeats=3),
+        }
         for name, r in rates.items():
             print(f"{threads:>7} {name:>16} {r:>11.1f} {1000 / r:>11.2f} {r / rates['audiomentations']:>9.2f}")
 

@@ -61,8 +61,10 @@ def main() -> None:
     tf = _transforms(sr)
     t0 = time.perf_counter()
     queries = {name: {i: f(e) for i, e in excerpts.items()} for name, f in tf.items()}
-    print(f"{len(ids)} tracks of {args.data}; {args.excerpt_seconds:g} s excerpts from {args.start_seconds:g} s; "
-          f"transformed in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"{len(ids)} tracks of {args.data}; {args.excerpt_seconds:g} s excerpts from {args.start_seconds:g} s; "
+        f"transformed in {time.perf_counter() - t0:.0f} s"
+    )
     results: dict[str, dict[str, float]] = {}
 
     # reference: MFCC mean + std, z-scored with the catalogue's statistics

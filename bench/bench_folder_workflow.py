@@ -59,8 +59,19 @@ def main() -> None:
     (music / "broken.ogg").write_bytes(b"OggS" + b"\0" * 100)
     (music / "readme.txt").write_text("not audio")
     t1 = time.perf_counter()
-    _cli("train", "--data", str(music), "--augment", "ps", "--out", str(work / "run"), f"train.steps={args.steps}",
-         "train.batch_size=32", "train.progress=false", "model.encoder_args={width: 64, depth: 4}")
+    _cli(
+        "train",
+        "--data",
+        str(music),
+        "--augment",
+        "ps",
+        "--out",
+        str(work / "run"),
+        f"train.steps={args.steps}",
+        "train.batch_size=32",
+        "train.progress=false",
+        "model.encoder_args={width: 64, depth: 4}",
+    )
     t2 = time.perf_counter()
     _cli("embed", "--model", str(work / "run"), "--data", str(music), "--out", str(work / "emb"), "--no-progress")
     _cli("index", "build", "--embeddings", str(work / "emb"), "--out", str(work / "idx"))
@@ -77,16 +88,20 @@ def main() -> None:
             y = ex if st == 0 else librosa.effects.pitch_shift(ex, sr=sr, n_steps=st)
             hits[st] += idx.search(model.embed(y, sr), 1)[0][0].id == tid
     t4 = time.perf_counter()
-    print(f"\nfolder: {work / 'music'} ({len(idx)} tracks embedded; skipped.csv: "
-          f"{(work / 'run' / 'skipped.csv').read_text().count(chr(10)) - 1} file(s); "
-          f"errors.csv: {(work / 'emb' / 'errors.csv').read_text().count(chr(10)) - 1} file(s))")
+    print(
+        f"\nfolder: {work / 'music'} ({len(idx)} tracks embedded; skipped.csv: "
+        f"{(work / 'run' / 'skipped.csv').read_text().count(chr(10)) - 1} file(s); "
+        f"errors.csv: {(work / 'emb' / 'errors.csv').read_text().count(chr(10)) - 1} file(s))"
+    )
     print("| query (10 s excerpt) | own track first |")
     print("|---|---|")
     for st in shifts:
         what = "unmodified" if st == 0 else f"pitch-shifted {st:+d} semitones (librosa)"
         print(f"| {what} | {hits[st]}/{len(idx)} ({hits[st] / len(idx):.0%}) |")
-    print(f"\ntimes: data {t1 - t0:.0f} s, train {t2 - t1:.0f} s, embed + index {t3 - t2:.0f} s, "
-          f"{3 * len(idx)} queries {t4 - t3:.0f} s")
+    print(
+        f"\ntimes: data {t1 - t0:.0f} s, train {t2 - t1:.0f} s, embed + index {t3 - t2:.0f} s, "
+        f"{3 * len(idx)} queries {t4 - t3:.0f} s"
+    )
 
 
 if __name__ == "__main__":

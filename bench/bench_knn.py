@@ -83,8 +83,10 @@ def exact_part(args: argparse.Namespace, rng: np.random.Generator, n: int, d: in
     print(f"{'tunespace knn (torch; ' + str(len(q)) + ' queries, extrap.)':44s} {t_torch:9.1f} {t_torch / t_ours:8.2f}")
     print(f"{'sklearn brute cosine (' + str(sq) + ' queries, extrap.)':44s} {t_sk:9.1f} {t_sk / t_ours:8.2f}")
     print(f"{'matmul bound 2 N^2 D / numpy rate':44s} {bound:9.1f} {bound / t_ours:8.2f}")
-    print(f"speed-up over sklearn: {t_sk / t_ours:.1f}x; ours at {bound / t_ours:.0%} of the matmul bound; "
-          f"neighbour overlap with sklearn: {agree:.4f}")
+    print(
+        f"speed-up over sklearn: {t_sk / t_ours:.1f}x; ours at {bound / t_ours:.0%} of the matmul bound; "
+        f"neighbour overlap with sklearn: {agree:.4f}"
+    )
 
 
 def approx_part(args: argparse.Namespace, rng: np.random.Generator, d: int, k: int) -> None:
@@ -102,8 +104,10 @@ def approx_part(args: argparse.Namespace, rng: np.random.Generator, d: int, k: i
     t_all = t_build + (t_q - t_build) * na / aq
     maxrss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"\n## approximate k-NN (IVF), N={na}, D={d}, k={k}")
-    print(f"build + recall check {t_build:.1f} s; with {aq} queries {t_q:.1f} s; "
-          f"all {na} queries (extrapolated linearly) {t_all:.1f} s")
+    print(
+        f"build + recall check {t_build:.1f} s; with {aq} queries {t_q:.1f} s; "
+        f"all {na} queries (extrapolated linearly) {t_all:.1f} s"
+    )
     print(f"recall@10 {res.recall:.3f}; peak RSS {maxrss_gb:.2f} GB (input alone {xa.nbytes / 1024**3:.2f} GB)")
 
 

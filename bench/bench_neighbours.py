@@ -54,15 +54,19 @@ def main() -> None:
     emb = EmbeddingSet(ids=ids, vectors=x, name="bench")
     rng = np.random.default_rng(1)
     q_rows = rng.choice(args.n, size=args.queries, replace=False)
-    print(f"N = {args.n}, D = {args.d}, {args.queries} single queries, k = 10; "
-          f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, {os.cpu_count()} CPUs")
+    print(
+        f"N = {args.n}, D = {args.d}, {args.queries} single queries, k = 10; "
+        f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, {os.cpu_count()} CPUs"
+    )
 
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
     anchor = faiss.IndexFlatIP(args.d)
     anchor.add(xn)
     threads = faiss.omp_get_max_threads()
-    for label, n_threads in ((f"FAISS IndexFlatIP.search direct, {threads} threads (default)", threads),
-                             ("FAISS IndexFlatIP.search direct, 1 thread", 1)):
+    for label, n_threads in (
+        (f"FAISS IndexFlatIP.search direct, {threads} threads (default)", threads),
+        ("FAISS IndexFlatIP.search direct, 1 thread", 1),
+    ):
         faiss.omp_set_num_threads(n_threads)
         times = []
         for r in q_rows:
@@ -91,7 +95,10 @@ def main() -> None:
             exact_sets = sets
         recall = float(np.mean([len(a & b) / 10 for a, b in zip(sets, exact_sets)]))
         p50, p99 = _pct(times)
-        print(f"| {method} | {build:.1f} | {p50:.2f} | {p99:.2f} | {a50:.2f} / {a99:.2f} | {p50 / a50:.2f} | {recall:.3f} |")
+        print(
+            f"| {method} | {build:.1f} | {p50:.2f} | {p99:.2f} | {a50:.2f} / {a99:.2f} "
+            f"| {p50 / a50:.2f} | {recall:.3f} |"
+        )
         if method == "exact":
             exact_index = index
 
@@ -101,11 +108,16 @@ def main() -> None:
         walls = []
         for r in q_rows[:5]:
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "tunespace", "neighbours", str(Path(tmp) / "idx"), "--track", ids[r]],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "tunespace", "neighbours", str(Path(tmp) / "idx"), "--track", ids[r]],
+                check=True,
+                capture_output=True,
+            )
             walls.append(time.perf_counter() - t)
-        print(f"\n`tunespace neighbours INDEX --track ID` (exact, N = {args.n}), whole command: "
-              f"median {statistics.median(walls):.2f} s over 5 runs (min {min(walls):.2f}, max {max(walls):.2f})")
+        print(
+            f"\n`tunespace neighbours INDEX --track ID` (exact, N = {args.n}), whole command: "
+            f"median {statistics.median(walls):.2f} s over 5 runs (min {min(walls):.2f}, max {max(walls):.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ def main() -> None:
             plain = best(lambda: read_embeddings(tmp, verify=False))
             checked = best(lambda: read_embeddings(tmp, verify=True))
             mb = v.nbytes / 1e6
-            print(f"| {n} x {d} | {mb:.0f} MB | {plain * 1e3:.1f} ms | {checked * 1e3:.0f} ms | "
-                  f"{mb / 1e3 / max(1e-9, checked - plain):.2f} GB/s |")
+            print(
+                f"| {n} x {d} | {mb:.0f} MB | {plain * 1e3:.1f} ms | {checked * 1e3:.0f} ms | "
+                f"{mb / 1e3 / max(1e-9, checked - plain):.2f} GB/s |"
+            )
 
 
 if __name__ == "__main__":

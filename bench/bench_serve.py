@@ -90,6 +90,7 @@ async def load(base: str, index: str, ids: list[str], clients: int, seconds: flo
     url = f"/api/indexes/{index}/neighbours"
 
     async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(limit=clients)) as client:
+
         async def get(q: str) -> bool:
             async with client.get(url, params={"id": q, "k": "10"}) as r:
                 return r.status == 200 and len((await r.json())["neighbours"]) == 10
@@ -111,8 +112,14 @@ async def load(base: str, index: str, ids: list[str], clients: int, seconds: flo
         t0 = time.perf_counter()
         await asyncio.gather(*[worker(w) for w in range(clients)])
         wall = time.perf_counter() - t0
-    return {"requests": len(lat), "errors": errors, "rps": len(lat) / wall, "p50_ms": 1e3 * pct(lat, 50),
-            "p99_ms": 1e3 * pct(lat, 99), "max_ms": 1e3 * max(lat)}
+    return {
+        "requests": len(lat),
+        "errors": errors,
+        "rps": len(lat) / wall,
+        "p50_ms": 1e3 * pct(lat, 50),
+        "p99_ms": 1e3 * pct(lat, 99),
+        "max_ms": 1e3 * max(lat),
+    }
 
 
 def make_wav(path: Path, seconds: float = 30.0, sr: int = 44100) -> None:
@@ -144,8 +151,13 @@ def upload(base: str, index: str, path: Path, repeats: int) -> dict:
         return walls, server
 
     walls, server = asyncio.run(run())
-    return {"bytes": len(data), "first_s": walls[0], "median_s": float(np.median(walls[1:])), "max_s": max(walls[1:]),
-            "server_embed_ms": float(np.median(server[1:]))}
+    return {
+        "bytes": len(data),
+        "first_s": walls[0],
+        "median_s": float(np.median(walls[1:])),
+        "max_s": max(walls[1:]),
+        "server_embed_ms": float(np.median(server[1:])),
+    }
 
 
 def map_time(base: str, index: str) -> dict:
@@ -182,11 +194,21 @@ def main() -> None:
     methods = args.methods.split(",")
     rng = np.random.default_rng(0)
     ids = [f"track{n:06d}" for n in range(args.n)]
-    emb = EmbeddingSet(ids=ids, vectors=clustered(args.n, args.d, 1000, 0), name="bench",
-                       meta={"model": {"kind": "random", "encoder": "small", "seed": 0}})
-    results: dict = {"n": args.n, "d": args.d, "clients": args.clients, "seconds": args.seconds,
-                     "search_threads": args.search_threads,
-                     "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
+    emb = EmbeddingSet(
+        ids=ids,
+        vectors=clustered(args.n, args.d, 1000, 0),
+        name="bench",
+        meta={"model": {"kind": "random", "encoder": "small", "seed": 0}},
+    )
+    results: dict = {
+        "n": args.n,
+        "d": args.d,
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "search_threads": args.search_threads,
+        "cpus": os.cpu_count(),
+        "load_before": os.getloadavg()[0],
+    }
     with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
         tmp = Path(tmp)
         indexes = {}
@@ -204,9 +226,19 @@ def main() -> None:
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        cmd = [sys.executable, "-m", "tunespace", "serve", "--port", str(port), "--no-precompute-maps",
-               "--search-threads", str(args.search_threads),
-               "--map-cache", str(tmp / "maps")] + [a for m in methods for a in ("--index", f"{m}={tmp / m}")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tunespace",
+            "serve",
+            "--port",
+            str(port),
+            "--no-precompute-maps",
+            "--search-threads",
+            str(args.search_threads),
+            "--map-cache",
+            str(tmp / "maps"),
+        ] + [a for m in methods for a in ("--index", f"{m}={tmp / m}")]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             for _ in range(600):
@@ -222,7 +254,9 @@ def main() -> None:
                 res = asyncio.run(load(base, m, ids, args.clients, args.seconds, 1))
                 r1, s1 = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server.pid)
                 res["client_cpu_s"] = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-                res["server_cpu_ms_per_request"] = 1e3 * (s1 - s0) / max(1, res["requests"] + res["errors"] + args.clients)
+                res["server_cpu_ms_per_request"] = (
+                    1e3 * (s1 - s0) / max(1, res["requests"] + res["errors"] + args.clients)
+                )
                 results[f"http_{m}"] = res
                 print(f"HTTP {m}: {res}", flush=True)
             wav = tmp / "upload-30s.wav"
@@ -237,25 +271,40 @@ def main() -> None:
             server.wait(30)
     results["load_after"] = os.getloadavg()[0]
 
-    print(f"\nN = {args.n}, D = {args.d}, {args.clients} clients x {args.seconds:g} s, k = 10, "
-          f"{os.cpu_count()} CPUs, FAISS threads {args.search_threads}, load average {results['load_before']:.1f} before / {results['load_after']:.1f} after\n")
+    print(
+        f"\nN = {args.n}, D = {args.d}, {args.clients} clients x {args.seconds:g} s, k = 10, "
+        f"{os.cpu_count()} CPUs, FAISS threads {args.search_threads}, "
+        f"load average {results['load_before']:.1f} before / {results['load_after']:.1f} after\n"
+    )
     print("| index | path | queries/s | p50 ms | p99 ms | server CPU ms / request |")
     print("|---|---|---:|---:|---:|---:|")
     for m in methods:
         a, h = results[f"inprocess_{m}"], results[f"http_{m}"]
-        print(f"| {m} | FAISS in-process, one query at a time (anchor) | {a['single']['qps']:.0f} | "
-              f"{a['single']['p50_ms']:.1f} | {a['single']['p99_ms']:.1f} | |")
-        print(f"| {m} | FAISS in-process, batches of {args.clients} (anchor; latency = batch time) | "
-              f"{a['batched']['qps']:.0f} | {a['batched']['p50_ms']:.1f} | {a['batched']['p99_ms']:.1f} | |")
-        print(f"| {m} | HTTP, {args.clients} concurrent clients | {h['rps']:.0f} | {h['p50_ms']:.1f} | {h['p99_ms']:.1f} | "
-              f"{h['server_cpu_ms_per_request']:.2f} |")
+        print(
+            f"| {m} | FAISS in-process, one query at a time (anchor) | {a['single']['qps']:.0f} | "
+            f"{a['single']['p50_ms']:.1f} | {a['single']['p99_ms']:.1f} | |"
+        )
+        print(
+            f"| {m} | FAISS in-process, batches of {args.clients} (anchor; latency = batch time) | "
+            f"{a['batched']['qps']:.0f} | {a['batched']['p50_ms']:.1f} | {a['batched']['p99_ms']:.1f} | |"
+        )
+        print(
+            f"| {m} | HTTP, {args.clients} concurrent clients | {h['rps']:.0f} "
+            f"| {h['p50_ms']:.1f} | {h['p99_ms']:.1f} | "
+            f"{h['server_cpu_ms_per_request']:.2f} |"
+        )
     u = results["upload"]
-    print(f"\nupload of a 30 s WAV ({u['bytes'] / 1e6:.1f} MB), `small`: median {u['median_s']:.2f} s end to end "
-          f"(max {u['max_s']:.2f} s; server decode + embed {u['server_embed_ms']:.0f} ms; first, loading the model: "
-          f"{u['first_s']:.2f} s)")
+    print(
+        f"\nupload of a 30 s WAV ({u['bytes'] / 1e6:.1f} MB), `small`: median {u['median_s']:.2f} s end to end "
+        f"(max {u['max_s']:.2f} s; server decode + embed {u['server_embed_ms']:.0f} ms; first, loading the model: "
+        f"{u['first_s']:.2f} s)"
+    )
     if "map" in results:
         m = results["map"]
-        print(f"map ({m['method']} of {m['n']} of {m['n_index']} vectors): ready {m['seconds']:.0f} s after the first request")
+        print(
+            f"map ({m['method']} of {m['n']} of {m['n_index']} vectors): "
+            f"ready {m['seconds']:.0f} s after the first request"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 

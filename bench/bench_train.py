@@ -24,9 +24,9 @@ import torch
 
 from tunespace.corpus import build_corpus
 from tunespace.losses import NTXentLoss
+from tunespace.pairs import DistinctTrackBatches, PairDataset, collate_pairs
 from tunespace.train import build_model, resolve_config, train
 from tunespace.train.trainer import prepare
-from tunespace.pairs import DistinctTrackBatches, PairDataset, collate_pairs
 
 ENCODER = {"width": 128, "depth": 5}  # the demo study's small encoder
 
@@ -34,8 +34,18 @@ ENCODER = {"width": 128, "depth": 5}  # the demo study's small encoder
 def pipeline_rate(cfg: dict, steps: int, workers: int) -> float:
     prep = prepare(cfg)
     t = prep["transform"]
-    ds = PairDataset(prep["dataset"].tracks, prep["durations"], prep["sample_rate"], t.input_seconds(),
-                     cfg["pairs"]["max_centre_distance_s"], t.cpu_stage, 0, prep["cache"], prep["spectrograms"], t.input_frames())
+    ds = PairDataset(
+        prep["dataset"].tracks,
+        prep["durations"],
+        prep["sample_rate"],
+        t.input_seconds(),
+        cfg["pairs"]["max_centre_distance_s"],
+        t.cpu_stage,
+        0,
+        prep["cache"],
+        prep["spectrograms"],
+        t.input_frames(),
+    )
     sampler = DistinctTrackBatches(len(ds), cfg["train"]["batch_size"], 0, steps + 1)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate_pairs)
     g = torch.Generator().manual_seed(0)
@@ -87,10 +97,18 @@ def main() -> None:
         print("| policy | backend | pipeline pairs/s | model pairs/s (anchor) | trainer pairs/s | pipeline / model |")
         print("|---|---|---:|---:|---:|---:|")
         for policy, backend, workers in (("none", "spectral", 0), ("ts+ps", "spectral", 0), ("ts+ps", "waveform", 2)):
-            over = [f"train.batch_size={args.batch}", f"train.steps={args.steps}", "train.progress=false",
-                    f"train.log_every={max(1, args.steps // 5)}", f"train.checkpoint_every={args.steps}",
-                    f"train.num_workers={workers}", f"model.encoder_args={json.dumps(ENCODER)}"]
-            cfg = resolve_config(None, over, **{"data.path": str(corpus), "augment.policy": policy, "augment.backend": backend})
+            over = [
+                f"train.batch_size={args.batch}",
+                f"train.steps={args.steps}",
+                "train.progress=false",
+                f"train.log_every={max(1, args.steps // 5)}",
+                f"train.checkpoint_every={args.steps}",
+                f"train.num_workers={workers}",
+                f"model.encoder_args={json.dumps(ENCODER)}",
+            ]
+            cfg = resolve_config(
+                None, over, **{"data.path": str(corpus), "augment.policy": policy, "augment.backend": backend}
+            )
             p = pipeline_rate(cfg, min(args.steps, 10), workers)
             m = model_rate(cfg, 10)
             tr = trainer_rate(cfg, Path(tmp) / f"run-{policy}-{backend}")

@@ -27,10 +27,18 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-TINY = ["train.steps=4", "train.batch_size=4", "train.checkpoint_every=2", "train.log_every=1",
-        "train.progress=false", "train.warmup_steps=1", "train.threads=1",
-        "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}", "model.projector.hidden_dims=[16]",
-        "model.projector.out_dim=8"]
+TINY = [
+    "train.steps=4",
+    "train.batch_size=4",
+    "train.checkpoint_every=2",
+    "train.log_every=1",
+    "train.progress=false",
+    "train.warmup_steps=1",
+    "train.threads=1",
+    "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}",
+    "model.projector.hidden_dims=[16]",
+    "model.projector.out_dim=8",
+]
 
 
 def tunespace(*args: str) -> tuple[int, str]:
@@ -64,15 +72,21 @@ def main() -> int:
     rng = np.random.default_rng(0)
     for i in range(24):
         t = np.arange(16000 * 5) / 16000
-        sf.write(data / f"t{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 20 * i) * t)
-                                      + 0.02 * rng.standard_normal(len(t))).astype(np.float32), 16000)
+        sf.write(
+            data / f"t{i}.wav",
+            (0.3 * np.sin(2 * np.pi * (200 + 20 * i) * t) + 0.02 * rng.standard_normal(len(t))).astype(np.float32),
+            16000,
+        )
     mount = work / "fs"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
     rows = []
     try:
         commands = {
-            "embed": (["embed", "--model", "random:small", "--data", str(data), "--workers", "0", "--no-progress"], 40_000),
+            "embed": (
+                ["embed", "--model", "random:small", "--data", str(data), "--workers", "0", "--no-progress"],
+                40_000,
+            ),
             "train": (["train", "--data", str(data), "--augment", "none", *TINY], 60_000),
             # corpus build refuses up front when the uncompressed size does not fit (exit 2)
             "corpus build": (["corpus", "build", "--tracks", "2", "--seconds", "5", "--workers", "1"], 100_000),
@@ -86,8 +100,13 @@ def main() -> int:
             code, err = tunespace(*argv)
             lines = [x for x in err.splitlines() if x.strip()]
             expected = ("GB free there", 2) if name == "corpus build" else ("No space left on device", 1)
-            full_ok = (code == expected[1] and len(lines) == 1 and expected[0] in lines[0]
-                       and "Traceback" not in err and not (out.exists() and temporaries(out)))
+            full_ok = (
+                code == expected[1]
+                and len(lines) == 1
+                and expected[0] in lines[0]
+                and "Traceback" not in err
+                and not (out.exists() and temporaries(out))
+            )
             ballast.unlink()
             code2, err2 = tunespace(*argv) if name != "train" else tunespace("train", "--out", str(out), "--resume")
             rows.append((name, "disk full", code, lines[-1] if lines else "", full_ok and code2 == 0))

@@ -19,9 +19,15 @@ def train_corpus(tmp_path_factory):
 def tiny_overrides(steps: int = 4, batch: int = 4, every: int = 2) -> list[str]:
     """Config overrides for a trainer run of a few seconds."""
     return [
-        f"train.steps={steps}", f"train.batch_size={batch}", f"train.checkpoint_every={every}",
-        "train.log_every=1", "train.progress=false", "train.warmup_steps=1", "train.threads=1",
-        "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}", "model.projector.hidden_dims=[16]",
+        f"train.steps={steps}",
+        f"train.batch_size={batch}",
+        f"train.checkpoint_every={every}",
+        "train.log_every=1",
+        "train.progress=false",
+        "train.warmup_steps=1",
+        "train.threads=1",
+        "model.encoder_args={width: 16, depth: 1, embedding_dim: 16}",
+        "model.projector.hidden_dims=[16]",
         "model.projector.out_dim=8",
     ]
 
@@ -40,11 +46,13 @@ def tiny_study_overrides(corpus, conditions: str = "none, ts") -> list[str]:
     """Overrides of the demo preset for a study of seconds: one seed, a tiny model trained a few
     steps on ``corpus`` and evaluated on it; later ``key=value`` entries refine it."""
     return [
-        "seeds=[0]", f"conditions=[{conditions}]",
+        "seeds=[0]",
+        f"conditions=[{conditions}]",
         f"train_data={{name: tr, path: {corpus}}}",
         f"eval_data=[{{name: ev, path: {corpus}}}]",
         "train={train: {steps: 2, batch_size: 4, checkpoint_every: 2, log_every: 1, threads: 1}, "
         "model: {encoder_args: {width: 16, depth: 1, embedding_dim: 16}, projector: {hidden_dims: [16], out_dim: 8}}}",
         "analysis={ks: [1, 3], headline_k: 3, bootstrap: 10, knn_k: 3, probes: [], properties: [genre, tempo_bpm]}",
-        "baselines=[]", "umap=false",
+        "baselines=[]",
+        "umap=false",
     ]

@@ -22,8 +22,20 @@ def test_import_npy_npz_csv(tmp_path):
     (tmp_path / "e.csv").write_text("id,f0,f1\nu,1,2\nv,3,4\n")
     emb = import_embeddings(tmp_path / "e.csv")
     assert emb.ids == ["u", "v"] and emb.vectors.tolist() == [[1, 2], [3, 4]]
-    assert main(["baseline", "--import", str(tmp_path / "e.npy"), "--ids", str(tmp_path / "ids.txt"),
-                 "--out", str(tmp_path / "EMB")]) == 0
+    assert (
+        main(
+            [
+                "baseline",
+                "--import",
+                str(tmp_path / "e.npy"),
+                "--ids",
+                str(tmp_path / "ids.txt"),
+                "--out",
+                str(tmp_path / "EMB"),
+            ]
+        )
+        == 0
+    )
     back = read_embeddings(tmp_path / "EMB")
     assert back.ids == ["a", "b", "d"] and back.errors == [("c", "non-finite values")]
 

@@ -3,7 +3,6 @@ plus timestamps and batch independence."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -29,8 +28,8 @@ def test_timestamp_embeddings(model):
     assert emb.dtype == torch.float32 and ts.dtype == torch.float32
     assert emb.shape[0] == 4 and emb.shape[:2] == ts.shape and emb.shape[2] == model.timestamp_embedding_size
     diff = torch.diff(ts)
-    assert torch.all(torch.abs(diff - diff.mean()) < 1e-3)         # regular
-    assert float(diff.mean()) == pytest.approx(50.0, abs=1e-3)      # milliseconds, 50 ms apart
+    assert torch.all(torch.abs(diff - diff.mean()) < 1e-3)  # regular
+    assert float(diff.mean()) == pytest.approx(50.0, abs=1e-3)  # milliseconds, 50 ms apart
     assert float(ts[0, 0]) == 0.0 and float(ts[0, -1]) == pytest.approx(2000.0)
     # batch independence: each sound alone gives the same rows
     alone, _ = hear.get_timestamp_embeddings(audio[2:3], model)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tunespace import Index, Neighbour
+from tunespace import Index
 from tunespace.embed.format import EmbeddingSet, write_embeddings
 from tunespace.errors import UnknownIdError, UsageError
 from tunespace.index import build_index, query_neighbours
@@ -123,8 +123,11 @@ def test_query_neighbours_with_labels_and_groups(tmp_path):
     emb = _emb()
     write_embeddings(tmp_path / "emb", emb)
     build_index(tmp_path / "emb", tmp_path / "idx")
-    labels = LabelTable(ids=emb.ids, values={"genre": np.array([f"g{i % 3}" for i in range(50)], dtype=object)},
-                        kinds={"genre": "categorical"})
+    labels = LabelTable(
+        ids=emb.ids,
+        values={"genre": np.array([f"g{i % 3}" for i in range(50)], dtype=object)},
+        kinds={"genre": "categorical"},
+    )
     res = query_neighbours(tmp_path / "idx", track="album1/t001", k=4, labels=labels, exclude_same="folder")
     assert len(res.neighbours) == 4 and all(not n.id.startswith("album1/") for n in res.neighbours)
     d = res.to_dict()

@@ -21,8 +21,14 @@ def csv_path(tmp_path):
 
 def test_kinds_inferred_and_values(csv_path):
     t = load_labels(csv_path, properties=None, kinds={"tags": "tags"})
-    assert t.kinds == {"key": "key", "tempo_bpm": "tempo", "genre": "categorical", "arousal": "continuous",
-                       "mode_key": "key", "tags": "tags"}
+    assert t.kinds == {
+        "key": "key",
+        "tempo_bpm": "tempo",
+        "genre": "categorical",
+        "arousal": "continuous",
+        "mode_key": "key",
+        "tags": "tags",
+    }
     assert list(t.values["key"]) == ["F# minor", "F# major", None]
     assert list(t.values["mode_key"]) == ["A minor", "C major", "D minor"]
     np.testing.assert_array_equal(t.known("arousal"), [True, False, True])

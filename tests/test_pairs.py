@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from tunespace.errors import ConfigError
-from tunespace.pairs import (DistinctTrackBatches, PairDataset, PowerPair, Unreadable, WavePair, collate_pairs, item_rng,
-                             sample_pair_windows)
+from tunespace.pairs import (
+    DistinctTrackBatches,
+    PairDataset,
+    PowerPair,
+    Unreadable,
+    WavePair,
+    collate_pairs,
+    item_rng,
+    sample_pair_windows,
+)
 
 
 @pytest.mark.parametrize("duration", [3.3, 8.0, 30.0, 600.0])
@@ -111,15 +119,25 @@ def test_every_window_source_gives_the_same_pairs(tracks_with_a_bad_one):
     assert isinstance(mem[(0, 3)], Unreadable) and mem[(0, 3)].reason == cache.errors[str(tracks[3].path)]
 
     fe = LogMel()
-    spec = PairDataset(tracks, [10.0] * 4, 16000, 3.2, 5.0, _ident, seed=4,
-                       spectrograms=SpectrogramCache(cache, fe.power, 160), window_frames=fe.frames(51200))
+    spec = PairDataset(
+        tracks,
+        [10.0] * 4,
+        16000,
+        3.2,
+        5.0,
+        _ident,
+        seed=4,
+        spectrograms=SpectrogramCache(cache, fe.power, 160),
+        window_frames=fe.frames(51200),
+    )
     p = spec[(2, 1)]
     assert isinstance(p, PowerPair) and p.power_a.shape == (1025, 321) and p.index == 1
     # the cached track's frames are those of the window itself (start rounded to the hop; inner frames)
     start = round(sample_pair_windows(10.0, 3.2, 5.0, item_rng(4, 2, 1)).start_a_s * 100) * 160
-    w = torch.from_numpy(cache.audio[tracks[1].id][start:start + 51200].copy())
-    torch.testing.assert_close(p.power_a[:, 10:-10], fe.power(w)[:, 10:-10], rtol=1e-3,
-                               atol=1e-4 * float(p.power_a.max()))
+    w = torch.from_numpy(cache.audio[tracks[1].id][start : start + 51200].copy())
+    torch.testing.assert_close(
+        p.power_a[:, 10:-10], fe.power(w)[:, 10:-10], rtol=1e-3, atol=1e-4 * float(p.power_a.max())
+    )
     batch = collate_pairs([spec[(2, i)] for i in range(4)])
     assert batch["power_a"].shape == (3, 1025, 321) and batch["wave_a"] is None and len(batch["errors"]) == 1
     with pytest.raises(ConfigError, match="window_frames"):

@@ -67,7 +67,19 @@ REASONS: tuple[str, ...] = (
 #: File extensions libsndfile is expected to decode; a file with one of these that does not
 #: open is reported as "truncated or corrupt", any other as "unsupported format".
 AUDIO_EXTENSIONS: tuple[str, ...] = (
-    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".caf", ".w64", ".rf64",
+    ".wav",
+    ".wave",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".mp3",
+    ".aif",
+    ".aiff",
+    ".aifc",
+    ".caf",
+    ".w64",
+    ".rf64",
 )
 
 #: Resampling quality passed to soxr.

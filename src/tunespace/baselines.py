@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .embed.format import EmbeddingSet
 from .datasets.base import is_number
+from .embed.format import EmbeddingSet
 from .errors import TunespaceError, UsageError
 
 KINDS = ("chroma", "mfcc", "tempogram", "random")
@@ -44,8 +44,12 @@ TEMPO_GRID_BPM = np.geomspace(40.0, 240.0, 90)
 _PARAMS: dict[str, dict[str, Any]] = {
     "chroma": {"n_fft": 4096, "hop_length": 1024, "summary": "mean, centred across pitch classes"},
     "mfcc": {"n_mfcc": 20, "n_fft": 2048, "hop_length": 512, "summary": "mean and std, z-scored over the set"},
-    "tempogram": {"hop_length": 256, "win_length": 512, "grid_bpm": [40.0, 240.0, 90],
-                  "summary": "mean autocorrelation tempogram on a log-tempo grid, centred"},
+    "tempogram": {
+        "hop_length": 256,
+        "win_length": 512,
+        "grid_bpm": [40.0, 240.0, 90],
+        "summary": "mean autocorrelation tempogram on a log-tempo grid, centred",
+    },
 }
 
 
@@ -65,8 +69,9 @@ def track_features(kind: str, audio: np.ndarray, sr: int = SAMPLE_RATE) -> np.nd
     if kind == "tempogram":
         p = _PARAMS["tempogram"]
         onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=p["hop_length"])
-        tg = librosa.feature.tempogram(onset_envelope=onset, sr=sr, hop_length=p["hop_length"],
-                                       win_length=p["win_length"]).mean(axis=1)
+        tg = librosa.feature.tempogram(
+            onset_envelope=onset, sr=sr, hop_length=p["hop_length"], win_length=p["win_length"]
+        ).mean(axis=1)
         lags = np.arange(1, len(tg))
         bpm = 60.0 * sr / (p["hop_length"] * lags)  # decreasing with lag
         g = np.interp(np.log(TEMPO_GRID_BPM), np.log(bpm[::-1]), tg[1:][::-1])
@@ -109,7 +114,9 @@ def random_baseline(data: str | Path, seed: int = 0, workers: int = 2, encoder: 
     from .embed.extract import embed_dataset, random_encoder
 
     with tempfile.TemporaryDirectory() as tmp:
-        emb = embed_dataset(random_encoder(encoder, seed=seed), data, Path(tmp) / "emb", workers=workers, progress=False)
+        emb = embed_dataset(
+            random_encoder(encoder, seed=seed), data, Path(tmp) / "emb", workers=workers, progress=False
+        )
     assert emb is not None
     emb.vectors = np.asarray(emb.vectors)
     emb.meta = {**emb.meta, "kind": "baseline", "baseline": "random", "seed": seed}
@@ -117,7 +124,9 @@ def random_baseline(data: str | Path, seed: int = 0, workers: int = 2, encoder: 
     return emb
 
 
-def compute_baseline(kind: str, data: str | Path, workers: int = 2, sr: int = SAMPLE_RATE, seed: int = 0) -> EmbeddingSet:
+def compute_baseline(
+    kind: str, data: str | Path, workers: int = 2, sr: int = SAMPLE_RATE, seed: int = 0
+) -> EmbeddingSet:
     """Hand-crafted embeddings of ``kind`` for every track of the dataset folder ``data``.
 
     Args:
@@ -146,7 +155,9 @@ def compute_baseline(kind: str, data: str | Path, workers: int = 2, sr: int = SA
         # compile librosa's numba functions here first: forked workers inherit them, so they do
         # not compile and write numba's on-disk cache concurrently (concurrent writes left a
         # cache that crashed later processes)
-        track_features(kind, np.zeros(sr * 4, dtype=np.float32) + 1e-3 * np.sin(np.arange(sr * 4, dtype=np.float32)), sr)
+        track_features(
+            kind, np.zeros(sr * 4, dtype=np.float32) + 1e-3 * np.sin(np.arange(sr * 4, dtype=np.float32)), sr
+        )
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_track_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
     paths = {t.id: str(t.path) for t in ds.tracks}
@@ -158,8 +169,13 @@ def compute_baseline(kind: str, data: str | Path, workers: int = 2, sr: int = SA
     if kind == "mfcc":
         vectors = (vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-8)
     meta = {
-        "kind": "baseline", "baseline": kind, "source": str(data), "sample_rate": sr,
-        "dim": int(vectors.shape[1]), "parameters": _PARAMS[kind], "tunespace_version": __version__,
+        "kind": "baseline",
+        "baseline": kind,
+        "source": str(data),
+        "sample_rate": sr,
+        "dim": int(vectors.shape[1]),
+        "parameters": _PARAMS[kind],
+        "tunespace_version": __version__,
         "description": __doc__.split("\n\n")[1] if __doc__ else "",
     }
     return EmbeddingSet(ids=ids, vectors=vectors.astype(np.float32), meta=meta, errors=errors, name=f"{kind}")
@@ -218,10 +234,14 @@ def import_embeddings(path: str | Path, ids_path: str | Path | None = None) -> E
     finite = np.isfinite(x).all(axis=1)
     errors = [(i, "non-finite values") for i, ok in zip(ids, finite) if not ok]
     keep = [i for i, ok in zip(ids, finite) if ok]
-    meta = {"kind": "imported", "source": str(path.resolve()), "dim": int(x.shape[1]),
-            "n_excluded": len(errors), "tunespace_version": __version__}
-    return EmbeddingSet(ids=keep, vectors=np.ascontiguousarray(x[finite]), meta=meta, errors=errors,
-                        name=path.stem)
+    meta = {
+        "kind": "imported",
+        "source": str(path.resolve()),
+        "dim": int(x.shape[1]),
+        "n_excluded": len(errors),
+        "tunespace_version": __version__,
+    }
+    return EmbeddingSet(ids=keep, vectors=np.ascontiguousarray(x[finite]), meta=meta, errors=errors, name=path.stem)
 
 
 def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
@@ -240,4 +260,3 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
     except ValueError as e:
         raise UsageError(f"--import {path}: {e}") from None
     return [r[0] for r in rows], x
-

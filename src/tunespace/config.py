@@ -87,8 +87,10 @@ def check_keys(config: Any, schema: Any, where: str = "", what: str = "config ke
     if not isinstance(config, Mapping):
         if config is None:
             return
-        raise ConfigError(f"{where or 'the config'} must be a section (a mapping of "
-                          f"{', '.join(sorted(map(str, schema)))}), got {config!r}")
+        raise ConfigError(
+            f"{where or 'the config'} must be a section (a mapping of "
+            f"{', '.join(sorted(map(str, schema)))}), got {config!r}"
+        )
     for k, v in config.items():
         key = f"{where}.{k}" if where else str(k)
         if k not in schema:

@@ -68,7 +68,9 @@ def _naming(e: OSError, path: Path, tmp: Path | None) -> OSError:
             full = st.f_bavail * st.f_frsize < _NEARLY_FULL
         except OSError:
             full = False
-        errno_, strerror = (errno.ENOSPC, os.strerror(errno.ENOSPC)) if full else (errno.EIO, f"write failed ({strerror})")
+        errno_, strerror = (
+            (errno.ENOSPC, os.strerror(errno.ENOSPC)) if full else (errno.EIO, f"write failed ({strerror})")
+        )
     try:
         return type(e)(errno_, strerror, str(path))
     except TypeError:  # an OSError subclass with another constructor

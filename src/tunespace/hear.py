@@ -7,7 +7,8 @@ Use this module as the HEAR "module name" (``python -m heareval.embeddings.runne
     from tunespace import hear
     model = hear.load_model("runs/ts")                       # a torch.nn.Module
     scene = hear.get_scene_embeddings(audio, model)          # audio: (n_sounds, n_samples) float32 at 16 kHz
-    emb, ts = hear.get_timestamp_embeddings(audio, model)    # (n_sounds, n_timestamps, D), (n_sounds, n_timestamps) in ms
+    # (n_sounds, n_timestamps, D) and (n_sounds, n_timestamps) in ms:
+    emb, ts = hear.get_timestamp_embeddings(audio, model)
 
 What the API requires, and what tunespace gives:
 

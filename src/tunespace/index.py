@@ -139,9 +139,19 @@ class Index:
 
     # ------------------------------------------------------------------ build, save, load
     @classmethod
-    def build(cls, emb: Any, method: str = "exact", *, nlist: int | None = None, nprobe: int = 16,
-              hnsw_m: int = 32, ef_search: int = 128, pq_bytes: int = 32, seed: int = 0,
-              provenance: Mapping[str, Any] | None = None) -> Index:
+    def build(
+        cls,
+        emb: Any,
+        method: str = "exact",
+        *,
+        nlist: int | None = None,
+        nprobe: int = 16,
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        pq_bytes: int = 32,
+        seed: int = 0,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> Index:
         """Index the vectors of an :class:`~tunespace.embed.format.EmbeddingSet`.
 
         Args:
@@ -162,8 +172,16 @@ class Index:
         if len(emb.ids) == 0:
             raise UsageError(f"{emb.name}: no embeddings to index")
         n, d = emb.vectors.shape
-        index = build_faiss_index(emb.vectors, method, seed=seed, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m,
-                                  ef_search=ef_search, pq_bytes=pq_bytes)
+        index = build_faiss_index(
+            emb.vectors,
+            method,
+            seed=seed,
+            nlist=nlist,
+            nprobe=nprobe,
+            hnsw_m=hnsw_m,
+            ef_search=ef_search,
+            pq_bytes=pq_bytes,
+        )
         settings: dict[str, Any] = {}
         if method in ("ivf", "ivfpq"):
             settings = {"nlist": int(index.nlist), "nprobe": int(index.nprobe), "seed": seed}
@@ -172,10 +190,20 @@ class Index:
             index.make_direct_map()
         elif method == "hnsw":
             settings = {"hnsw_m": hnsw_m, "ef_search": ef_search}
-        meta = {"format_version": FORMAT_VERSION, "method": method, "metric": "cosine", "dim": int(d), "n": int(n),
-                "settings": settings, "model": model_spec(emb.meta), "embeddings": None,
-                "dataset": emb.meta.get("dataset") or None, "embedding_meta": _slim(emb.meta),
-                "tunespace_version": __version__, "ids_sha256": _ids_digest(emb.ids)}
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "method": method,
+            "metric": "cosine",
+            "dim": int(d),
+            "n": int(n),
+            "settings": settings,
+            "model": model_spec(emb.meta),
+            "embeddings": None,
+            "dataset": emb.meta.get("dataset") or None,
+            "embedding_meta": _slim(emb.meta),
+            "tunespace_version": __version__,
+            "ids_sha256": _ids_digest(emb.ids),
+        }
         meta.update(dict(provenance or {}))
         return cls(index, list(emb.ids), meta)
 
@@ -205,7 +233,9 @@ class Index:
 
         path = Path(path)
         if not (path / META_FILE).is_file():
-            raise UsageError(f"{path}: not an index folder (missing {META_FILE}); build one with `tunespace index build`")
+            raise UsageError(
+                f"{path}: not an index folder (missing {META_FILE}); build one with `tunespace index build`"
+            )
         meta = read_json(path / META_FILE)
         version = meta.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -221,8 +251,10 @@ class Index:
         except RuntimeError:
             raise UsageError(f"{path}: {INDEX_FILE} is not a readable FAISS index") from None
         if index.ntotal != len(ids) or index.d != meta.get("dim"):
-            raise UsageError(f"{path}: {INDEX_FILE} holds {index.ntotal} x {index.d}, "
-                             f"{META_FILE} says {meta.get('n')} x {meta.get('dim')}")
+            raise UsageError(
+                f"{path}: {INDEX_FILE} holds {index.ntotal} x {index.d}, "
+                f"{META_FILE} says {meta.get('n')} x {meta.get('dim')}"
+            )
         if meta.get("method") in ("ivf", "ivfpq"):
             faiss.extract_index_ivf(index).make_direct_map()
         return cls(index, ids, meta)
@@ -294,8 +326,11 @@ class Index:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise UsageError(f"k must be an integer >= 1, got {k!r}")
         if k > eligible:
-            warnings.warn(f"k={k} is more than the {eligible} eligible items of the index; returning all of them",
-                          UserWarning, stacklevel=3)
+            warnings.warn(
+                f"k={k} is more than the {eligible} eligible items of the index; returning all of them",
+                UserWarning,
+                stacklevel=3,
+            )
             return eligible
         return int(k)
 
@@ -342,8 +377,8 @@ def _one_thread():  # noqa: ANN202
 def model_spec(meta: Mapping[str, Any]) -> str | None:
     """What :func:`tunespace.load_model` accepts for the model named in an EMB ``meta.json``.
 
-    A checkpoint gives its path, a pretrained model ``"pretrained:NAME"``; a seed-0 random encoder with default arguments gives
-    ``"random:NAME"``; anything else (baselines, imported embeddings) gives None.
+    A checkpoint gives its path, a pretrained model ``"pretrained:NAME"``; a seed-0 random
+    encoder with default arguments gives ``"random:NAME"``; anything else (baselines, imported embeddings) gives None.
     """
     m = meta.get("model") or {}
     if not isinstance(m, Mapping):
@@ -407,16 +442,28 @@ class QueryResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"query", "neighbours": [{"rank", "id", "similarity", "labels"}], "warnings"}``."""
-        return {"query": {**self.query, "labels": self.labels.get(self.query.get("track", ""), {})},
-                "neighbours": [{"rank": n.rank, "id": n.id, "similarity": n.similarity,
-                                "labels": self.labels.get(n.id, {})} for n in self.neighbours],
-                "properties": self.properties, "warnings": self.warnings}
+        return {
+            "query": {**self.query, "labels": self.labels.get(self.query.get("track", ""), {})},
+            "neighbours": [
+                {"rank": n.rank, "id": n.id, "similarity": n.similarity, "labels": self.labels.get(n.id, {})}
+                for n in self.neighbours
+            ],
+            "properties": self.properties,
+            "warnings": self.warnings,
+        }
 
     def table(self) -> str:
         """A plain-text table: rank, id, similarity and one column per label property."""
         head = ["rank", "id", "similarity", *self.properties]
-        rows = [[str(n.rank), n.id, f"{n.similarity:.4f}",
-                 *[_cell(self.labels.get(n.id, {}).get(p)) for p in self.properties]] for n in self.neighbours]
+        rows = [
+            [
+                str(n.rank),
+                n.id,
+                f"{n.similarity:.4f}",
+                *[_cell(self.labels.get(n.id, {}).get(p)) for p in self.properties],
+            ]
+            for n in self.neighbours
+        ]
         widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h) for c, h in enumerate(head)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
@@ -462,8 +509,10 @@ def query_neighbours(
         else:
             spec = model if model is not None else idx.model_path
             if spec is None:
-                raise UsageError("this index was built from embeddings of no loadable model (a baseline or an "
-                                 "import); --audio needs one: give --model RUN")
+                raise UsageError(
+                    "this index was built from embeddings of no loadable model (a baseline or an "
+                    "import); --audio needs one: give --model RUN"
+                )
             from .embed.model import load_model
 
             found = idx.search(load_model(spec).embed_file(audio), k)[0]
@@ -504,8 +553,10 @@ def _groups(idx: Index, table: Any, how: str) -> Groups:
         have = ", ".join(table.values) if table is not None else "no labels"
         raise UsageError(f"--exclude-same {how!r}: expected 'folder' or a label property ({have})")
     vals = table.values[how]
-    return {i: (v if v is not None and not (isinstance(v, float) and np.isnan(v)) else None)
-            for i, v in zip(table.ids, vals)}
+    return {
+        i: (v if v is not None and not (isinstance(v, float) and np.isnan(v)) else None)
+        for i, v in zip(table.ids, vals)
+    }
 
 
 def _plain(v: Any) -> Any:

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .datasets.base import infer_kind, is_number
 from .errors import ConfigError, UsageError
-from .datasets.base import TEMPO_COLUMNS, infer_kind, is_number
 from .keys import normalise_key
 
 if TYPE_CHECKING:
@@ -288,4 +288,3 @@ def _object_array(items: list[Any]) -> np.ndarray:
     for n, v in enumerate(items):  # element-wise: tuples must stay single elements
         out[n] = v
     return out
-

@@ -89,8 +89,11 @@ class FolderLock:
                 if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise UsageError(self._busy_message()) from None
                 if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                    print(f"{self.command}: warning: {self.folder}: this file system supports no locks; "
-                          "make sure no other process writes this folder", file=sys.stderr)
+                    print(
+                        f"{self.command}: warning: {self.folder}: this file system supports no locks; "
+                        "make sure no other process writes this folder",
+                        file=sys.stderr,
+                    )
                     return
                 raise
             # The file may have been removed (and maybe re-created) by the previous holder
@@ -102,8 +105,12 @@ class FolderLock:
             if same:
                 break
             os.close(fd)
-        holder = {"command": self.command, "pid": os.getpid(), "host": socket.gethostname(),
-                  "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+        holder = {
+            "command": self.command,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        }
         os.ftruncate(fd, 0)
         os.write(fd, (json.dumps(holder) + "\n").encode())
         self._fd = fd
@@ -139,9 +146,14 @@ class FolderLock:
         if not h:
             who = "another process (it has not recorded itself yet)"
         else:
-            who = f"{h.get('command', 'another process')} (pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('started', '?')})"
+            who = (
+                f"{h.get('command', 'another process')} (pid {h.get('pid', '?')} "
+                f"on {h.get('host', '?')}, since {h.get('started', '?')})"
+            )
             if h.get("host") == socket.gethostname() and isinstance(h.get("pid"), int) and not _alive(h["pid"]):
-                who += "; that process has ended but processes it started still hold the lock: try again in a few seconds"
+                who += (
+                    "; that process has ended but processes it started still hold the lock: try again in a few seconds"
+                )
         return f"{self.option} {self.folder} is in use by {who}; wait for it to finish or choose another folder"
 
 

@@ -213,13 +213,12 @@ def _flat_index(x: np.ndarray):  # noqa: ANN202
     return index
 
 
-def approx_index(
-    x: np.ndarray, method: str, seed: int, nlist: int | None, nprobe: int, hnsw_m: int, ef_search: int
-):  # noqa: ANN202
+def approx_index(x: np.ndarray, method: str, seed: int, nlist: int | None, nprobe: int, hnsw_m: int, ef_search: int):  # noqa: ANN202
     """A FAISS IVF-Flat or HNSW-Flat inner-product index over the normalised rows ``x`` (N, D)
     (parameters as in :func:`knn`); used by :func:`knn`. See :func:`build_faiss_index`."""
-    return build_faiss_index(x, method, seed=seed, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search,
-                             normalised=True)
+    return build_faiss_index(
+        x, method, seed=seed, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search, normalised=True
+    )
 
 
 #: FAISS index kinds :func:`build_faiss_index` makes.

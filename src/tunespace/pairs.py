@@ -24,9 +24,9 @@ could not give its pair); :func:`collate_pairs` batches them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,15 +34,32 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import Sampler
 
 from .audio import info
-from .caches import (AudioCache, DiskAudio, SpectrogramCache, WindowSource, estimate_cache_bytes,
-                     estimate_spectrogram_bytes)
+from .caches import (
+    AudioCache,
+    DiskAudio,
+    SpectrogramCache,
+    WindowSource,
+    estimate_cache_bytes,
+    estimate_spectrogram_bytes,
+)
 from .datasets.base import Track
 from .errors import AudioError, ConfigError
 
 __all__ = [  # the cache names are re-exported from tunespace.caches for existing imports
-    "AudioCache", "DistinctTrackBatches", "PairDataset", "PairWindows", "PowerPair", "SpectrogramCache", "Unreadable",
-    "WavePair", "collate_pairs", "estimate_cache_bytes", "estimate_spectrogram_bytes", "item_rng",
-    "sample_pair_windows", "track_durations",
+    "AudioCache",
+    "DistinctTrackBatches",
+    "PairDataset",
+    "PairWindows",
+    "PowerPair",
+    "SpectrogramCache",
+    "Unreadable",
+    "WavePair",
+    "collate_pairs",
+    "estimate_cache_bytes",
+    "estimate_spectrogram_bytes",
+    "item_rng",
+    "sample_pair_windows",
+    "track_durations",
 ]
 
 
@@ -229,8 +246,11 @@ def collate_pairs(items: list[PairItem | None]) -> dict[str, Any]:
         return {
             "power_a": torch.stack([it.power_a for it in powers]),
             "power_b": torch.stack([it.power_b for it in powers]),
-            "wave_a": None, "wave_b": None,
-            "index": torch.tensor([it.index for it in powers], dtype=torch.long), "params": [], "errors": errors,
+            "wave_a": None,
+            "wave_b": None,
+            "index": torch.tensor([it.index for it in powers], dtype=torch.long),
+            "params": [],
+            "errors": errors,
         }
     good = [it for it in items if isinstance(it, WavePair)]
     if not good:

@@ -16,8 +16,17 @@ def wav(tmp_path):
 
 def test_augment_file_full_length(wav, tmp_path):
     out = tmp_path / "out.wav"
-    applied = augment_file(wav, out, time_stretch=0.8, pitch_shift=2, eq=[(1000.0, 6.0, 1.0)], gain_db=-3,
-                           noise_snr_db=30, reverb_room_size=0.5, seed=1)
+    applied = augment_file(
+        wav,
+        out,
+        time_stretch=0.8,
+        pitch_shift=2,
+        eq=[(1000.0, 6.0, 1.0)],
+        gain_db=-3,
+        noise_snr_db=30,
+        reverb_room_size=0.5,
+        seed=1,
+    )
     assert set(applied) == {"time_stretch", "pitch_shift", "eq", "gain", "noise", "reverb"}
     assert applied["eq"]["peak_freq_hz"] == [1000.0] and applied["noise"] == {"snr_db": 30.0, "noise_seed": 1}
     y, sr = sf.read(out)
@@ -29,8 +38,10 @@ def test_fixed_values_go_through_the_waveform_functions(wav, tmp_path):
 
     x, _ = sf.read(wav, dtype="float32")
     out = tmp_path / "out.wav"
-    assert augment_file(wav, out, low_pass_hz=800.0, gain_db=-6.0) == {"low_pass": {"cutoff_hz": 800.0},
-                                                                       "gain": {"gain_db": -6.0}}
+    assert augment_file(wav, out, low_pass_hz=800.0, gain_db=-6.0) == {
+        "low_pass": {"cutoff_hz": 800.0},
+        "gain": {"gain_db": -6.0},
+    }
     expected = functional.gain(functional.low_pass(x, 800.0, sample_rate=16000), -6.0)
     np.testing.assert_allclose(sf.read(out, dtype="float32")[0], expected, rtol=0, atol=1e-7)
     assert np.abs(expected).max() < 0.5 * 0.3  # 440 Hz through an 800 Hz low-pass and -6 dB

@@ -92,11 +92,20 @@ def test_waveform_time_stretch_full_length():
 
 # the plain functions with one value for every item give what the augmentation objects give
 SPECTRAL_VALUES = {
-    "time_stretch": {"rate": 1.2}, "pitch_shift": {"semitones": -2.5}, "gain": {"gain_db": 4.0},
-    "low_pass": {"cutoff_hz": 1500.0}, "noise": {"snr_db": 20.0, "noise_seed": 3},
-    "eq": {"peak_freq_hz": [[500.0, 2000.0]], "peak_gain_db": [[6.0, -6.0]], "peak_q": [[1.0, 2.0]],
-           "low_shelf_freq_hz": 100.0, "low_shelf_gain_db": 3.0, "high_shelf_freq_hz": 4000.0,
-           "high_shelf_gain_db": -3.0},
+    "time_stretch": {"rate": 1.2},
+    "pitch_shift": {"semitones": -2.5},
+    "gain": {"gain_db": 4.0},
+    "low_pass": {"cutoff_hz": 1500.0},
+    "noise": {"snr_db": 20.0, "noise_seed": 3},
+    "eq": {
+        "peak_freq_hz": [[500.0, 2000.0]],
+        "peak_gain_db": [[6.0, -6.0]],
+        "peak_q": [[1.0, 2.0]],
+        "low_shelf_freq_hz": 100.0,
+        "low_shelf_gain_db": 3.0,
+        "high_shelf_freq_hz": 4000.0,
+        "high_shelf_gain_db": -3.0,
+    },
 }
 
 
@@ -108,9 +117,11 @@ def test_spectral_functions_are_what_the_augmentations_apply(kind, batch_power):
     params = {k: np.repeat(np.asarray(v), n, axis=0) if np.ndim(v) == 2 else np.full(n, v) for k, v in values.items()}
     params["applied"] = np.array([True, False, True, True])
     y = spectral.AUGMENTATIONS[kind]().apply(batch_power, params)
-    context = {"eq": {"sample_rate": fe.sample_rate, "n_fft": fe.n_fft},
-               "low_pass": {"sample_rate": fe.sample_rate, "n_fft": fe.n_fft},
-               "noise": {"n_fft": fe.n_fft, "win_length": fe.win_length}}.get(kind, {})
+    context = {
+        "eq": {"sample_rate": fe.sample_rate, "n_fft": fe.n_fft},
+        "low_pass": {"sample_rate": fe.sample_rate, "n_fft": fe.n_fft},
+        "noise": {"n_fft": fe.n_fft, "win_length": fe.win_length},
+    }.get(kind, {})
     direct = getattr(spectral.functional, kind)(batch_power, **{k: params[k] for k in values}, **context)
     torch.testing.assert_close(y[[0, 2, 3]], direct[[0, 2, 3]], rtol=0, atol=0)
     torch.testing.assert_close(y[1], batch_power[1], rtol=0, atol=0)  # not applied: untouched
@@ -137,10 +148,12 @@ def test_waveform_functions_are_what_the_augmentations_apply(kind, tone):
 
 def test_fixed_values_are_checked_like_ranges():
     assert SPECS["time_stretch"].check("rate", 2) == 2.0
-    for kind, param, value, word in [("time_stretch", "rate", 0.0, "outside (0, 4]"),
-                                     ("pitch_shift", "semitones", 30, "outside [-24, 24]"),
-                                     ("gain", "gain_db", "loud", "not a number"),
-                                     ("low_pass", "cutoff_hz", float("nan"), "not finite")]:
+    for kind, param, value, word in [
+        ("time_stretch", "rate", 0.0, "outside (0, 4]"),
+        ("pitch_shift", "semitones", 30, "outside [-24, 24]"),
+        ("gain", "gain_db", "loud", "not a number"),
+        ("low_pass", "cutoff_hz", float("nan"), "not finite"),
+    ]:
         with pytest.raises(ConfigError, match=rf"augment\.{kind}\.{param}: .*{re.escape(word)}"):
             SPECS[kind].check(param, value)
     with pytest.raises(ConfigError, match="augment.eq.max_freq_hz: 7000 Hz is not below Nyquist"):

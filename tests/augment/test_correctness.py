@@ -46,9 +46,9 @@ def pitch_hz(backend, y, logmel):
     import librosa
 
     if backend == "waveform":
-        mid = y[len(y) // 4: 3 * len(y) // 4]
+        mid = y[len(y) // 4 : 3 * len(y) // 4]
         return float(np.median(librosa.yin(mid, fmin=100, fmax=1000, sr=SR, frame_length=2048)))
-    spec = np.log(y[:, y.shape[1] // 4: 3 * y.shape[1] // 4].mean(1) + 1e-12)
+    spec = np.log(y[:, y.shape[1] // 4 : 3 * y.shape[1] // 4].mean(1) + 1e-12)
     lo, hi = int(100 * 2048 / SR), int(1000 * 2048 / SR)
     k = lo + int(np.argmax(spec[lo:hi]))
     a, b, c = spec[k - 1], spec[k], spec[k + 1]
@@ -132,17 +132,16 @@ def test_time_stretch_changes_tempo_not_pitch(backend, rate, pulses, logmel):
     assert abs(p0 - 0.5) < 0.01
     assert abs((p0 / p1) / rate - 1) < 0.03, (p0, p1)
     if backend == "waveform":  # the stretched part is centred, zeros outside it
-        y = y[int(len(y) * 0.3): int(len(y) * 0.7)]
+        y = y[int(len(y) * 0.3) : int(len(y) * 0.7)]
     else:
-        y = y[:, int(y.shape[1] * 0.3): int(y.shape[1] * 0.7)]
+        y = y[:, int(y.shape[1] * 0.3) : int(y.shape[1] * 0.7)]
     assert abs(1200 * np.log2(pitch_hz(backend, y, logmel) / 440.0)) < 30
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_eq_changes_band_energy_by_gain(backend, noise, logmel):
     aug = _make(backend, "Equaliser", n_peaks=1)
-    params = _params(low_shelf_freq_hz=150.0, low_shelf_gain_db=-6.0, high_shelf_freq_hz=5000.0,
-                     high_shelf_gain_db=0.0)
+    params = _params(low_shelf_freq_hz=150.0, low_shelf_gain_db=-6.0, high_shelf_freq_hz=5000.0, high_shelf_gain_db=0.0)
     params.update(peak_freq_hz=np.array([[1000.0]]), peak_gain_db=np.array([[9.0]]), peak_q=np.array([[2.0]]))
     y = _run(backend, aug, noise, params, logmel)
     assert abs(band_gain_db(backend, noise, y, 980, 1020, logmel) - 9.0) < 1.0
@@ -170,7 +169,7 @@ def test_gain_and_noise_levels(backend, noise, logmel):
 def first_order_low_pass_db(f_hz, cutoff_hz):
     """Power response of the bilinear (pre-warped) first-order low-pass, from its analog prototype."""
     ratio = np.tan(np.pi * f_hz / SR) / np.tan(np.pi * cutoff_hz / SR)
-    return -10 * np.log10(1 + ratio ** 2)
+    return -10 * np.log10(1 + ratio**2)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -46,7 +46,7 @@ def test_pair_transform_shapes_and_params(backend, windows):
     json.dumps(params_to_json(params))
     # view a is unaugmented: equal to the plain front end of the centre of the window
     fe = pt.frontend
-    centre = torch.from_numpy(windows[0, 0, :n][(n - 48000) // 2:(n + 48000) // 2].copy())
+    centre = torch.from_numpy(windows[0, 0, :n][(n - 48000) // 2 : (n + 48000) // 2].copy())
     ref = fe(centre[None])[..., :300]
     ref = (ref - ref.mean()) / (ref.std(unbiased=False) + 1e-5)
     diff = (xa[0, 0] - ref[0]).abs().mean()
@@ -56,8 +56,8 @@ def test_pair_transform_shapes_and_params(backend, windows):
 
 def test_spectral_device_stage_is_seeded(windows):
     pt = make_pair_transform("ts+ps+eq", "spectral", None, 3.0)
-    a = torch.from_numpy(windows[:, 0, :pt.input_samples].copy())
-    b = torch.from_numpy(windows[:, 1, :pt.input_samples].copy())
+    a = torch.from_numpy(windows[:, 0, : pt.input_samples].copy())
+    b = torch.from_numpy(windows[:, 1, : pt.input_samples].copy())
     r1 = pt.device_stage(a, b, torch.Generator().manual_seed(5))
     r2 = pt.device_stage(a, b, torch.Generator().manual_seed(5))
     r3 = pt.device_stage(a, b, torch.Generator().manual_seed(6))
@@ -68,7 +68,7 @@ def test_spectral_device_stage_is_seeded(windows):
     x = pt.policy.apply_view(p, r1[2]["b"])
     x = pt.frontend.compress(pt.frontend.mel(x))
     start = (x.shape[-1] - 300) // 2
-    x = x[..., start:start + 300]
+    x = x[..., start : start + 300]
     x = (x - x.mean(dim=(1, 2), keepdim=True)) / (x.std(dim=(1, 2), keepdim=True, unbiased=False) + 1e-5)
     torch.testing.assert_close(x, r1[1][:, 0])
 
@@ -79,26 +79,30 @@ def test_wrong_window_length_is_config_error():
         pt.cpu_stage(np.zeros(100, np.float32), np.zeros(pt.input_samples, np.float32), np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("spec", ["ts+ps+eq", {"augmentations": [{"type": "gain"}, {"type": "pitch_shift"},
-                                                                 {"type": "eq"}, {"type": "time_stretch"}]},
-                                  {"augmentations": [{"type": "low_pass"}, {"type": "pitch_shift"},
-                                                     {"type": "time_stretch"}, {"type": "gain"}]}])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "ts+ps+eq",
+        {"augmentations": [{"type": "gain"}, {"type": "pitch_shift"}, {"type": "eq"}, {"type": "time_stretch"}]},
+        {"augmentations": [{"type": "low_pass"}, {"type": "pitch_shift"}, {"type": "time_stretch"}, {"type": "gain"}]},
+    ],
+)
 def test_fused_spectral_path_equals_step_by_step(spec, windows):
     from tunespace.augment.spectral.fused import fusable, fused_mel
 
     pt = make_pair_transform(spec, "spectral", None, 3.0)
     assert fusable(pt.policy.augmentations)
-    x = torch.from_numpy(windows[:, 0, :pt.input_samples].copy())
+    x = torch.from_numpy(windows[:, 0, : pt.input_samples].copy())
     p = pt.frontend.power(x)
     params = pt.policy.sample(np.random.default_rng(4), 3)["b"]
     params["pitch_shift"]["applied"][1] = False  # mix of applied and not
     params[pt.policy.augmentations[0].kind]["applied"][2] = False
     ref = pt.frontend.mel(pt.policy.apply_view(p, params))
     start = (ref.shape[-1] - 300) // 2
-    ref = ref[..., start:start + 300]
+    ref = ref[..., start : start + 300]
     got = fused_mel(p, pt.frontend.filterbank, pt.policy.augmentations, params, 300)
     torch.testing.assert_close(got, ref, rtol=1e-3, atol=1e-3 * float(ref.abs().max()))
-    clean = pt.frontend.mel(p)[..., start:start + 300]
+    clean = pt.frontend.mel(p)[..., start : start + 300]
     assert (got - clean).abs().mean() > 0.05 * clean.abs().mean()  # it did augment
 
 

@@ -43,8 +43,19 @@ def test_train_cli_augment_without_suffix_keeps_the_config_files_backend(tmp_pat
     config.write_text("augment: {backend: waveform}\n")
     for augment, backend in (("ts", "waveform"), ("ts@spectral", "spectral")):
         with pytest.raises(ZeroDivisionError):
-            main(["train", "--data", str(tmp_path), "--config", str(config), "--augment", augment,
-                  "--out", str(tmp_path / "run")])
+            main(
+                [
+                    "train",
+                    "--data",
+                    str(tmp_path),
+                    "--config",
+                    str(config),
+                    "--augment",
+                    augment,
+                    "--out",
+                    str(tmp_path / "run"),
+                ]
+            )
         assert (seen[-1]["augment"]["policy"], seen[-1]["augment"]["backend"]) == (augment.split("@")[0], backend)
 
 
@@ -60,8 +71,9 @@ def test_study_condition_without_suffix_keeps_the_studys_backend(tmp_path):
 def test_low_pass_is_available_but_in_no_paper_policy():
     assert [n for n, kinds in NAMED.items() if "low_pass" in kinds] == ["lp"]
     for backend in ("waveform", "spectral"):
-        pol = build_policy({"augmentations": [{"type": "low_pass", "min_cutoff_hz": 800, "max_cutoff_hz": 900}]},
-                           backend)
+        pol = build_policy(
+            {"augmentations": [{"type": "low_pass", "min_cutoff_hz": 800, "max_cutoff_hz": 900}]}, backend
+        )
         cutoff = pol.sample(np.random.default_rng(0), 50)["b"]["low_pass"]["cutoff_hz"]
         assert 800 <= cutoff.min() and cutoff.max() <= 900
     with pytest.raises(ConfigError, match="low_pass.max_cutoff_hz: 9000 Hz is not below Nyquist"):
@@ -69,9 +81,14 @@ def test_low_pass_is_available_but_in_no_paper_policy():
 
 
 def test_custom_policy_and_overrides():
-    spec = {"name": "mine", "apply_to": "both",
-            "augmentations": [{"type": "pitch_shift", "p": 0.8, "min_semitones": -4, "max_semitones": 4},
-                              {"type": "gain", "min_gain_db": -3, "max_gain_db": 3}]}
+    spec = {
+        "name": "mine",
+        "apply_to": "both",
+        "augmentations": [
+            {"type": "pitch_shift", "p": 0.8, "min_semitones": -4, "max_semitones": 4},
+            {"type": "gain", "min_gain_db": -3, "max_gain_db": 3},
+        ],
+    }
     pol = build_policy(spec, "spectral")
     assert pol.name == "mine" and pol.views == ("a", "b")
     assert pol.augmentations[0].p == 0.8 and pol.augmentations[0].max_semitones == 4
@@ -81,22 +98,25 @@ def test_custom_policy_and_overrides():
     assert pol.max_speedup() == 1.2 and pol.apply_to == "both"
 
 
-@pytest.mark.parametrize("spec,overrides,word", [
-    ("nope", None, "augment.policy"),
-    ({"augmentations": [{"type": "flanger"}]}, None, "augment.type"),
-    ({"augmentations": [{"type": "time_stretch", "min_rate": 0.0}]}, None, "time_stretch.min_rate"),
-    ({"augmentations": [{"type": "time_stretch", "min_rate": -1}]}, None, "time_stretch.min_rate"),
-    ({"augmentations": [{"type": "pitch_shift", "min_semitones": 3, "max_semitones": 1}]}, None, "min_semitones"),
-    ({"augmentations": [{"type": "eq", "p": 1.5}]}, None, "eq.p"),
-    ({"augmentations": [{"type": "gain", "max_gain_db": 500}]}, None, "gain.max_gain_db"),
-    ({"augmentations": [{"type": "gain", "loudness": 3}]}, None, "gain.loudness"),
-    ({"augmentations": [{"type": "reverb"}]}, None, "reverb@waveform"),
-    ({"augmentations": [{"type": "time_stretch", "keep_length": False}]}, None, "time_stretch.keep_length"),
-    ({"augmentations": [{"type": "eq", "frontend": None}]}, None, "eq.frontend"),
-    ({"apply_to": "neither"}, None, "apply_to"),
-    ("ts", {"pitch_shift": {"max_semitones": 2}}, "pitch_shift"),
-    ("ts", {"time_stretch": {"max_rate": "fast"}}, "max_rate"),
-])
+@pytest.mark.parametrize(
+    "spec,overrides,word",
+    [
+        ("nope", None, "augment.policy"),
+        ({"augmentations": [{"type": "flanger"}]}, None, "augment.type"),
+        ({"augmentations": [{"type": "time_stretch", "min_rate": 0.0}]}, None, "time_stretch.min_rate"),
+        ({"augmentations": [{"type": "time_stretch", "min_rate": -1}]}, None, "time_stretch.min_rate"),
+        ({"augmentations": [{"type": "pitch_shift", "min_semitones": 3, "max_semitones": 1}]}, None, "min_semitones"),
+        ({"augmentations": [{"type": "eq", "p": 1.5}]}, None, "eq.p"),
+        ({"augmentations": [{"type": "gain", "max_gain_db": 500}]}, None, "gain.max_gain_db"),
+        ({"augmentations": [{"type": "gain", "loudness": 3}]}, None, "gain.loudness"),
+        ({"augmentations": [{"type": "reverb"}]}, None, "reverb@waveform"),
+        ({"augmentations": [{"type": "time_stretch", "keep_length": False}]}, None, "time_stretch.keep_length"),
+        ({"augmentations": [{"type": "eq", "frontend": None}]}, None, "eq.frontend"),
+        ({"apply_to": "neither"}, None, "apply_to"),
+        ("ts", {"pitch_shift": {"max_semitones": 2}}, "pitch_shift"),
+        ("ts", {"time_stretch": {"max_rate": "fast"}}, "max_rate"),
+    ],
+)
 def test_policy_errors_are_one_line_config_errors(spec, overrides, word):
     with pytest.raises(ConfigError, match=word.replace("+", r"\+")) as e:
         build_policy(spec, "spectral", overrides)

@@ -20,8 +20,23 @@ def catalogue(tiny_run, train_corpus, tmp_path_factory):
     music.mkdir()
     for t in open_dataset(train_corpus).tracks:  # OGG/Vorbis, as users' folders often are
         sf.write(music / f"{t.id}.ogg", load(t.path, sr=16000), 16000, format="OGG", subtype="VORBIS")
-    assert main(["embed", "--model", str(tiny_run), "--data", str(music), "--out", str(root / "emb"),
-                 "--workers", "0", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "--model",
+                str(tiny_run),
+                "--data",
+                str(music),
+                "--out",
+                str(root / "emb"),
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["index", "build", "--embeddings", str(root / "emb"), "--out", str(root / "idx")]) == 0
     return root
 
@@ -42,7 +57,9 @@ def test_query_by_excerpt_finds_its_own_track_first(catalogue, tmp_path, capsys)
         x = load(catalogue / "music" / f"{tid}.ogg", sr=16000)
         save(tmp_path / "q.wav", x[16000 * 2 : 16000 * 8], 16000)  # a 6 s excerpt
         capsys.readouterr()
-        assert main(["neighbours", str(catalogue / "idx"), "--audio", str(tmp_path / "q.wav"), "--k", "2", "--json"]) == 0
+        assert (
+            main(["neighbours", str(catalogue / "idx"), "--audio", str(tmp_path / "q.wav"), "--k", "2", "--json"]) == 0
+        )
         out = json.loads(capsys.readouterr().out)
         found += out["neighbours"][0]["id"] == tid
     assert found >= 5
@@ -60,5 +77,7 @@ def test_k_larger_than_catalogue_and_errors(catalogue, capsys):
     assert "missing" in capsys.readouterr().err
     assert main(["neighbours", str(catalogue), "--track", ids[0]]) == 2
     assert "not an index folder" in capsys.readouterr().err
-    assert main(["index", "build", "--embeddings", str(catalogue / "emb"), "--out", str(catalogue / "x"),
-                 "--nprobe", "0"]) == 2
+    assert (
+        main(["index", "build", "--embeddings", str(catalogue / "emb"), "--out", str(catalogue / "x"), "--nprobe", "0"])
+        == 2
+    )

@@ -27,9 +27,9 @@ def key_chroma(audio: np.ndarray, sr: int) -> np.ndarray:
     """Mean CQT chroma, shape (12,), of mono ``audio`` at ``sr`` Hz, from C3 over 5 octaves."""
     import librosa
 
-    return librosa.feature.chroma_cqt(
-        y=audio, sr=sr, hop_length=2048, fmin=librosa.note_to_hz("C3"), n_octaves=5
-    ).mean(axis=1)
+    return librosa.feature.chroma_cqt(y=audio, sr=sr, hop_length=2048, fmin=librosa.note_to_hz("C3"), n_octaves=5).mean(
+        axis=1
+    )
 
 
 def estimate_key(audio: np.ndarray, sr: int, profile: str = "temperley") -> str:

@@ -86,8 +86,10 @@ def test_errors(tmp_path, capsys):
 
 def test_cli_build_and_summary(tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main(["corpus", "build", "--out", str(out), "--tracks", "2", "--seconds", "5",
-                 "--seed", "1", "--workers", "1"]) == 0
+    assert (
+        main(["corpus", "build", "--out", str(out), "--tracks", "2", "--seconds", "5", "--seed", "1", "--workers", "1"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "2 tracks" in printed and len(read_tracks(out)) == 2
     assert main(["corpus", "summary", str(out)]) == 0

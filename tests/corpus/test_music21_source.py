@@ -20,8 +20,7 @@ def test_candidates_by_dance_type():
 @pytest.mark.slow
 def test_build_music21(tmp_path):
     cache = tmp_path / "cache"
-    d = build_corpus(tmp_path / "m21", tracks=5, seconds=6.0, seed=2, source="music21",
-                     workers=1, cache_dir=cache)
+    d = build_corpus(tmp_path / "m21", tracks=5, seconds=6.0, seed=2, source="music21", workers=1, cache_dir=cache)
     rows = read_tracks(d)
     assert {r["genre"] for r in rows} == set(M21_GENRES)
     for r in rows:

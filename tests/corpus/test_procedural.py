@@ -59,7 +59,10 @@ def test_deterministic_and_seed_dependent():
     a = compose(_spec("jazz"), np.random.default_rng(7))
     b = compose(_spec("jazz"), np.random.default_rng(7))
     c = compose(_spec("jazz"), np.random.default_rng(8))
-    key = lambda pm: [(n.start, n.end, n.pitch, n.velocity) for i in pm.instruments for n in i.notes]
+
+    def key(pm):
+        return [(n.start, n.end, n.pitch, n.velocity) for i in pm.instruments for n in i.notes]
+
     assert key(a) == key(b) != key(c)
 
 

@@ -46,8 +46,13 @@ def test_tunespace_corpus(tmp_path):
     ds = read_tunespace(_corpus(tmp_path))
     assert ds.ids == ["t001", "t002", "t010"]
     assert ds.kinds == {
-        "key": "key", "tempo_bpm": "tempo", "genre": "categorical", "mood": "categorical",
-        "instrument": "categorical", "arousal": "continuous", "era": "categorical",
+        "key": "key",
+        "tempo_bpm": "tempo",
+        "genre": "categorical",
+        "mood": "categorical",
+        "instrument": "categorical",
+        "arousal": "continuous",
+        "era": "categorical",
     }
     t1, t2, t10 = ds.tracks
     assert t1.labels["key"] == "F# minor" and t2.labels["key"] == "F# major"
@@ -79,7 +84,10 @@ def test_tunespace_corpus_errors(tmp_path):
 def test_csv_folder_by_stem(tmp_path):
     for name in ("b.wav", "sub/a.flac", "c.mp3", "orphan.wav"):
         _touch(tmp_path / name)
-    _touch(tmp_path / "labels.csv", "id,genre,valence,key,moods\nb,rock,0.5,Am,happy;calm\na,pop,0.1,C,\nc,pop,,,sad\nzz,rock,1,,\n")
+    _touch(
+        tmp_path / "labels.csv",
+        "id,genre,valence,key,moods\nb,rock,0.5,Am,happy;calm\na,pop,0.1,C,\nc,pop,,,sad\nzz,rock,1,,\n",
+    )
     ds = read_csv(tmp_path, columns={"genre": "categorical", "valence": "continuous", "key": "key", "moods": "tags"})
     assert ds.ids == ["a", "b", "c"]
     b = ds.by_id()["b"]
@@ -179,7 +187,10 @@ def _mtg(root: Path) -> Path:
         "track_0000243\tartist_000014\talbum_000031\t43/243.mp3\t249.1\tmood/theme---sad",
     ]
     _touch(root / "data" / "autotagging.tsv", _MTG_HEADER + "\n".join(rows) + "\n")
-    _touch(root / "data" / "autotagging_moodtheme.tsv", _MTG_HEADER + rows[1].split("\tinstrument")[0].replace("genre---rock\t", "") + "\n" + rows[2] + "\n")
+    _touch(
+        root / "data" / "autotagging_moodtheme.tsv",
+        _MTG_HEADER + rows[1].split("\tinstrument")[0].replace("genre---rock\t", "") + "\n" + rows[2] + "\n",
+    )
     split = root / "data" / "splits" / "split-0"
     _touch(split / "autotagging-train.tsv", _MTG_HEADER + rows[0] + "\n" + rows[1] + "\n")
     _touch(split / "autotagging-validation.tsv", _MTG_HEADER)

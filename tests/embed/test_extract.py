@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
-
 from tests.conftest import tiny_overrides
+
 from tunespace.cli import main
 from tunespace.datasets import open_dataset
 from tunespace.embed import read_embeddings
@@ -32,8 +32,24 @@ def test_slice_starts():
 
 def test_embed_cli_writes_the_documented_format(run_dir, train_corpus, tmp_path):
     out = tmp_path / "emb"
-    assert main(["embed", "--model", str(run_dir), "--data", str(train_corpus), "--out", str(out),
-                 "--timelines", "--workers", "0", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "--model",
+                str(run_dir),
+                "--data",
+                str(train_corpus),
+                "--out",
+                str(out),
+                "--timelines",
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     emb = read_embeddings(out)
     ds = open_dataset(train_corpus)
     assert emb.ids == ds.ids
@@ -93,8 +109,14 @@ def test_long_file_is_streamed_in_chunks(tmp_path, monkeypatch):
         return real(path, sr=sr, offset_s=offset_s, duration_s=duration_s, **kw)
 
     monkeypatch.setattr(ex, "load", spy)
-    emb = embed_dataset(random_encoder("small", seed=0, width=8, depth=1, embedding_dim=8), ex.open_dataset(d, kind="csv", csv=d / "labels.csv"),
-                        tmp_path / "emb", workers=0, progress=False, chunk_slices=64)
+    emb = embed_dataset(
+        random_encoder("small", seed=0, width=8, depth=1, embedding_dim=8),
+        ex.open_dataset(d, kind="csv", csv=d / "labels.csv"),
+        tmp_path / "emb",
+        workers=0,
+        progress=False,
+        chunk_slices=64,
+    )
     assert emb.vectors.shape == (1, 8)
     assert all(c is not None and c <= 64 * 2 + 3 for c in calls) and len(calls) == int(np.ceil(599 / 64))
 

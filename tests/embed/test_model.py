@@ -29,8 +29,24 @@ def test_attributes_and_repr(model, tiny_run):
 
 def test_agrees_with_tunespace_embed(model, tiny_run, train_corpus, tmp_path):
     out = tmp_path / "emb"
-    assert main(["embed", "--model", str(tiny_run), "--data", str(train_corpus), "--out", str(out),
-                 "--timelines", "--workers", "0", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "--model",
+                str(tiny_run),
+                "--data",
+                str(train_corpus),
+                "--out",
+                str(out),
+                "--timelines",
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     emb = read_embeddings(out)
     ds = open_dataset(train_corpus)
     for t in ds.tracks[:4]:
@@ -47,12 +63,12 @@ def test_any_rate_channels_and_torch_input(model, train_corpus):
     path = open_dataset(train_corpus).tracks[0].path
     x = load(path, sr=16000)
     ref = model.embed(x, 16000)
-    stereo = np.stack([x, x])                    # (channels, samples)
+    stereo = np.stack([x, x])  # (channels, samples)
     np.testing.assert_allclose(model.embed(stereo, 16000), ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.embed(stereo.T.copy(), 16000), ref, rtol=1e-5, atol=1e-6)   # (samples, channels)
+    np.testing.assert_allclose(model.embed(stereo.T.copy(), 16000), ref, rtol=1e-5, atol=1e-6)  # (samples, channels)
     np.testing.assert_allclose(model.embed(torch.from_numpy(x), 16000), ref, rtol=1e-5, atol=1e-6)
     x44 = load(path, sr=44100)
-    v44 = model.embed(x44, 44100)                # resampled back to 16 kHz by the model
+    v44 = model.embed(x44, 44100)  # resampled back to 16 kHz by the model
     cos = float(v44 @ ref / np.linalg.norm(v44) / np.linalg.norm(ref))
     assert cos > 0.999
     assert not np.allclose(model.embed(x[::-1].copy(), 16000), ref, atol=1e-3)  # it does look at the audio
@@ -61,12 +77,12 @@ def test_any_rate_channels_and_torch_input(model, train_corpus):
 def test_batch_matches_single_items(model, train_corpus):
     ds = open_dataset(train_corpus)
     waves = [load(t.path, sr=16000) for t in ds.tracks[:3]]
-    waves[1] = waves[1][: 16000 * 5]             # different lengths in one batch
+    waves[1] = waves[1][: 16000 * 5]  # different lengths in one batch
     batch = model.embed_batch(waves, 16000)
     assert batch.shape == (3, 16) and batch.dtype == np.float32
     for i, w in enumerate(waves):
         np.testing.assert_allclose(batch[i], model.embed(w, 16000), rtol=1e-5, atol=1e-6)
-    same = np.stack([waves[0][:16000 * 4], waves[2][:16000 * 4]])
+    same = np.stack([waves[0][: 16000 * 4], waves[2][: 16000 * 4]])
     np.testing.assert_allclose(model.embed_batch(same, 16000)[1], model.embed(same[1], 16000), rtol=1e-5, atol=1e-6)
 
 
@@ -77,11 +93,14 @@ def test_short_audio_is_one_padded_slice(model):
     np.testing.assert_allclose(tl.embeddings[0], model.embed_slices(cut_slices(x, [0.0], 16000, 3.0))[0])
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros(0, np.float32), "no samples"),
-    (np.full(100, np.nan, np.float32), "non-finite"),
-    (np.zeros((2, 2, 100), np.float32), "shape"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros(0, np.float32), "no samples"),
+        (np.full(100, np.nan, np.float32), "non-finite"),
+        (np.zeros((2, 2, 100), np.float32), "shape"),
+    ],
+)
 def test_bad_waveforms_are_usage_errors(model, bad, message):
     with pytest.raises(UsageError, match=message):
         model.embed(bad, 16000)

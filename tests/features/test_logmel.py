@@ -25,8 +25,21 @@ def test_matches_librosa_melspectrogram(signal, pad_mode):
     fe = LogMel(FrontEnd(pad_mode=pad_mode))
     ours = fe(torch.from_numpy(signal)[None])[0].numpy()
     ref = librosa.feature.melspectrogram(
-        y=signal, sr=16000, n_fft=2048, hop_length=160, win_length=400, window="hann", center=True,
-        pad_mode=pad_mode, power=2.0, n_mels=96, fmin=0.0, fmax=8000.0, htk=True, norm="slaney")
+        y=signal,
+        sr=16000,
+        n_fft=2048,
+        hop_length=160,
+        win_length=400,
+        window="hann",
+        center=True,
+        pad_mode=pad_mode,
+        power=2.0,
+        n_mels=96,
+        fmin=0.0,
+        fmax=8000.0,
+        htk=True,
+        norm="slaney",
+    )
     ref = np.log10(1 + 10000 * ref)
     assert ours.shape == ref.shape == (96, 51)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
@@ -57,12 +70,21 @@ def test_standardise_each_item():
     x = torch.randn(3, 1, 96, 300) * torch.tensor([1.0, 5.0, 0.1])[:, None, None, None] + 4
     y = standardise(x)
     torch.testing.assert_close(y.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
-    torch.testing.assert_close(y.std(dim=(1, 2, 3), unbiased=False), torch.ones(3), atol=1e-3, rtol=0)  # eps=1e-5 on a std of 0.1
+    torch.testing.assert_close(
+        y.std(dim=(1, 2, 3), unbiased=False), torch.ones(3), atol=1e-3, rtol=0
+    )  # eps=1e-5 on a std of 0.1
 
 
-@pytest.mark.parametrize("cfg,word", [({"hop_length": 0}, "hop_length"), ({"f_max": 9000}, "f_max"),
-                                      ({"mel_norm": "l2"}, "mel_norm"), ({"nfft": 512}, "nfft"),
-                                      ({"win_length": 4096}, "win_length")])
+@pytest.mark.parametrize(
+    "cfg,word",
+    [
+        ({"hop_length": 0}, "hop_length"),
+        ({"f_max": 9000}, "f_max"),
+        ({"mel_norm": "l2"}, "mel_norm"),
+        ({"nfft": 512}, "nfft"),
+        ({"win_length": 4096}, "win_length"),
+    ],
+)
 def test_frontend_config_errors(cfg, word):
     with pytest.raises(ConfigError, match=word):
         FrontEnd.from_dict(cfg)

@@ -39,7 +39,8 @@ def test_key_graded_against_mir_eval():
     scores = M.key_graded_scores(codes, nb)
     ref = np.array([[mir_eval.key.weighted_score(keys[i], keys[j]) for j in nb[i]] for i in range(60)])
     np.testing.assert_allclose(scores, ref)
-    chance = np.array([np.mean([mir_eval.key.weighted_score(keys[i], keys[j]) for j in range(60) if j != i])
-                       for i in range(60)])
+    chance = np.array(
+        [np.mean([mir_eval.key.weighted_score(keys[i], keys[j]) for j in range(60) if j != i]) for i in range(60)]
+    )
     np.testing.assert_allclose(M.key_graded_chance(codes), chance)
     np.testing.assert_allclose(M.agreement_curve(scores, [1, 4]), np.stack([ref[:, 0], ref.mean(1)], 1))

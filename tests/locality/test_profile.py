@@ -30,9 +30,16 @@ def case():
     x[:, 0] += 3 * (genre == "a")
     ids = [f"t{i}" for i in range(n)]
     emb = EmbeddingSet(ids=ids, vectors=x.astype(np.float32), name="set1")
-    labels = LabelTable(ids=ids, values={"genre": _obj(genre), "key": _obj(keys), "tempo_bpm": tempo,
-                                         "group": _obj([str(i // 4) for i in range(n)])},
-                        kinds={"genre": "categorical", "key": "key", "tempo_bpm": "tempo", "group": "categorical"})
+    labels = LabelTable(
+        ids=ids,
+        values={
+            "genre": _obj(genre),
+            "key": _obj(keys),
+            "tempo_bpm": tempo,
+            "group": _obj([str(i // 4) for i in range(n)]),
+        },
+        kinds={"genre": "categorical", "key": "key", "tempo_bpm": "tempo", "group": "categorical"},
+    )
     return emb, labels, genre, keys, tempo
 
 
@@ -43,8 +50,9 @@ def plain_locality(x, y, k, agree, groups=None):
     s = xn.astype(np.float64) @ xn.T.astype(np.float64)
     a_sum = c_sum = 0.0
     for i in range(n):
-        cand = sorted((j for j in range(n) if j != i and (groups is None or groups[j] != groups[i])),
-                      key=lambda j: (-s[i, j], j))[:k]
+        cand = sorted(
+            (j for j in range(n) if j != i and (groups is None or groups[j] != groups[i])), key=lambda j: (-s[i, j], j)
+        )[:k]
         a_sum += sum(agree(y[i], y[j]) for j in cand) / k
         others = [j for j in range(n) if j != i and (groups is None or groups[j] != groups[i])]
         c_sum += sum(agree(y[i], y[j]) for j in others) / len(others)
@@ -64,7 +72,10 @@ def test_profile_matches_plain_reference(case):
         "key": (keys, lambda a, b: a == b),  # exact: same tonic and mode
         "key_graded": (keys, mir_eval.key.weighted_score),
         "tempo_bpm": (tempo, lambda a, b: abs(b / a - 1) <= 0.04 + 1e-12),
-        "tempo_bpm_acc2": (tempo, lambda a, b: any(abs(b / (m * a) - 1) <= 0.04 + 1e-12 for m in (1, 2, .5, 3, 1 / 3))),
+        "tempo_bpm_acc2": (
+            tempo,
+            lambda a, b: any(abs(b / (m * a) - 1) <= 0.04 + 1e-12 for m in (1, 2, 0.5, 3, 1 / 3)),
+        ),
     }
     for name, (y, agree) in checks.items():
         for k in (1, 5):
@@ -89,7 +100,10 @@ def test_groups_are_excluded_from_neighbours_and_chance(case):
         "genre": (genre, lambda p, q: p == q),
         "key": (keys, lambda p, q: p == q),
         "key_graded": (keys, mir_eval.key.weighted_score),
-        "tempo_bpm_acc2": (tempo, lambda a, b: any(abs(b / (m * a) - 1) <= 0.04 + 1e-12 for m in (1, 2, .5, 3, 1 / 3))),
+        "tempo_bpm_acc2": (
+            tempo,
+            lambda a, b: any(abs(b / (m * a) - 1) <= 0.04 + 1e-12 for m in (1, 2, 0.5, 3, 1 / 3)),
+        ),
     }
     for name, (y, agree) in checks.items():
         a, c, loc = plain_locality(x, y, 3, agree, groups)
@@ -107,10 +121,13 @@ def test_random_embeddings_with_groups_score_zero():
     tempo = np.repeat(rng.choice([80.0, 100.0, 120.0, 160.0], n_tracks), per)
     group = np.repeat(np.arange(n_tracks), per).astype(str)
     ids = [f"x{i}" for i in range(len(genre))]
-    labels = LabelTable(ids=ids, values={"genre": _obj(genre), "tempo_bpm": tempo, "track": _obj(group)},
-                        kinds={"genre": "categorical", "tempo_bpm": "tempo", "track": "categorical"})
+    labels = LabelTable(
+        ids=ids,
+        values={"genre": _obj(genre), "tempo_bpm": tempo, "track": _obj(group)},
+        kinds={"genre": "categorical", "tempo_bpm": "tempo", "track": "categorical"},
+    )
     locs, old = [], []
-    for r in range(30):
+    for _ in range(30):
         emb = EmbeddingSet(ids=ids, vectors=rng.standard_normal((len(ids), 8)).astype(np.float32))
         p = locality_profile(emb, labels, [10], ["genre", "tempo_bpm"], groups="track", bootstrap=0)
         locs.append([p["properties"][m]["10"]["locality"] for m in ("genre", "tempo_bpm")])
@@ -175,8 +192,9 @@ def test_report_files_recomputable(case, tmp_path):
     r5 = data["properties"]["tempo_bpm_acc2"]["5"]
     assert float(by[("tempo_bpm_acc2", "5")]["locality"]) == r5["locality"]
     assert float(by[("tempo_bpm_acc2", "5")]["null_sd"]) == r5["null_sd"]
-    assert [float(by[("genre", "1")][c]) for c in ("locality_ci_low", "locality_ci_high")] == \
-        data["properties"]["genre"]["1"]["locality_ci"]
+    assert [float(by[("genre", "1")][c]) for c in ("locality_ci_low", "locality_ci_high")] == data["properties"][
+        "genre"
+    ]["1"]["locality_ci"]
 
 
 def test_cli_two_sets_side_by_side(tmp_path, capsys):
@@ -191,8 +209,22 @@ def test_cli_two_sets_side_by_side(tmp_path, capsys):
         if name == "b":
             v = np.vstack([v, np.ones((1, 4), np.float32)])
         write_embeddings(tmp_path / name, EmbeddingSet(ids=ids, vectors=v))
-    rc = main(["locality", "--embeddings", str(tmp_path / "a"), str(tmp_path / "b"), "--labels",
-               str(tmp_path / "tracks.csv"), "--k", "1,3", "--bootstrap", "20", "--out", str(tmp_path / "rep")])
+    rc = main(
+        [
+            "locality",
+            "--embeddings",
+            str(tmp_path / "a"),
+            str(tmp_path / "b"),
+            "--labels",
+            str(tmp_path / "tracks.csv"),
+            "--k",
+            "1,3",
+            "--bootstrap",
+            "20",
+            "--out",
+            str(tmp_path / "rep"),
+        ]
+    )
     assert rc == 0
     assert "1 embedded without labels (e.g. extra)" in capsys.readouterr().out
     data = json.loads((tmp_path / "rep" / "locality.json").read_text())
@@ -203,14 +235,48 @@ def test_cli_two_sets_side_by_side(tmp_path, capsys):
     rows = list(csv.DictReader(open(tmp_path / "rep" / "locality.csv")))
     assert {r["set"] for r in rows} == {"a", "b"} and len(rows) == 2 * 3 * 2  # sets x measures x ks
     # one set: the same layout
-    assert main(["locality", "--embeddings", str(tmp_path / "a"), "--labels", str(tmp_path / "tracks.csv"),
-                 "--k", "1,3", "--bootstrap", "0", "--null-replicates", "0", "--out", str(tmp_path / "one")]) == 0
+    assert (
+        main(
+            [
+                "locality",
+                "--embeddings",
+                str(tmp_path / "a"),
+                "--labels",
+                str(tmp_path / "tracks.csv"),
+                "--k",
+                "1,3",
+                "--bootstrap",
+                "0",
+                "--null-replicates",
+                "0",
+                "--out",
+                str(tmp_path / "one"),
+            ]
+        )
+        == 0
+    )
     one = json.loads((tmp_path / "one" / "locality.json").read_text())
     assert one["format"] == data["format"] and list(one["sets"]) == ["a"]
-    assert one["sets"]["a"]["properties"]["genre"]["3"]["agreement"] == \
-        data["sets"]["a"]["properties"]["genre"]["3"]["agreement"]
-    assert main(["locality", "--embeddings", str(tmp_path / "a"), "--labels", str(tmp_path / "tracks.csv"),
-                 "--k", "x", "--out", str(tmp_path / "r2")]) == 2
+    assert (
+        one["sets"]["a"]["properties"]["genre"]["3"]["agreement"]
+        == data["sets"]["a"]["properties"]["genre"]["3"]["agreement"]
+    )
+    assert (
+        main(
+            [
+                "locality",
+                "--embeddings",
+                str(tmp_path / "a"),
+                "--labels",
+                str(tmp_path / "tracks.csv"),
+                "--k",
+                "x",
+                "--out",
+                str(tmp_path / "r2"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_labels_without_a_usable_property_fail_in_one_line(tmp_path, capsys):
@@ -218,8 +284,21 @@ def test_labels_without_a_usable_property_fail_in_one_line(tmp_path, capsys):
     (tmp_path / "t.csv").write_text("track_id,arousal\n" + "\n".join(f"t{i},{i / n}" for i in range(n)) + "\n")
     write_embeddings(tmp_path / "a", EmbeddingSet([f"t{i}" for i in range(n)], np.eye(n, 4, dtype=np.float32)))
     capsys.readouterr()
-    rc = main(["locality", "--embeddings", str(tmp_path / "a"), "--labels", str(tmp_path / "t.csv"),
-               "--properties", "arousal:continuous", "--k", "1", "--out", str(tmp_path / "r")])
+    rc = main(
+        [
+            "locality",
+            "--embeddings",
+            str(tmp_path / "a"),
+            "--labels",
+            str(tmp_path / "t.csv"),
+            "--properties",
+            "arousal:continuous",
+            "--k",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "no property whose locality can be measured" in err, err
     assert not (tmp_path / "r" / "locality.json").exists()

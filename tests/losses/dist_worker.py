@@ -45,9 +45,7 @@ def _slice(x: torch.Tensor, case: str, rank: int) -> torch.Tensor:
 
 def main() -> None:
     rank, world, port, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
-    )
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     result: dict[str, object] = {}
 
     data = make_data("ddp")
@@ -59,9 +57,7 @@ def main() -> None:
     z = model(torch.cat([x_a, x_b]))
     loss = nt_xent(z[: len(x_a)], z[len(x_a) :], TEMPERATURE)
     loss.backward()
-    result["ddp"] = dict(
-        loss=loss.item(), g_a=x_a.grad, g_b=x_b.grad, g_w=lin.weight.grad.clone()
-    )
+    result["ddp"] = dict(loss=loss.item(), g_a=x_a.grad, g_b=x_b.grad, g_w=lin.weight.grad.clone())
 
     data = make_data("uneven")
     z_a, z_b = _slice(data["x_a"], "uneven", rank), _slice(data["x_b"], "uneven", rank)

@@ -33,7 +33,9 @@ def ranks(tmp_path_factory):
     procs = [
         subprocess.Popen(
             [sys.executable, str(worker), str(r), str(WORLD), str(port), str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         for r in range(WORLD)
     ]

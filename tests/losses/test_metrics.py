@@ -23,9 +23,7 @@ def test_uniformity_matches_pairwise_loop():
     g = torch.Generator().manual_seed(1)
     z = torch.randn(9, 5, generator=g, dtype=torch.float64)
     u = z / z.norm(dim=1, keepdim=True)
-    vals = [
-        math.exp(-2.0 * ((u[i] - u[j]) ** 2).sum().item()) for i in range(9) for j in range(i + 1, 9)
-    ]
+    vals = [math.exp(-2.0 * ((u[i] - u[j]) ** 2).sum().item()) for i in range(9) for j in range(i + 1, 9)]
     assert uniformity(z).item() == pytest.approx(math.log(sum(vals) / len(vals)), rel=1e-10)
 
 

@@ -13,9 +13,7 @@ def _linears(p):
 def test_default_is_mule_three_by_4096():
     p = Projector(1728)
     lin = _linears(p)
-    assert [(m.in_features, m.out_features) for m in lin] == [
-        (1728, 4096), (4096, 4096), (4096, 4096)
-    ]
+    assert [(m.in_features, m.out_features) for m in lin] == [(1728, 4096), (4096, 4096), (4096, 4096)]
     assert sum(isinstance(m, nn.ReLU) for m in p.net) == 2
     assert not any(isinstance(m, nn.BatchNorm1d) for m in p.net)
 

@@ -2,8 +2,7 @@ import pytest
 from torch import nn
 
 from tunespace.errors import ConfigError
-from tunespace.models import Encoder, build_encoder, list_encoders, register_encoder
-from tunespace.models import registry
+from tunespace.models import Encoder, build_encoder, list_encoders, register_encoder, registry
 
 
 def test_builtin_encoders_are_registered():

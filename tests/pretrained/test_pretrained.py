@@ -40,8 +40,23 @@ def test_unknown_or_foreign_files_are_refused(tmp_path, monkeypatch):
 def test_embed_cli_accepts_a_pretrained_model(tiny_run, train_corpus, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "models")
     pretrained.export(tiny_run, "ts", tmp_path / "models")
-    assert main(["embed", "--model", "pretrained:ts", "--data", str(train_corpus), "--out", str(tmp_path / "emb"),
-                 "--workers", "0", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "--model",
+                "pretrained:ts",
+                "--data",
+                str(train_corpus),
+                "--out",
+                str(tmp_path / "emb"),
+                "--workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["index", "build", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "idx")]) == 0
     assert tunespace.Index.load(tmp_path / "idx").model_path == "pretrained:ts"
     assert main(["pretrained", "list"]) == 0

@@ -51,9 +51,23 @@ def test_evaluate_cli(tmp_path):
     rows = "\n".join(f"t{i},{genre[i]},{tempo[i]},{keys[i]},{int(i % 2 == 0)},a;b" for i in range(n))
     (tmp_path / "t.csv").write_text("track_id,genre,tempo_bpm,key,arousal,tags\n" + rows + "\n")
     write_embeddings(tmp_path / "emb", EmbeddingSet([f"t{i}" for i in range(n)], x.astype(np.float32)))
-    rc = main(["evaluate", "--embeddings", str(tmp_path / "emb"), "--labels", str(tmp_path / "t.csv"),
-               "--properties", "genre,tempo_bpm,key,arousal:continuous,tags:tags", "--k", "1,5",
-               "--probes", "linear", "--out", str(tmp_path / "ev")])
+    rc = main(
+        [
+            "evaluate",
+            "--embeddings",
+            str(tmp_path / "emb"),
+            "--labels",
+            str(tmp_path / "t.csv"),
+            "--properties",
+            "genre,tempo_bpm,key,arousal:continuous,tags:tags",
+            "--k",
+            "1,5",
+            "--probes",
+            "linear",
+            "--out",
+            str(tmp_path / "ev"),
+        ]
+    )
     assert rc == 0
     res = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert set(res["retrieval"]) == {"genre", "key"}
@@ -73,7 +87,11 @@ def test_evaluate_cli(tmp_path):
     assert list(table[0]) == ["set", "property", "kind", "task", "k", "measure", "value", "ci_low", "ci_high", "n"]
     row = next(r for r in table if r["property"] == "genre" and r["task"] == "probe_linear")
     assert float(row["value"]) == g["accuracy"] and row["k"] == "" and row["kind"] == "categorical"
-    assert {(r["task"], r["k"]) for r in table if r["property"] == "key"} >= {("knn", "1"), ("knn", "5"), ("probe_linear", "")}
+    assert {(r["task"], r["k"]) for r in table if r["property"] == "key"} >= {
+        ("knn", "1"),
+        ("knn", "5"),
+        ("probe_linear", ""),
+    }
     assert next(r for r in table if r["measure"] == "r2")["ci_low"] == ""  # no interval for R²
 
 
@@ -146,8 +164,21 @@ def test_evaluate_without_usable_property_fails_in_one_line(tmp_path, capsys):
     (tmp_path / "t.csv").write_text("track_id,genre\n" + "\n".join(f"t{i},g{i % 3}" for i in range(n)) + "\n")
     write_embeddings(tmp_path / "emb", EmbeddingSet([f"t{i}" for i in range(n)], np.eye(n, 4, dtype=np.float32)))
     capsys.readouterr()
-    rc = main(["evaluate", "--embeddings", str(tmp_path / "emb"), "--labels", str(tmp_path / "t.csv"),
-               "--k", "50", "--probes", "none", "--out", str(tmp_path / "ev")])
+    rc = main(
+        [
+            "evaluate",
+            "--embeddings",
+            str(tmp_path / "emb"),
+            "--labels",
+            str(tmp_path / "t.csv"),
+            "--k",
+            "50",
+            "--probes",
+            "none",
+            "--out",
+            str(tmp_path / "ev"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "no property that can be evaluated" in err, err
 
@@ -161,8 +192,9 @@ def test_official_split_scores_its_test_items_only():
     labels.splits = {i: ("test" if n_ % 5 == 0 else "valid" if n_ % 5 == 1 else "train") for n_, i in enumerate(ids)}
     x = rng.standard_normal((n, 4)).astype(np.float32)
     x[:, 0] += 5 * (genre == "a")
-    res, it = evaluate_embeddings(EmbeddingSet(ids, x), labels, ks=[3], probes=["linear"], split="official",
-                                  return_items=True)
+    res, it = evaluate_embeddings(
+        EmbeddingSet(ids, x), labels, ks=[3], probes=["linear"], split="official", return_items=True
+    )
     assert res["split"] == {"method": "official", "train": 36, "valid": 12, "test": 12}
     s = it["scores"][("probe_linear", "genre", "", "accuracy")]
     assert np.isfinite(s).sum() == 12 and np.isfinite(s[::5]).all()

@@ -13,8 +13,9 @@ def test_key_score_equals_mir_eval_mean():
     est[:20] = ref[:20]
     expected = np.mean([mir_eval.key.weighted_score(r, e) for r, e in zip(ref, est)])
     assert key_score(ref, est) == pytest.approx(expected)
-    assert key_score(["C major", "C major", "A minor", "C major"], ["G major", "F major", "C major", "C minor"]) \
-        == pytest.approx((0.5 + 0 + 0.3 + 0.2) / 4)
+    assert key_score(
+        ["C major", "C major", "A minor", "C major"], ["G major", "F major", "C major", "C minor"]
+    ) == pytest.approx((0.5 + 0 + 0.3 + 0.2) / 4)
 
 
 def test_tag_scores_equal_sklearn_macro():
@@ -38,12 +39,14 @@ def test_tempo_accuracy_hand_pairs():
 
 
 def test_vote_ties_broken_by_nearest():
-    nb = np.array([
-        [2, 1, 1, 2, 0],   # k=4: 1 and 2 tied (2 each), 2 ranks first -> 2
-        [0, 1, 2, 1, 0],   # k=5: 0 and 1 tied, 0 first -> 0
-        [3, 1, 1, 3, 3],   # k=5: 3 wins outright
-        [4, 0, 1, 2, 3],   # all tied: nearest -> 4
-    ])
+    nb = np.array(
+        [
+            [2, 1, 1, 2, 0],  # k=4: 1 and 2 tied (2 each), 2 ranks first -> 2
+            [0, 1, 2, 1, 0],  # k=5: 0 and 1 tied, 0 first -> 0
+            [3, 1, 1, 3, 3],  # k=5: 3 wins outright
+            [4, 0, 1, 2, 3],  # all tied: nearest -> 4
+        ]
+    )
     np.testing.assert_array_equal(vote(nb, 4), [2, 1, 3, 4])  # row 2: 3 and 1 tied, 3 nearer
     np.testing.assert_array_equal(vote(nb, 5), [2, 0, 3, 4])
     np.testing.assert_array_equal(vote(nb, 1), nb[:, 0])

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from tests.conftest import tiny_overrides
+
 from tunespace.cli import main
 
 SR = 16000
@@ -46,7 +46,9 @@ def tiny_run(clean_wavs, tmp_path_factory) -> Path:
     from tunespace.train import resolve_config, train
 
     out = tmp_path_factory.mktemp("tiny_run") / "run"
-    train(out, resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(clean_wavs), "augment.policy": "none"}))
+    train(
+        out, resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(clean_wavs), "augment.policy": "none"})
+    )
     return out
 
 

@@ -9,8 +9,8 @@ import pickle
 
 import pytest
 import torch
-
 from tests.reliability.conftest import cli, one_line
+
 from tunespace.embed.model import load_model
 from tunespace.errors import UsageError
 from tunespace.train import load_checkpoint
@@ -33,9 +33,13 @@ def _foreign(tiny_run, tmp_path) -> dict[str, tuple[object, str]]:
     """name -> (what is saved, a word of the expected message)."""
     real = _real(tiny_run)
     no_encoder = {**real, "config": {**real["config"], "model": {}}}
-    other_width = {**real, "config": {**real["config"], "model": {**real["config"]["model"],
-                                                                   "encoder_args": {"width": 32, "depth": 1,
-                                                                                    "embedding_dim": 16}}}}
+    other_width = {
+        **real,
+        "config": {
+            **real["config"],
+            "model": {**real["config"]["model"], "encoder_args": {"width": 32, "depth": 1, "embedding_dim": 16}},
+        },
+    }
     return {
         "a tensor": (torch.zeros(3), "holds a Tensor"),
         "a plain dict": ({"weights": torch.zeros(3)}, "no 'step' entry"),
@@ -48,8 +52,19 @@ def _foreign(tiny_run, tmp_path) -> dict[str, tuple[object, str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["a tensor", "a plain dict", "no config", "a config without model", "no encoder named",
-                                  "model not tensors", "a bool step", "weights of another size"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "a tensor",
+        "a plain dict",
+        "no config",
+        "a config without model",
+        "no encoder named",
+        "model not tensors",
+        "a bool step",
+        "weights of another size",
+    ],
+)
 def test_foreign_checkpoint_is_one_line(case, tiny_run, clean_wavs, tmp_path, capsys):
     obj, word = _foreign(tiny_run, tmp_path)[case]
     pt = tmp_path / "x.pt"

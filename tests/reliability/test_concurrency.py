@@ -11,9 +11,9 @@ import subprocess
 import time
 
 import pytest
-
 from tests.conftest import tiny_overrides
 from tests.reliability.conftest import PYTHON, cli, one_line, subprocess_env, write_clean
+
 from tunespace.datasets import open_dataset
 from tunespace.embed import read_embeddings
 from tunespace.errors import UsageError
@@ -27,14 +27,21 @@ def _refused(err: str) -> None:
 def test_embed_refuses_a_second_writer(clean_wavs, tmp_path, capsys):
     out = tmp_path / "emb"
     with FolderLock(out, "tunespace embed"):
-        code, err = cli(["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--workers", "0",
-                         "--no-progress"], capsys)
+        code, err = cli(
+            ["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--workers", "0", "--no-progress"],
+            capsys,
+        )
         assert code == 2
         _refused(err)
         assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written beside the holder
     assert not out.exists()  # the lock created the folder; nothing else was written: removed
-    assert cli(["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--workers", "0",
-                "--no-progress"], capsys)[0] == 0
+    assert (
+        cli(
+            ["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--workers", "0", "--no-progress"],
+            capsys,
+        )[0]
+        == 0
+    )
     assert not (out / LOCK_NAME).exists()
     assert len(read_embeddings(out).ids) == 6
 
@@ -42,7 +49,9 @@ def test_embed_refuses_a_second_writer(clean_wavs, tmp_path, capsys):
 def test_train_refuses_a_second_writer(clean_wavs, tmp_path, capsys):
     out = tmp_path / "run"
     with FolderLock(out, "tunespace train"):
-        code, err = cli(["train", "--data", clean_wavs, "--augment", "none", "--out", out, *tiny_overrides(steps=2)], capsys)
+        code, err = cli(
+            ["train", "--data", clean_wavs, "--augment", "none", "--out", out, *tiny_overrides(steps=2)], capsys
+        )
         assert code == 2
         _refused(err)
         assert not (out / "checkpoints").exists() and not (out / "config.json").exists()
@@ -82,8 +91,15 @@ def test_the_lock_is_exclusive_within_one_process_too(tmp_path):
 
 def _hold_and(action: str, folder) -> subprocess.Popen:
     """A child that takes the lock of ``folder``, prints 'held', then ``action``."""
-    code = "\n".join(["import os, sys, time", "from tunespace.lock import FolderLock",
-                      f"lock = FolderLock({str(folder)!r}, 'tunespace embed')", "lock.acquire()", action])
+    code = "\n".join(
+        [
+            "import os, sys, time",
+            "from tunespace.lock import FolderLock",
+            f"lock = FolderLock({str(folder)!r}, 'tunespace embed')",
+            "lock.acquire()",
+            action,
+        ]
+    )
     return subprocess.Popen([PYTHON, "-c", code], env=subprocess_env(), stdout=subprocess.PIPE, text=True)
 
 
@@ -101,8 +117,9 @@ def test_a_lock_left_by_a_killed_holder_is_taken_over(tmp_path):
 
 def test_a_lock_kept_by_the_children_of_a_dead_holder_says_so(tmp_path):
     # the holder forks (as data-loader workers are forked) and exits at once; its child keeps the lock a while
-    child = _hold_and("pid = os.fork()\nif pid == 0:\n    time.sleep(3); os._exit(0)\nprint('held', flush=True)",
-                      tmp_path / "x")
+    child = _hold_and(
+        "pid = os.fork()\nif pid == 0:\n    time.sleep(3); os._exit(0)\nprint('held', flush=True)", tmp_path / "x"
+    )
     assert child.stdout.readline().strip() == "held"
     child.wait()
     with pytest.raises(UsageError, match="has ended but processes it started still hold the lock"):
@@ -121,10 +138,25 @@ def test_two_embed_processes_on_one_folder_never_lose_tracks(tmp_path):
     """The fault as reported: two `tunespace embed` started together on one --out."""
     data = write_clean(tmp_path / "data", 8, seconds=2.0)
     out = tmp_path / "emb"
-    args = [PYTHON, "-m", "tunespace", "embed", "--model", "random:small", "--data", str(data), "--out", str(out),
-            "--workers", "0", "--no-progress"]
-    procs = [subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    args = [
+        PYTHON,
+        "-m",
+        "tunespace",
+        "embed",
+        "--model",
+        "random:small",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
+    procs = [
+        subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     codes = sorted(c for c, _ in results)
     assert codes in ([0, 0], [0, 2]), results

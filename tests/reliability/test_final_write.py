@@ -10,9 +10,9 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from tests.reliability.conftest import PYTHON, TINY, subprocess_env
 
 import tunespace.embed.format as fmt
-from tests.reliability.conftest import PYTHON, TINY, subprocess_env
 from tunespace.embed import read_embeddings
 from tunespace.embed.extract import embed_dataset, random_encoder
 from tunespace.errors import UsageError
@@ -68,16 +68,18 @@ def test_a_killed_process_leaves_a_folder_that_is_refused_then_repaired(clean_wa
     """A real process killed (os._exit) right before meta.json, the last file, is renamed."""
     out = tmp_path / "emb"
     _embed(clean_wavs, out, seed=0)
-    code = "\n".join([
-        "import os, torch",
-        f"torch.set_num_threads({torch.get_num_threads()})  # as here: the same float sums",
-        "import tunespace.embed.format as fmt",
-        "real = fmt.write_json",
-        "fmt.write_json = lambda p, o: os._exit(9) if p.name == 'meta.json' else real(p, o)",
-        "from tunespace.embed.extract import embed_dataset, random_encoder",
-        f"embed_dataset(random_encoder('small', seed=1, **{TINY!r}), {str(clean_wavs)!r}, {str(out)!r}, workers=0,"
-        " progress=False)",
-    ])
+    code = "\n".join(
+        [
+            "import os, torch",
+            f"torch.set_num_threads({torch.get_num_threads()})  # as here: the same float sums",
+            "import tunespace.embed.format as fmt",
+            "real = fmt.write_json",
+            "fmt.write_json = lambda p, o: os._exit(9) if p.name == 'meta.json' else real(p, o)",
+            "from tunespace.embed.extract import embed_dataset, random_encoder",
+            f"embed_dataset(random_encoder('small', seed=1, **{TINY!r}), {str(clean_wavs)!r}, {str(out)!r}, workers=0,"
+            " progress=False)",
+        ]
+    )
     assert subprocess.run([PYTHON, "-c", code], env=subprocess_env(), timeout=300).returncode == 9
     with pytest.raises(UsageError, match="ids.txt has other contents|embeddings.npy has other"):
         read_embeddings(out)
@@ -131,4 +133,9 @@ def test_timelines_of_an_earlier_set_do_not_stay(clean_wavs, tmp_path):
     assert len(list((tmp_path / "a" / "timelines").glob("*.npy"))) == 6
     embed_dataset(enc, clean_wavs, tmp_path / "a", workers=0, progress=False, timelines=False)
     assert not (tmp_path / "a" / "timelines").exists()
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["embeddings.npy", "errors.csv", "ids.txt", "meta.json"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "embeddings.npy",
+        "errors.csv",
+        "ids.txt",
+        "meta.json",
+    ]

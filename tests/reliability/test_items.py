@@ -11,8 +11,8 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
-
 from tests.reliability.conftest import SR, TINY, cli, tone
+
 from tunespace.audio import REASONS, load
 from tunespace.datasets import open_dataset
 from tunespace.embed import read_embeddings
@@ -20,21 +20,23 @@ from tunespace.embed.extract import embed_dataset, random_encoder
 
 #: file -> the start of its reason in errors.csv (None: embedded).
 EXPECTED = {
-    "t0.wav": None, "t1.wav": None, "t2.flac": None,
-    "one.wav": "too short",            # 1 sample at 44.1 kHz
-    "zero.wav": "no samples",          # a WAV header with 0 frames
-    "short.wav": "too short",          # 0.5 s < --min-seconds 1
+    "t0.wav": None,
+    "t1.wav": None,
+    "t2.flac": None,
+    "one.wav": "too short",  # 1 sample at 44.1 kHz
+    "zero.wav": "no samples",  # a WAV header with 0 frames
+    "short.wav": "too short",  # 0.5 s < --min-seconds 1
     "empty.wav": "empty (0 bytes)",
     "garbage.wav": "truncated or corrupt",
     "text.flac": "truncated or corrupt",
     "head.mp3": "truncated or corrupt",  # the first 300 bytes of an MP3
-    "cut.mp3": "truncated or corrupt",   # the first third of an MP3
+    "cut.mp3": "truncated or corrupt",  # the first third of an MP3
     "nan.wav": "non-finite samples",
     "silent.wav": "silent",
     "silent2.flac": "silent",
-    "quiet.wav": "silent",             # noise peaking at -80 dBFS
-    "dangle.wav": "missing",           # a symlink to nothing
-    "loop.wav": "missing",             # a symlink to itself
+    "quiet.wav": "silent",  # noise peaking at -80 dBFS
+    "dangle.wav": "missing",  # a symlink to nothing
+    "loop.wav": "missing",  # a symlink to itself
 }
 #: entries the folder reader leaves out (Dataset.problems) -> start of the reason
 LEFT_OUT = {"x.wav": "left out by the reader: a folder", ".hidden.wav": "left out by the reader: hidden"}
@@ -79,8 +81,10 @@ def _rows(out):
 def test_every_listed_track_is_embedded_or_reported_once(messy, tmp_path, capfd, workers):
     out = tmp_path / "emb"
     capfd.readouterr()
-    code, _ = cli(["embed", "--model", "random:small", "--data", messy, "--out", out, "--workers", workers,
-                   "--no-progress"], capfd)
+    code, _ = cli(
+        ["embed", "--model", "random:small", "--data", messy, "--out", out, "--workers", workers, "--no-progress"],
+        capfd,
+    )
     assert code == 0
     assert capfd.readouterr().err == ""  # libsndfile/mpg123 printed nothing of their own
     ds = open_dataset(messy)
@@ -106,7 +110,9 @@ def test_reruns_give_identical_files(messy, tmp_path):
 
 
 def test_a_one_sample_file_is_a_bad_item_even_with_min_seconds_0(messy, tmp_path):
-    emb = embed_dataset(random_encoder("small", **TINY), messy, tmp_path / "e", workers=0, progress=False, min_seconds=0)
+    emb = embed_dataset(
+        random_encoder("small", **TINY), messy, tmp_path / "e", workers=0, progress=False, min_seconds=0
+    )
     reasons = {os.path.basename(f): r for f, r in emb.errors}
     assert reasons["one.wav"] == "too short: 1 frame(s) at 44100 Hz give no sample at the model's 16000 Hz"
     assert reasons["zero.wav"].startswith("no samples")
@@ -114,7 +120,9 @@ def test_a_one_sample_file_is_a_bad_item_even_with_min_seconds_0(messy, tmp_path
 
 
 def test_keep_silent_embeds_silence_which_is_why_it_is_skipped(messy, tmp_path):
-    emb = embed_dataset(random_encoder("small", **TINY), messy, tmp_path / "e", workers=0, progress=False, silence_db=None)
+    emb = embed_dataset(
+        random_encoder("small", **TINY), messy, tmp_path / "e", workers=0, progress=False, silence_db=None
+    )
     assert {"silent", "silent2", "quiet"} <= set(emb.ids)
     v = {i: np.asarray(emb.vectors[emb.ids.index(i)]) for i in ("silent", "silent2", "t0")}
     # every silent track is one and the same point (to float rounding), far from any music
@@ -122,7 +130,9 @@ def test_keep_silent_embeds_silence_which_is_why_it_is_skipped(messy, tmp_path):
 
 
 def test_silence_threshold_is_a_setting(messy, tmp_path):
-    emb = embed_dataset(random_encoder("small", **TINY), messy, tmp_path / "e", workers=0, progress=False, silence_db=-90)
+    emb = embed_dataset(
+        random_encoder("small", **TINY), messy, tmp_path / "e", workers=0, progress=False, silence_db=-90
+    )
     assert "quiet" in emb.ids and "silent" not in emb.ids  # -80 dBFS noise is not silent below -90
 
 
@@ -137,8 +147,19 @@ def test_truncated_mp3_prints_nothing_of_libsndfile(messy, capfd):
 def test_every_audio_error_reason_is_documented(messy):
     from tunespace.errors import AudioError
 
-    for name in ("one.wav", "zero.wav", "empty.wav", "garbage.wav", "text.flac", "head.mp3", "cut.mp3", "nan.wav",
-                 "dangle.wav", "loop.wav", "x.wav"):
+    for name in (
+        "one.wav",
+        "zero.wav",
+        "empty.wav",
+        "garbage.wav",
+        "text.flac",
+        "head.mp3",
+        "cut.mp3",
+        "nan.wav",
+        "dangle.wav",
+        "loop.wav",
+        "x.wav",
+    ):
         try:
             load(messy / name)
         except AudioError as e:

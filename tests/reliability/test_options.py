@@ -5,9 +5,9 @@ option (exit 2); never a traceback, never a manifest or folder left behind."""
 from __future__ import annotations
 
 import pytest
-
 from tests.conftest import tiny_overrides
 from tests.reliability.conftest import cli, one_line
+
 from tunespace.errors import ConfigError
 from tunespace.study.config import resolve_study_config
 from tunespace.train import resolve_config
@@ -18,7 +18,7 @@ EMBED_ACCEPTS = {
     "--slice-seconds": {"2.5"},
     "--hop-seconds": {"2.5"},
     "--min-seconds": {"0", "1e12", "2.5"},  # 1e12: every track is reported "too short"
-    "--silence-db": {"0", "-1"},            # 0 dBFS: every track that does not clip is "silent"
+    "--silence-db": {"0", "-1"},  # 0 dBFS: every track that does not clip is "silent"
     "--workers": {"0"},
 }
 
@@ -26,8 +26,23 @@ EMBED_ACCEPTS = {
 @pytest.mark.parametrize("option,value", [(o, v) for o in EMBED_ACCEPTS for v in BAD])
 def test_embed_options(option, value, clean_wavs, tmp_path, capsys):
     out = tmp_path / "emb"
-    code, err = cli(["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--workers", "0",
-                     "--no-progress", option, value], capsys)
+    code, err = cli(
+        [
+            "embed",
+            "--model",
+            "random:small",
+            "--data",
+            clean_wavs,
+            "--out",
+            out,
+            "--workers",
+            "0",
+            "--no-progress",
+            option,
+            value,
+        ],
+        capsys,
+    )
     if value in EMBED_ACCEPTS[option]:
         assert code == 0, err
         assert (out / "meta.json").is_file() and not (out / ".parts").exists()
@@ -41,18 +56,38 @@ def test_embed_options(option, value, clean_wavs, tmp_path, capsys):
 
 def test_a_slice_the_model_cannot_take_leaves_nothing_behind(clean_wavs, tmp_path, capsys):
     out = tmp_path / "emb"
-    code, err = cli(["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--slice-seconds", "0.001",
-                     "--no-progress"], capsys)
+    code, err = cli(
+        [
+            "embed",
+            "--model",
+            "random:small",
+            "--data",
+            clean_wavs,
+            "--out",
+            out,
+            "--slice-seconds",
+            "0.001",
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 2 and "does not suit this model" in one_line(err)
     assert not out.exists()
-    assert cli(["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--workers", "0",
-                "--no-progress"], capsys)[0] == 0  # the corrected rerun is not refused
+    assert (
+        cli(
+            ["embed", "--model", "random:small", "--data", clean_wavs, "--out", out, "--workers", "0", "--no-progress"],
+            capsys,
+        )[0]
+        == 0
+    )  # the corrected rerun is not refused
 
 
 def test_embed_device(clean_wavs, tmp_path, capsys):
     for device in ("tpu", "cuda:99", "banana"):
-        code, err = cli(["embed", "--model", "random:small", "--data", clean_wavs, "--out", tmp_path / "e",
-                         "--device", device], capsys)
+        code, err = cli(
+            ["embed", "--model", "random:small", "--data", clean_wavs, "--out", tmp_path / "e", "--device", device],
+            capsys,
+        )
         assert code == 2 and "--device" in one_line(err)
 
 
@@ -75,7 +110,9 @@ def test_corpus_build_refuses_what_would_not_fit(tmp_path, capsys):
 
 @pytest.mark.parametrize("option,value", [("--workers", "-1"), ("--workers", "1000"), ("--seed", "-1")])
 def test_baseline_options(option, value, clean_wavs, tmp_path, capsys):
-    code, err = cli(["baseline", "--kind", "random", "--data", clean_wavs, "--out", tmp_path / "b", option, value], capsys)
+    code, err = cli(
+        ["baseline", "--kind", "random", "--data", clean_wavs, "--out", tmp_path / "b", option, value], capsys
+    )
     assert code == 2 and option in one_line(err)
     assert not (tmp_path / "b").exists()
 
@@ -119,12 +156,22 @@ def test_trainer_refusal_on_the_command_line_is_one_line(clean_wavs, tmp_path, c
 
 
 STUDY_BAD = {
-    "seeds=[]": "seeds", "seeds=[true]": "seeds", "seeds=1": "seeds", "seeds=[0.5]": "seeds",
-    "analysis.ks=[0]": "analysis.ks", "analysis.ks=[-1]": "analysis.ks", "analysis.headline_k=7": "headline_k",
-    "embed.slice_seconds=0": "slice_seconds", "embed.slice_seconds=.inf": "slice_seconds",
-    "embed.hop_seconds=.nan": "hop_seconds", "embed.min_seconds=-1": "min_seconds",
-    "train.train.steps=0": "train.steps", "train.train.steps=true": "train.steps", "train.train.lr=.inf": "train.lr",
-    "umap=maybe": "umap", "umap=1": "umap",
+    "seeds=[]": "seeds",
+    "seeds=[true]": "seeds",
+    "seeds=1": "seeds",
+    "seeds=[0.5]": "seeds",
+    "analysis.ks=[0]": "analysis.ks",
+    "analysis.ks=[-1]": "analysis.ks",
+    "analysis.headline_k=7": "headline_k",
+    "embed.slice_seconds=0": "slice_seconds",
+    "embed.slice_seconds=.inf": "slice_seconds",
+    "embed.hop_seconds=.nan": "hop_seconds",
+    "embed.min_seconds=-1": "min_seconds",
+    "train.train.steps=0": "train.steps",
+    "train.train.steps=true": "train.steps",
+    "train.train.lr=.inf": "train.lr",
+    "umap=maybe": "umap",
+    "umap=1": "umap",
 }
 
 

@@ -14,10 +14,10 @@ import stat
 
 import numpy as np
 import pytest
-
-import tunespace.files as files
 from tests.conftest import tiny_overrides
 from tests.reliability.conftest import TINY, cli, one_line
+
+import tunespace.files as files
 from tunespace.embed import read_embeddings
 from tunespace.embed.extract import embed_dataset, random_encoder
 from tunespace.errors import UsageError
@@ -47,7 +47,9 @@ def _temp_files(folder):
 
 
 def _embed_cli(data, out, seed_model, capsys):
-    return cli(["embed", "--model", seed_model, "--data", data, "--out", out, "--workers", "0", "--no-progress"], capsys)
+    return cli(
+        ["embed", "--model", seed_model, "--data", data, "--out", out, "--workers", "0", "--no-progress"], capsys
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +59,9 @@ def writes_per_embed(clean_wavs, tmp_path_factory):
 
     mp = _pytest.MonkeyPatch()
     calls = _fail_replace_at(mp, -1)
-    embed_dataset(random_encoder("small", **TINY), clean_wavs, tmp_path_factory.mktemp("count") / "e", workers=0,
-                  progress=False)
+    embed_dataset(
+        random_encoder("small", **TINY), clean_wavs, tmp_path_factory.mktemp("count") / "e", workers=0, progress=False
+    )
     mp.undo()
     return calls[0]
 
@@ -66,8 +69,14 @@ def writes_per_embed(clean_wavs, tmp_path_factory):
 #: where the disk fills up (which rename of the run fails, counted from the end for the final
 #: files: manifest, 6 parts, embeddings.npy, ids.txt, errors.csv, meta.json) -> the old set is
 #: still read whole (True) or the folder is refused as a mix (False)
-FULL_AT = {"manifest": (1, True), "a part": (4, True), "embeddings.npy": (-3, True), "ids.txt": (-2, False),
-           "errors.csv": (-1, False), "meta.json": (0, False)}
+FULL_AT = {
+    "manifest": (1, True),
+    "a part": (4, True),
+    "embeddings.npy": (-3, True),
+    "ids.txt": (-2, False),
+    "errors.csv": (-1, False),
+    "meta.json": (0, False),
+}
 
 
 @pytest.mark.parametrize("where", list(FULL_AT))
@@ -112,21 +121,30 @@ def test_read_only_output_folder(clean_wavs, tmp_path, monkeypatch, capsys):
     import tunespace.lock as lock
 
     monkeypatch.setattr(lock.os, "open", read_only)
-    for args in (["embed", "--model", "random:small", "--data", clean_wavs, "--workers", "0", "--no-progress"],
-                 ["train", "--data", clean_wavs, "--augment", "none", *tiny_overrides(steps=2)],
-                 ["corpus", "build", "--tracks", "1", "--seconds", "5"],
-                 ["baseline", "--kind", "random", "--data", clean_wavs],
-                 ["study", "--preset", "demo"]):
-        code, err = cli([*args[:2], "--out", tmp_path / "ro", *args[2:]] if args[0] == "corpus"
-                        else [args[0], "--out", tmp_path / "ro", *args[1:]], capsys)
+    for args in (
+        ["embed", "--model", "random:small", "--data", clean_wavs, "--workers", "0", "--no-progress"],
+        ["train", "--data", clean_wavs, "--augment", "none", *tiny_overrides(steps=2)],
+        ["corpus", "build", "--tracks", "1", "--seconds", "5"],
+        ["baseline", "--kind", "random", "--data", clean_wavs],
+        ["study", "--preset", "demo"],
+    ):
+        code, err = cli(
+            [*args[:2], "--out", tmp_path / "ro", *args[2:]]
+            if args[0] == "corpus"
+            else [args[0], "--out", tmp_path / "ro", *args[1:]],
+            capsys,
+        )
         assert code == 1, (args[0], err)
         one_line(err, str(tmp_path / "ro"), "Read-only file system")
     assert list((tmp_path / "ro").iterdir()) == []
 
 
-def test_training_on_a_full_disk_keeps_the_last_checkpoint_and_resumes_exactly(clean_wavs, tmp_path, monkeypatch,
-                                                                              capsys):
-    cfg = resolve_config(None, tiny_overrides(steps=4, every=2), **{"data.path": str(clean_wavs), "augment.policy": "none"})
+def test_training_on_a_full_disk_keeps_the_last_checkpoint_and_resumes_exactly(
+    clean_wavs, tmp_path, monkeypatch, capsys
+):
+    cfg = resolve_config(
+        None, tiny_overrides(steps=4, every=2), **{"data.path": str(clean_wavs), "augment.policy": "none"}
+    )
     train(tmp_path / "full", cfg)
     real = os.replace
 
@@ -136,8 +154,19 @@ def test_training_on_a_full_disk_keeps_the_last_checkpoint_and_resumes_exactly(c
         return real(src, dst)
 
     monkeypatch.setattr(files.os, "replace", replace)
-    code, err = cli(["train", "--data", clean_wavs, "--augment", "none", "--out", tmp_path / "run",
-                     *tiny_overrides(steps=4, every=2)], capsys)
+    code, err = cli(
+        [
+            "train",
+            "--data",
+            clean_wavs,
+            "--augment",
+            "none",
+            "--out",
+            tmp_path / "run",
+            *tiny_overrides(steps=4, every=2),
+        ],
+        capsys,
+    )
     assert code == 1
     one_line(err, "step_0000004.pt", "No space left on device")
     monkeypatch.undo()
@@ -154,11 +183,13 @@ def test_out_that_is_a_file(command, inside, clean_wavs, tmp_path, capsys):
     f = tmp_path / "file"
     f.write_text("precious\n")
     out = f / "sub" if inside else f
-    args = {"embed": ["embed", "--model", "random:small", "--data", clean_wavs, "--no-progress"],
-            "train": ["train", "--data", clean_wavs, "--augment", "none", *tiny_overrides(steps=2)],
-            "study": ["study", "--preset", "demo"],
-            "corpus": ["corpus", "build", "--tracks", "1", "--seconds", "5"],
-            "baseline": ["baseline", "--kind", "random", "--data", clean_wavs]}[command]
+    args = {
+        "embed": ["embed", "--model", "random:small", "--data", clean_wavs, "--no-progress"],
+        "train": ["train", "--data", clean_wavs, "--augment", "none", *tiny_overrides(steps=2)],
+        "study": ["study", "--preset", "demo"],
+        "corpus": ["corpus", "build", "--tracks", "1", "--seconds", "5"],
+        "baseline": ["baseline", "--kind", "random", "--data", clean_wavs],
+    }[command]
     pos = 2 if command == "corpus" else 1
     code, err = cli([*args[:pos], "--out", out, *args[pos:]], capsys)
     assert code == 2
@@ -173,13 +204,22 @@ def test_files_honour_the_umask(umask, mode, clean_wavs, tmp_path):
     old = os.umask(umask)
     try:
         embed_dataset(random_encoder("small", **TINY), clean_wavs, tmp_path / "emb", workers=0, progress=False)
-        res = train(tmp_path / "run", resolve_config(None, tiny_overrides(steps=1, every=1),
-                                                     **{"data.path": str(clean_wavs), "augment.policy": "none"}))
+        res = train(
+            tmp_path / "run",
+            resolve_config(
+                None, tiny_overrides(steps=1, every=1), **{"data.path": str(clean_wavs), "augment.policy": "none"}
+            ),
+        )
         build_corpus(tmp_path / "corpus", tracks=1, seconds=5.0, seed=0, workers=1)
     finally:
         os.umask(old)
-    written = [*(tmp_path / "emb").iterdir(), res.checkpoint, tmp_path / "run" / "config.json",
-               *(tmp_path / "corpus" / "audio").iterdir(), tmp_path / "corpus" / "tracks.csv"]
+    written = [
+        *(tmp_path / "emb").iterdir(),
+        res.checkpoint,
+        tmp_path / "run" / "config.json",
+        *(tmp_path / "corpus" / "audio").iterdir(),
+        tmp_path / "corpus" / "tracks.csv",
+    ]
     for p in written:
         assert stat.S_IMODE(p.stat().st_mode) == mode, (p, oct(stat.S_IMODE(p.stat().st_mode)))
 

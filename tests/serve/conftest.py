@@ -39,8 +39,15 @@ def dataset(tmp_path_factory) -> Path:
     for i in range(12):
         genre = GENRES[i % 3]
         write_tone(root / f"t{i:02d}.wav", 110.0 * (1 + i % 3) * (1 + i / 24), seed=i)
-        rows.append({"track_id": f"t{i:02d}", "genre": genre, "tempo_bpm": 90 + 2 * i if i % 2 else 140 + i,
-                     "key": ["C major", "A minor"][i % 2], "mood": "calm" if i < 6 else "tense"})
+        rows.append(
+            {
+                "track_id": f"t{i:02d}",
+                "genre": genre,
+                "tempo_bpm": 90 + 2 * i if i % 2 else 140 + i,
+                "key": ["C major", "A minor"][i % 2],
+                "mood": "calm" if i < 6 else "tense",
+            }
+        )
     write_tone(outside / "secret.wav", 440.0, seed=99)
     os.symlink(outside / "secret.wav", root / "leak.wav")
     rows.append({"track_id": "leak", "genre": "rock", "tempo_bpm": 100, "key": "C major", "mood": "calm"})
@@ -71,8 +78,12 @@ def index_dirs(emb_dir, tmp_path_factory) -> dict[str, Path]:
     build_index(emb_dir, base / "a")
     emb = read_embeddings(emb_dir)
     rng = np.random.default_rng(1)
-    other = EmbeddingSet(ids=list(emb.ids), vectors=rng.standard_normal((len(emb.ids), 16)).astype(np.float32),
-                         meta={"dataset": emb.meta.get("dataset")}, name="b")
+    other = EmbeddingSet(
+        ids=list(emb.ids),
+        vectors=rng.standard_normal((len(emb.ids), 16)).astype(np.float32),
+        meta={"dataset": emb.meta.get("dataset")},
+        name="b",
+    )
     Index.build(other).save(base / "b")
     return {"a": base / "a", "b": base / "b"}
 
@@ -96,8 +107,11 @@ class CountingPCA:
 def served(index_dirs, dataset, tmp_path_factory):
     from tunespace.serve.sources import from_indexes
 
-    return from_indexes([f"a={index_dirs['a']}", f"b={index_dirs['b']}"], labels=dataset / "labels.csv",
-                        map_cache=tmp_path_factory.mktemp("maps"))
+    return from_indexes(
+        [f"a={index_dirs['a']}", f"b={index_dirs['b']}"],
+        labels=dataset / "labels.csv",
+        map_cache=tmp_path_factory.mktemp("maps"),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,9 @@ def main() -> None:
     ap.add_argument("--study", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--chromium", default=os.environ.get("TUNESPACE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
+    ap.add_argument(
+        "--chromium", default=os.environ.get("TUNESPACE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    )
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -68,9 +70,18 @@ def main() -> None:
                 break
             time.sleep(1)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=args.chromium, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(
+                executable_path=args.chromium,
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1360, "height": 1480})
             page.goto(base + "/")
             page.wait_for_selector("body[data-ready='1']")

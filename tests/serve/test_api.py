@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import time
 
@@ -155,7 +154,9 @@ def test_upload_finds_the_same_track_first(client, dataset):
 
 
 def test_upload_errors(client, max_upload):
-    r = client.post("/api/indexes/a/neighbours", files={"file": ("x.wav", b"RIFF....not audio at all" * 10, "audio/wav")})
+    r = client.post(
+        "/api/indexes/a/neighbours", files={"file": ("x.wav", b"RIFF....not audio at all" * 10, "audio/wav")}
+    )
     assert r.status_code == 400 and "x.wav" in r.json()["detail"] and "truncated or corrupt" in r.json()["detail"]
     r = client.post("/api/indexes/a/neighbours", files={"file": ("empty.flac", b"", "audio/flac")})
     assert r.status_code == 400 and "empty" in r.json()["detail"]
@@ -176,8 +177,9 @@ def test_upload_over_the_limit_without_content_length_is_413(client, max_upload)
             yield b"\0" * 65536
         yield b"\r\n--xyz--\r\n"
 
-    r = client.post("/api/indexes/a/neighbours", content=chunks(),
-                    headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    r = client.post(
+        "/api/indexes/a/neighbours", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=xyz"}
+    )
     assert "content-length" not in r.request.headers
     assert r.status_code == 413 and str(max_upload) in r.json()["detail"]
 
@@ -197,22 +199,25 @@ def test_audio_by_id_with_ranges(client, dataset):
     assert r.status_code == 416
 
 
-@pytest.mark.parametrize("path", [
-    "/api/audio/leak",                                  # a catalogue id whose file leaves the folder
-    "/api/audio/nope",
-    "/api/audio/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
-    "/api/audio/%2E%2E/%2E%2E/etc/passwd",
-    "/api/audio/%252e%252e%252fetc%252fpasswd",
-    "/api/audio/%2Fetc%2Fpasswd",
-    "/api/audio//etc/passwd",
-    "/api/audio/t03.wav",
-    "/api/audio/labels.csv",
-    "/api/audio/t03%00",
-    "/api/audio/..\\..\\etc\\passwd",
-    "/static/..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
-    "/static/%2Fetc%2Fpasswd",
-    "/static-offline-docs/..%2F..%2F..%2Fetc%2Fpasswd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/audio/leak",  # a catalogue id whose file leaves the folder
+        "/api/audio/nope",
+        "/api/audio/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/audio/%2E%2E/%2E%2E/etc/passwd",
+        "/api/audio/%252e%252e%252fetc%252fpasswd",
+        "/api/audio/%2Fetc%2Fpasswd",
+        "/api/audio//etc/passwd",
+        "/api/audio/t03.wav",
+        "/api/audio/labels.csv",
+        "/api/audio/t03%00",
+        "/api/audio/..\\..\\etc\\passwd",
+        "/static/..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/static/%2Fetc%2Fpasswd",
+        "/static-offline-docs/..%2F..%2F..%2Fetc%2Fpasswd",
+    ],
+)
 def test_audio_never_reads_outside_the_catalogue(client, path):
     r = client.get(path)
     assert r.status_code == 404, (path, r.status_code)
@@ -277,10 +282,19 @@ def test_page_and_its_assets_are_local(client):
 def test_openapi_documents_the_api_with_local_assets(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for p in ("/api/tracks", "/api/tracks/{track_id}", "/api/indexes/{index}/neighbours", "/api/audio/{track_id}",
-              "/api/indexes/{index}/map", "/api/info"):
+    for p in (
+        "/api/tracks",
+        "/api/tracks/{track_id}",
+        "/api/indexes/{index}/neighbours",
+        "/api/audio/{track_id}",
+        "/api/indexes/{index}/map",
+        "/api/info",
+    ):
         assert p in paths, p
-    assert "post" in paths["/api/indexes/{index}/neighbours"] and "413" in paths["/api/indexes/{index}/neighbours"]["post"]["responses"]
+    assert (
+        "post" in paths["/api/indexes/{index}/neighbours"]
+        and "413" in paths["/api/indexes/{index}/neighbours"]["post"]["responses"]
+    )
     docs = client.get("/docs").text
     assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", docs) + re.findall(r"url: ['\"]([^'\"]+)['\"]", docs)
     assert assets and not [a for a in assets if re.match(r"^[a-z]+://|^//", a)], assets

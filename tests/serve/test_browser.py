@@ -17,13 +17,22 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("TUNESPACE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 if not Path(CHROMIUM).is_file():
-    pytest.skip(f"browser tests skipped: no Chromium at {CHROMIUM} (install the Debian package chromium; "
-                ".ci/run does)", allow_module_level=True)
+    pytest.skip(
+        f"browser tests skipped: no Chromium at {CHROMIUM} (install the Debian package chromium; .ci/run does)",
+        allow_module_level=True,
+    )
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover
@@ -45,10 +54,24 @@ def server(index_dirs, dataset, tmp_path_factory, reducer):
     from tunespace.cli import serve as serve_cli
 
     port = _free_port()
-    args = build_parser().parse_args([
-        "serve", "--index", f"a={index_dirs['a']}", "--index", f"b={index_dirs['b']}",
-        "--labels", str(dataset / "labels.csv"), "--port", str(port), "--no-precompute-maps", "--max-upload-mb", "0.4",
-        "--map-cache", str(tmp_path_factory.mktemp("browser-maps"))])
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--index",
+            f"a={index_dirs['a']}",
+            "--index",
+            f"b={index_dirs['b']}",
+            "--labels",
+            str(dataset / "labels.csv"),
+            "--port",
+            str(port),
+            "--no-precompute-maps",
+            "--max-upload-mb",
+            "0.4",
+            "--map-cache",
+            str(tmp_path_factory.mktemp("browser-maps")),
+        ]
+    )
     app = serve_cli.build(args)
     app.state.maps.reducer = reducer  # UMAP itself: test_maps.py
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -125,8 +148,9 @@ def test_upload_a_file_and_see_its_neighbours(page, dataset):
 
 
 def test_a_file_over_the_size_limit_is_refused_with_the_limit(page):
-    page.set_input_files("[data-testid=upload]", files=[{"name": "big.wav", "mimeType": "audio/wav",
-                                                          "buffer": b"\0" * 500_000}])
+    page.set_input_files(
+        "[data-testid=upload]", files=[{"name": "big.wav", "mimeType": "audio/wav", "buffer": b"\0" * 500_000}]
+    )
     expect(page.locator("#error")).to_contain_text("big.wav is 0.5 MB; this server takes files up to 0.4 MB")
     expect(page.locator("[data-testid=query] .id")).to_have_text("t05.wav")  # the previous query stays
 
@@ -160,6 +184,7 @@ def test_map_coloured_by_a_property_hover_and_click(page):
 
 
 def test_the_page_fetched_nothing_but_its_server_and_logged_no_error(page, server):
-    assert page.requests and all(u.startswith(server) or u.startswith(("data:", "blob:")) for u in page.requests), \
-        [u for u in page.requests if not u.startswith(server)]
+    assert page.requests and all(u.startswith(server) or u.startswith(("data:", "blob:")) for u in page.requests), [
+        u for u in page.requests if not u.startswith(server)
+    ]
     assert [e for e in page.errors if "409" not in e] == []

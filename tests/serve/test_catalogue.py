@@ -25,7 +25,7 @@ def test_contained_file_follows_symlinks_and_refuses_what_leaves_the_root(tmp_pa
     assert contained_file(root / "link_out.wav", root) is None
     assert contained_file(root / "up" / "secret.wav", root) is None
     assert contained_file(root / "sub" / ".." / ".." / "secret.wav", root) is None
-    assert contained_file(root / "sub", root) is None          # a folder
+    assert contained_file(root / "sub", root) is None  # a folder
     assert contained_file(root, root) is None
     assert contained_file(root / "missing.wav", root) is None
     # a root that is itself a symlink: containment is checked on real paths
@@ -88,10 +88,24 @@ def test_search_filters_and_errors():
 
 def test_agreement_counts_shared_labels_and_the_most_common():
     cat = _cat()
-    rows = {a["property"]: a for a in cat.agreement({"genre": "rock", "bpm": 122.0, "tags": ["guitar"]}, ["x/1", "x/2", "y/3", "y/4"])}
-    assert rows["genre"] == {"property": "genre", "kind": "categorical", "query": "rock", "known": 3, "shared": 1,
-                             "most_common": "Rock", "most_common_count": 1}
+    rows = {
+        a["property"]: a
+        for a in cat.agreement({"genre": "rock", "bpm": 122.0, "tags": ["guitar"]}, ["x/1", "x/2", "y/3", "y/4"])
+    }
+    assert rows["genre"] == {
+        "property": "genre",
+        "kind": "categorical",
+        "query": "rock",
+        "known": 3,
+        "shared": 1,
+        "most_common": "Rock",
+        "most_common_count": 1,
+    }
     assert rows["bpm"]["shared"] == 2 and rows["bpm"]["known"] == 3 and rows["bpm"]["most_common"] is None
-    assert rows["tags"]["shared"] == 2 and rows["tags"]["most_common"] == "guitar" and rows["tags"]["most_common_count"] == 2
+    assert (
+        rows["tags"]["shared"] == 2
+        and rows["tags"]["most_common"] == "guitar"
+        and rows["tags"]["most_common_count"] == 2
+    )
     upload = {a["property"]: a for a in cat.agreement(None, ["x/1", "y/4"])}
     assert upload["genre"]["shared"] is None and upload["genre"]["known"] == 1

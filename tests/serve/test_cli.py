@@ -16,17 +16,20 @@ import pytest
 from tunespace.cli import main
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["serve"], "give --index INDEX"),
-    (["serve", "--index", "x", "--study", "y"], "give --index INDEX"),
-    (["serve", "--study", "y", "--audio", "z"], "--audio and --labels go with --index"),
-    (["serve", "--index", "x", "--eval", "e"], "--eval and --baselines go with --study"),
-    (["serve", "--index", "x", "--max-upload-mb", "0"], "--max-upload-mb must be > 0"),
-    (["serve", "--index", "/nonexistent/idx"], "not an index folder"),
-    (["serve", "--study", "/nonexistent/study"], "not a study folder"),
-    (["serve", "--index", "x", "--port", "70000"], "--port must be in 1-65535"),
-    (["serve", "--index", "x", "--search-threads", "0"], "--search-threads must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["serve"], "give --index INDEX"),
+        (["serve", "--index", "x", "--study", "y"], "give --index INDEX"),
+        (["serve", "--study", "y", "--audio", "z"], "--audio and --labels go with --index"),
+        (["serve", "--index", "x", "--eval", "e"], "--eval and --baselines go with --study"),
+        (["serve", "--index", "x", "--max-upload-mb", "0"], "--max-upload-mb must be > 0"),
+        (["serve", "--index", "/nonexistent/idx"], "not an index folder"),
+        (["serve", "--study", "/nonexistent/study"], "not a study folder"),
+        (["serve", "--index", "x", "--port", "70000"], "--port must be in 1-65535"),
+        (["serve", "--index", "x", "--search-threads", "0"], "--search-threads must be at least 1"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -53,13 +56,35 @@ def test_the_command_serves_until_stopped(index_dirs, dataset, tmp_path):
         port = s.getsockname()[1]
     opened = tmp_path / "opened.txt"
     # --open: Python's webbrowser runs $BROWSER with the URL in place of %s
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "BROWSER": f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\" {opened} %s"}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "BROWSER": f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\" {opened} %s",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tunespace", "serve", "--index", f"a={index_dirs['a']}", "--audio", str(dataset),
-         "--labels", str(dataset / "labels.csv"), "--port", str(port), "--no-precompute-maps",
-         "--map-cache", str(tmp_path), "--open"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "tunespace",
+            "serve",
+            "--index",
+            f"a={index_dirs['a']}",
+            "--audio",
+            str(dataset),
+            "--labels",
+            str(dataset / "labels.csv"),
+            "--port",
+            str(port),
+            "--no-precompute-maps",
+            "--map-cache",
+            str(tmp_path),
+            "--open",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         lines = []
         deadline = time.monotonic() + 60

@@ -41,8 +41,10 @@ def test_umap_layout_calls_umap_seeded_with_its_settings(monkeypatch):
     assert pca_layout(x[:1], 0)[0].tolist() == [[0.0, 0.0]]
 
 
-@pytest.mark.skipif(os.environ.get("TUNESPACE_TEST_UMAP") != "1",
-                    reason="real UMAP not run: importing umap-learn compiles for about 30 s; set TUNESPACE_TEST_UMAP=1")
+@pytest.mark.skipif(
+    os.environ.get("TUNESPACE_TEST_UMAP") != "1",
+    reason="real UMAP not run: importing umap-learn compiles for about 30 s; set TUNESPACE_TEST_UMAP=1",
+)
 def test_umap_layout_is_seeded_and_keeps_clusters_apart():
     x = _clusters()
     xy, method = umap_layout(x, seed=0)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.conftest import tiny_study_overrides
+
 from tunespace.errors import UsageError
 
 
@@ -49,7 +49,12 @@ def test_a_study_serves_one_index_per_condition_with_its_labels_and_audio(study,
     served = study_client.app.state.served
     for s in served.indexes:
         assert s.ids == embs[s.name].ids
-        assert abs(s.vectors() - embs[s.name].vectors / (1e-12 + (embs[s.name].vectors ** 2).sum(1, keepdims=True) ** 0.5)).max() < 1e-5
+        assert (
+            abs(
+                s.vectors() - embs[s.name].vectors / (1e-12 + (embs[s.name].vectors ** 2).sum(1, keepdims=True) ** 0.5)
+            ).max()
+            < 1e-5
+        )
     tid = info and study_client.get("/api/tracks").json()["tracks"][3]["id"]
     a = study_client.get("/api/indexes/none/neighbours", params={"id": tid, "k": 5}).json()
     b = study_client.get("/api/indexes/ts/neighbours", params={"id": tid, "k": 5}).json()

@@ -28,27 +28,45 @@ LEVEL = {"key": 0.02, "tempo_bpm": 0.25, "genre": 0.7, "mood": 0.1, "instrument"
 LOCALITY = ("key", "tempo_bpm", "genre", "mood", "instrument")
 KNN = ("key", "genre", "mood", "instrument")
 PROBE: tuple[str, ...] = ()  # claim 4 has the four k-NN tasks to choose from
-CFG = {"conditions": list(CONDS), "eval_data": [{"name": "d"}], "analysis": {"headline_k": 10, "knn_k": 10, "split_seed": 0}}
+CFG = {
+    "conditions": list(CONDS),
+    "eval_data": [{"name": "d"}],
+    "analysis": {"headline_k": 10, "knn_k": 10, "split_seed": 0},
+}
 N_STUDIES = 1000
 
 
-def simulate(r: int, rng: np.random.Generator, *, n: int = 160, s: int = 4, seed_sd: float = 0.0,
-             track_sd: float = 0.0, effects: dict | None = None) -> StudyItems:
+def simulate(
+    r: int,
+    rng: np.random.Generator,
+    *,
+    n: int = 160,
+    s: int = 4,
+    seed_sd: float = 0.0,
+    track_sd: float = 0.0,
+    effects: dict | None = None,
+) -> StudyItems:
     effects = effects or {}
     values, chance = {}, {}
     for prop, n_cls in N_CLASSES.items():
         y = rng.integers(0, n_cls, n)
         c = (np.bincount(y, minlength=n_cls)[y] - 1) / (n - 1)
         chance[("d", prop)] = c
-        metrics = [("locality", "10")] * (prop in LOCALITY) + [("knn_accuracy", "10")] * (prop in KNN) + \
-            [("probe_linear", "")] * (prop in PROBE)
+        metrics = (
+            [("locality", "10")] * (prop in LOCALITY)
+            + [("knn_accuracy", "10")] * (prop in KNN)
+            + [("probe_linear", "")] * (prop in PROBE)
+        )
         for metric, k in metrics:
             base = c + LEVEL[prop] * (1 - c) if metric == "locality" else np.full(n, 0.3 + 0.6 * LEVEL[prop])
             tau = np.array([0.0] + [effects.get((cond, prop, metric), 0.0) for cond in CONDS[1:]])
-            p = (base + rng.standard_normal((r, 1, 1, n)) * track_sd  # the track, in every condition
-                 + rng.standard_normal((r, 3, 1, n)) * track_sd  # condition x track, mean 0
-                 + rng.standard_normal((r, 3, s, 1)) * seed_sd  # the model of each seed
-                 + tau[None, :, None, None])
+            p = (
+                base
+                + rng.standard_normal((r, 1, 1, n)) * track_sd  # the track, in every condition
+                + rng.standard_normal((r, 3, 1, n)) * track_sd  # condition x track, mean 0
+                + rng.standard_normal((r, 3, s, 1)) * seed_sd  # the model of each seed
+                + tau[None, :, None, None]
+            )
             p = np.clip(p, 0.0, 1.0)
             v = rng.binomial(10, p) / 10 if metric == "locality" else (rng.uniform(size=p.shape) < p).astype(float)
             values[("d", prop, metric, k)] = {cond: v[:, j] for j, cond in enumerate(CONDS)}

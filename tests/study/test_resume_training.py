@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from tests.conftest import tiny_study_overrides
+
 from tunespace.study import resolve_study_config, run_study
-from tunespace.train.checkpoint import load_checkpoint, latest_checkpoint
+from tunespace.train.checkpoint import latest_checkpoint, load_checkpoint
 
 
 def test_interrupted_training_stage_resumes(train_corpus, tmp_path):
-    cfg = resolve_study_config(None, "demo", [
-        *tiny_study_overrides(train_corpus, "none"),
-        "train.train.steps=4", "train.train.keep_checkpoints=5",
-        "analysis.properties=[genre]", "analysis.probes=[linear]", "analysis.folds=3", "analysis.null_replicates=5",
-    ])
+    cfg = resolve_study_config(
+        None,
+        "demo",
+        [
+            *tiny_study_overrides(train_corpus, "none"),
+            "train.train.steps=4",
+            "train.train.keep_checkpoints=5",
+            "analysis.properties=[genre]",
+            "analysis.probes=[linear]",
+            "analysis.folds=3",
+            "analysis.null_replicates=5",
+        ],
+    )
     out = tmp_path / "study"
     assert run_study(out, cfg, stop_after_stages=1) == {"stopped": True}  # the training stage, done
     (stage,) = (out / "stages").glob("train-*")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
-
 import numpy as np
+import pytest
 
 from tunespace.cli import main
 from tunespace.errors import ConfigError
@@ -17,16 +16,24 @@ from tunespace.study.stats import holm, mean_ci, two_source
 
 
 def _tiny(train_corpus) -> dict:
-    return resolve_study_config(None, "demo", [
-        "seeds=[0, 1]", "conditions=[none, ps]",
-        f"train_data={{name: tr, path: {train_corpus}}}",
-        f"eval_data=[{{name: ev, path: {train_corpus}}}, {{name: cf, path: {train_corpus}, role: confirmatory}}]",
-        "train={train: {steps: 2, batch_size: 4, checkpoint_every: 1, log_every: 1, threads: 1}, "
-        "model: {encoder_args: {width: 16, depth: 1, embedding_dim: 16}, projector: {hidden_dims: [16], out_dim: 8}}}",
-        "analysis={ks: [1, 3], headline_k: 3, bootstrap: 10, knn_k: 3, probes: [linear], properties: [key, tempo_bpm, genre], "
-        "folds: 3, null_replicates: 20}",
-        "baselines=[chroma]", "umap=false",
-    ])
+    return resolve_study_config(
+        None,
+        "demo",
+        [
+            "seeds=[0, 1]",
+            "conditions=[none, ps]",
+            f"train_data={{name: tr, path: {train_corpus}}}",
+            f"eval_data=[{{name: ev, path: {train_corpus}}}, {{name: cf, path: {train_corpus}, role: confirmatory}}]",
+            "train={train: {steps: 2, batch_size: 4, checkpoint_every: 1, log_every: 1, threads: 1}, "
+            "model: {encoder_args: {width: 16, depth: 1, embedding_dim: 16}, "
+            "projector: {hidden_dims: [16], out_dim: 8}}}",
+            "analysis={ks: [1, 3], headline_k: 3, bootstrap: 10, knn_k: 3, probes: [linear], "
+            "properties: [key, tempo_bpm, genre], "
+            "folds: 3, null_replicates: 20}",
+            "baselines=[chroma]",
+            "umap=false",
+        ],
+    )
 
 
 @pytest.mark.slow
@@ -36,7 +43,7 @@ def test_tiny_study_end_to_end_resume_and_cache(train_corpus, tmp_path):
     assert run_study(out, cfg, stop_after_stages=3) == {"stopped": True}
     done_before = sorted(p.parent.name for p in (out / "stages").glob("*/done.json"))
     assert len(done_before) == 3
-    summary = run_study(out, cfg)
+    run_study(out, cfg)
     rows = json.loads((out / "results.json").read_text())
     assert {r["condition"] for r in rows} == {"none", "ps", "baseline:chroma"}
     assert {r["seed"] for r in rows if r["condition"] == "ps"} == {0, 1}
@@ -81,14 +88,21 @@ def test_tiny_study_end_to_end_resume_and_cache(train_corpus, tmp_path):
     assert len(list((out / "stages").glob("null-*/done.json"))) == 1  # one per evaluation data (ev and cf share it)
 
 
-CFG = {"conditions": ["none", "ts", "ps"], "eval_data": [{"name": "d"}],
-       "analysis": {"headline_k": 10, "knn_k": 10, "split_seed": 0}}
+CFG = {
+    "conditions": ["none", "ts", "ps"],
+    "eval_data": [{"name": "d"}],
+    "analysis": {"headline_k": 10, "knn_k": 10, "split_seed": 0},
+}
 
 
 def _items(values: dict, chance: dict | None = None, n: int = 100) -> StudyItems:
     """values: (prop, metric, k) -> condition -> (S, N); chance: prop -> (N,)."""
-    return StudyItems(ids={"d": [f"t{i}" for i in range(n)]}, values={("d", *key): v for key, v in values.items()},
-                      chance={("d", p): c for p, c in (chance or {}).items()}, null={("d", "key", "10"): 0.01})
+    return StudyItems(
+        ids={"d": [f"t{i}" for i in range(n)]},
+        values={("d", *key): v for key, v in values.items()},
+        chance={("d", p): c for p, c in (chance or {}).items()},
+        null={("d", "key", "10"): 0.01},
+    )
 
 
 def _agreement(rng, p, s=4, n=100, k=10):
@@ -126,8 +140,12 @@ def test_seeds_that_agree_do_not_make_a_track_effect_significant():
     ps[:, 3:5] += 0.2  # two gain
     per_seed = (ps.mean(1) - none.mean(1)) / 0.96
     assert mean_ci(list(per_seed)).n == 4 and np.ptp(per_seed) == 0  # the seeds-only view: no spread at all
-    c1 = _claim(judge_claims(CFG, _items({("key", "locality", "10"): {"none": none, "ps": ps}}, {"key": np.full(n, 0.04)},
-                                         n=n)), 1)
+    c1 = _claim(
+        judge_claims(
+            CFG, _items({("key", "locality", "10"): {"none": none, "ps": ps}}, {"key": np.full(n, 0.04)}, n=n)
+        ),
+        1,
+    )
     assert c1["difference"]["mean"] < 0 and c1["verdict"] == "not supported"
 
 
@@ -144,7 +162,9 @@ def test_claim_3_holm_over_the_family():
     for prop in ("genre", "mood", "instrument"):
         chance[prop] = np.full(100, 0.2)
         vals[(prop, "locality", "10")] = {c: _agreement(rng, 0.4) for c in ("none", "ts", "ps")}
-        vals[(prop, "knn_accuracy", "10")] = {c: (rng.uniform(size=(4, 100)) < 0.6).astype(float) for c in ("none", "ts", "ps")}
+        vals[(prop, "knn_accuracy", "10")] = {
+            c: (rng.uniform(size=(4, 100)) < 0.6).astype(float) for c in ("none", "ts", "ps")
+        }
     c3 = _claim(judge_claims(CFG, _items(vals, chance)), 3)
     assert len(c3["differences"]) == 12 and c3["verdict"] == "not supported"
     vals[("genre", "locality", "10")]["ts"] = _agreement(rng, 0.7)  # one large true rise
@@ -165,8 +185,10 @@ def test_holm_adjusted_p_values():
 
 
 def _tasks(rng, means: dict) -> dict:
-    return {(p, "knn_accuracy", "10"): {c: (rng.uniform(size=(4, 200)) < m).astype(float) for c, m in by.items()}
-            for p, by in means.items()}
+    return {
+        (p, "knn_accuracy", "10"): {c: (rng.uniform(size=(4, 200)) < m).astype(float) for c, m in by.items()}
+        for p, by in means.items()
+    }
 
 
 def test_claim_4_needs_a_crossing_that_holds_on_held_out_tracks():
@@ -174,7 +196,10 @@ def test_claim_4_needs_a_crossing_that_holds_on_held_out_tracks():
     cfg = {**CFG, "conditions": ["ts", "ps"]}
     clear = _tasks(rng, {"genre": {"ts": 0.9, "ps": 0.6}, "key": {"ts": 0.2, "ps": 0.5}})
     c4 = _claim(judge_claims(cfg, _items(clear, n=200)), 4)
-    assert c4["verdict"] == "supported" and c4["best_by_task"] == {"genre knn_accuracy@10": "ts", "key knn_accuracy@10": "ps"}
+    assert c4["verdict"] == "supported" and c4["best_by_task"] == {
+        "genre knn_accuracy@10": "ts",
+        "key knn_accuracy@10": "ps",
+    }
     assert {d["chosen_on"] for d in c4["directions"]} == {"half 1", "half 2"}
     assert all(d["difference_1"]["n_items"] == 100 for d in c4["directions"])  # tested on the other half only
     noise = _tasks(rng, {"genre": {"ts": 0.7, "ps": 0.7}, "key": {"ts": 0.3, "ps": 0.3}})
@@ -230,7 +255,8 @@ def test_presets_resolve():
     confirm = next(e for e in demo["eval_data"] if e["role"] == "confirmatory")
     assert confirm["corpus"]["source"] == "music21"  # real compositions, not the procedural generator
     assert confirm["corpus"]["seed"] not in {demo["train_data"]["corpus"]["seed"]} | {
-        e["corpus"]["seed"] for e in demo["eval_data"] if e is not confirm}
+        e["corpus"]["seed"] for e in demo["eval_data"] if e is not confirm
+    }
     default = resolve_study_config(None, "default")
     assert {"ps@waveform", "ts@waveform", "ts+ps+eq"} <= set(default["conditions"])
     paper = resolve_study_config(None, "paper")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from tests.conftest import tiny_overrides
+
 from tunespace.train import load_checkpoint
 from tunespace.train.checkpoint import latest_checkpoint
 
@@ -28,13 +28,49 @@ def test_two_processes_match_one_process_on_the_global_batch(train_corpus, tmp_p
     env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
     common = ["--data", str(train_corpus), "--augment", "none"]
     over = [o for o in tiny_overrides(steps=3, every=3) if not o.startswith("train.batch_size")]
-    one = subprocess.run([sys.executable, "-m", "tunespace", "train", "--out", str(tmp_path / "one"), *common,
-                          *over, "train.batch_size=8"], env=env, capture_output=True, text=True, timeout=300)
+    one = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tunespace",
+            "train",
+            "--out",
+            str(tmp_path / "one"),
+            *common,
+            *over,
+            "train.batch_size=8",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-                          "-m", "tunespace", "train", "--out", str(tmp_path / "two"), *common, *over, "train.batch_size=4"],
-                         env=env, capture_output=True, text=True, timeout=300)
+    two = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            "-m",
+            "tunespace",
+            "train",
+            "--out",
+            str(tmp_path / "two"),
+            *common,
+            *over,
+            "train.batch_size=4",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert two.returncode == 0, two.stderr[-3000:]
     a = load_checkpoint(latest_checkpoint(tmp_path / "one"))["model"]
     b = load_checkpoint(latest_checkpoint(tmp_path / "two"))["model"]

@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 import pytest
-
 from tests.conftest import tiny_overrides
+
 from tunespace.audio import load, save
 from tunespace.cli import main
 from tunespace.datasets import open_dataset
@@ -51,15 +51,33 @@ def test_bad_files_are_skipped_with_reasons(folder, tmp_path, capsys):
 
 
 def test_too_many_unusable_tracks_stop_with_one_line(folder, tmp_path, capsys):
-    rc = main(["train", "--data", str(folder), "--out", str(tmp_path / "r"), *tiny_overrides(steps=2),
-               "data.max_unreadable_share=0.2"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(folder),
+            "--out",
+            str(tmp_path / "r"),
+            *tiny_overrides(steps=2),
+            "data.max_unreadable_share=0.2",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
     assert "5 of 11 tracks cannot be used" in err and "max_unreadable_share=0.2" in err
     lone = tmp_path / "lone"
     save(lone / "a.wav", load(next((folder / "sub").iterdir()), sr=16000), 16000)
     (lone / "b.wav").write_bytes(b"")
-    rc = main(["train", "--data", str(lone), "--out", str(tmp_path / "r2"), *tiny_overrides(steps=2),
-               "data.max_unreadable_share=1"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(lone),
+            "--out",
+            str(tmp_path / "r2"),
+            *tiny_overrides(steps=2),
+            "data.max_unreadable_share=1",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "only 1 of 2 tracks can be used" in err and len(err.splitlines()) == 1

@@ -14,15 +14,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from tests.conftest import tiny_overrides
+
 from tunespace.cli import main
 from tunespace.train import load_checkpoint, resolve_config, train
 from tunespace.train.checkpoint import latest_checkpoint
 
 
 def _cfg(corpus, policy="ts+ps", steps=4, extra=()):
-    return resolve_config(None, tiny_overrides(steps=steps) + list(extra), **{"data.path": str(corpus), "augment.policy": policy})
+    return resolve_config(
+        None, tiny_overrides(steps=steps) + list(extra), **{"data.path": str(corpus), "augment.policy": policy}
+    )
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -71,8 +73,12 @@ def test_killed_process_resumes_to_identical_weights(train_corpus, tmp_path):
     args = ["--data", str(train_corpus), "--augment", "ps", *tiny_overrides(steps=40, every=4)]
     assert main(["train", "--out", str(tmp_path / "full"), *args]) == 0
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "tunespace", "train", "--out", str(tmp_path / "killed"), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunespace", "train", "--out", str(tmp_path / "killed"), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     deadline = time.time() + 120
     while latest_checkpoint(tmp_path / "killed") is None and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -106,7 +112,9 @@ def test_bad_input_fails_before_training_with_exit_2(train_corpus, tmp_path, cap
 
 
 def test_unknown_policy_exits_2(train_corpus, tmp_path, capsys):
-    rc = main(["train", "--data", str(train_corpus), "--augment", "wobble", "--out", str(tmp_path / "r"), *tiny_overrides()])
+    rc = main(
+        ["train", "--data", str(train_corpus), "--augment", "wobble", "--out", str(tmp_path / "r"), *tiny_overrides()]
+    )
     assert rc == 2 and "wobble" in capsys.readouterr().err
 
 
@@ -138,8 +146,12 @@ def test_existing_run_folder_is_not_overwritten(train_corpus, tmp_path, capsys):
 
 @pytest.mark.parametrize("backend", ["spectral", "waveform"])
 def test_view_parameters_are_logged_as_json(train_corpus, tmp_path, backend):
-    cfg = _cfg(train_corpus, policy="ps", steps=2, extra=["train.log_views=true", f"augment.backend={backend}",
-                                                          "train.num_workers=0"])
+    cfg = _cfg(
+        train_corpus,
+        policy="ps",
+        steps=2,
+        extra=["train.log_views=true", f"augment.backend={backend}", "train.num_workers=0"],
+    )
     train(tmp_path / "run", cfg)
     rows = [json.loads(line) for line in (tmp_path / "run" / "views.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 1]
@@ -155,7 +167,13 @@ def test_resumed_run_logs_every_step_once(train_corpus, tmp_path):
     train(run, cfg, stop_after=2)
     # what a process killed during step 4 leaves: steps 3 and 4 logged, the last line cut short
     with open(run / "metrics.jsonl", "a") as f:
-        f.write(json.dumps({"step": 3, "loss": 9.0}) + "\n" + json.dumps({"step": 4, "loss": 9.0}) + "\n" + '{"step": 5, "lo')
+        f.write(
+            json.dumps({"step": 3, "loss": 9.0})
+            + "\n"
+            + json.dumps({"step": 4, "loss": 9.0})
+            + "\n"
+            + '{"step": 5, "lo'
+        )
     with open(run / "views.jsonl", "a") as f:
         f.write(json.dumps({"step": 2, "index": []}) + "\n" + json.dumps({"step": 3, "index": []}) + "\n")
     train(run, cfg, resume=True)
@@ -196,7 +214,9 @@ def test_checkpoint_of_an_older_version_without_loss_uses_the_logged_loss(train_
     assert train(run, None, resume=True).final_loss == pytest.approx(res.final_loss)
 
 
-@pytest.mark.parametrize("override", ["train.steps=true", "train.batch_size=false", "seed=true", "train.log_every=true"])
+@pytest.mark.parametrize(
+    "override", ["train.steps=true", "train.batch_size=false", "seed=true", "train.log_every=true"]
+)
 def test_a_bool_is_not_an_integer(train_corpus, tmp_path, capsys, override):
     rc = main(["train", "--data", str(train_corpus), "--out", str(tmp_path / "r"), *tiny_overrides(), override])
     err = capsys.readouterr().err.strip()

@@ -13,5 +13,14 @@ from .base import SPECS, Augmentation
 from .pipeline import PairTransform, make_pair_transform, params_to_json
 from .policy import NAMED, Policy, build_policy, parse_condition
 
-__all__ = ["NAMED", "SPECS", "Augmentation", "PairTransform", "Policy", "build_policy", "make_pair_transform",
-           "params_to_json", "parse_condition"]
+__all__ = [
+    "NAMED",
+    "SPECS",
+    "Augmentation",
+    "PairTransform",
+    "Policy",
+    "build_policy",
+    "make_pair_transform",
+    "params_to_json",
+    "parse_condition",
+]

@@ -36,10 +36,19 @@ def parse_eq(text: str) -> list[Peak]:
     return peaks
 
 
-def augment_file(in_path: str | Path, out_path: str | Path, *, time_stretch: float | None = None,
-                 pitch_shift: float | None = None, eq: list[Peak] | None = None, low_pass_hz: float | None = None,
-                 gain_db: float | None = None, noise_snr_db: float | None = None,
-                 reverb_room_size: float | None = None, seed: int = 0) -> dict[str, dict[str, Any]]:
+def augment_file(
+    in_path: str | Path,
+    out_path: str | Path,
+    *,
+    time_stretch: float | None = None,
+    pitch_shift: float | None = None,
+    eq: list[Peak] | None = None,
+    low_pass_hz: float | None = None,
+    gain_db: float | None = None,
+    noise_snr_db: float | None = None,
+    reverb_room_size: float | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
     """Apply the given augmentations (waveform backend) to a whole file and write the result.
 
     Order: time-stretch, pitch-shift, EQ, low-pass, gain, noise, reverb. The file is read mono
@@ -73,12 +82,17 @@ def augment_file(in_path: str | Path, out_path: str | Path, *, time_stretch: flo
         semitones = PitchShiftSpec.check("semitones", pitch_shift)
         steps.append(("pitch_shift", {"semitones": semitones}, lambda x: F.pitch_shift(x, semitones, sr)))
     if eq:
-        bands = {"peak_freq_hz": [EqualiserSpec.check_below_nyquist("freq_hz", EqualiserSpec.check("freq_hz", f), sr)
-                                  for f, _, _ in eq],
-                 "peak_gain_db": [EqualiserSpec.check("gain_db", g) for _, g, _ in eq],
-                 "peak_q": [EqualiserSpec.check("q", q) for _, _, q in eq],
-                 "low_shelf_freq_hz": 100.0, "low_shelf_gain_db": 0.0,
-                 "high_shelf_freq_hz": 3000.0, "high_shelf_gain_db": 0.0}
+        bands = {
+            "peak_freq_hz": [
+                EqualiserSpec.check_below_nyquist("freq_hz", EqualiserSpec.check("freq_hz", f), sr) for f, _, _ in eq
+            ],
+            "peak_gain_db": [EqualiserSpec.check("gain_db", g) for _, g, _ in eq],
+            "peak_q": [EqualiserSpec.check("q", q) for _, _, q in eq],
+            "low_shelf_freq_hz": 100.0,
+            "low_shelf_gain_db": 0.0,
+            "high_shelf_freq_hz": 3000.0,
+            "high_shelf_gain_db": 0.0,
+        }
         steps.append(("eq", bands, lambda x: F.eq(x, **bands, sample_rate=sr)))
     if low_pass_hz is not None:
         cutoff = LowPassSpec.check_below_nyquist("cutoff_hz", LowPassSpec.check("cutoff_hz", low_pass_hz), sr)
@@ -91,8 +105,13 @@ def augment_file(in_path: str | Path, out_path: str | Path, *, time_stretch: flo
         steps.append(("noise", {"snr_db": snr, "noise_seed": int(seed)}, lambda x: F.noise(x, snr, seed)))
     if reverb_room_size is not None:
         room = ReverbSpec.check("room_size", reverb_room_size)
-        steps.append(("reverb", {"room_size": room, "wet_level": REVERB_WET_LEVEL},
-                      lambda x: F.reverb(x, room, REVERB_WET_LEVEL, sample_rate=sr)))
+        steps.append(
+            (
+                "reverb",
+                {"room_size": room, "wet_level": REVERB_WET_LEVEL},
+                lambda x: F.reverb(x, room, REVERB_WET_LEVEL, sample_rate=sr),
+            )
+        )
     x = audio.load(in_path, sr=sr)
     for _, _, fn in steps:
         x = fn(x)

@@ -165,8 +165,9 @@ class TimeStretchSpec(Augmentation):
     kind = "time_stretch"
     LIMITS = {"rate": Limits(0.0, 4.0, open_low=True)}
 
-    def __init__(self, min_rate: float = 0.7, max_rate: float = 1.4, distribution: str = "log_uniform",
-                 p: float = 1.0) -> None:
+    def __init__(
+        self, min_rate: float = 0.7, max_rate: float = 1.4, distribution: str = "log_uniform", p: float = 1.0
+    ) -> None:
         super().__init__(p)
         self.min_rate, self.max_rate = self._range("rate", min_rate, max_rate)
         if distribution not in ("log_uniform", "uniform"):
@@ -194,8 +195,9 @@ class PitchShiftSpec(Augmentation):
     kind = "pitch_shift"
     LIMITS = {"semitones": Limits(-24.0, 24.0)}
 
-    def __init__(self, min_semitones: float = -6.0, max_semitones: float = 6.0, integer: bool = False,
-                 p: float = 1.0) -> None:
+    def __init__(
+        self, min_semitones: float = -6.0, max_semitones: float = 6.0, integer: bool = False, p: float = 1.0
+    ) -> None:
         super().__init__(p)
         self.min_semitones, self.max_semitones = self._range("semitones", min_semitones, max_semitones)
         self.integer = bool(integer)
@@ -227,14 +229,26 @@ class EqualiserSpec(Augmentation):
     """
 
     kind = "eq"
-    LIMITS = {"gain_db": Limits(-24.0, 24.0), "freq_hz": Limits(0.0, 48000.0, open_low=True),
-              "q": Limits(0.0, 20.0, open_low=True)}
+    LIMITS = {
+        "gain_db": Limits(-24.0, 24.0),
+        "freq_hz": Limits(0.0, 48000.0, open_low=True),
+        "q": Limits(0.0, 20.0, open_low=True),
+    }
     LOW_SHELF_HZ = (60.0, 400.0)
     HIGH_SHELF_HZ = (1500.0, 6000.0)
 
-    def __init__(self, n_peaks: int = 2, min_gain_db: float = -12.0, max_gain_db: float = 12.0,
-                 min_freq_hz: float = 60.0, max_freq_hz: float = 6000.0, min_q: float = 0.5,
-                 max_q: float = 4.0, shelves: bool = True, p: float = 1.0) -> None:
+    def __init__(
+        self,
+        n_peaks: int = 2,
+        min_gain_db: float = -12.0,
+        max_gain_db: float = 12.0,
+        min_freq_hz: float = 60.0,
+        max_freq_hz: float = 6000.0,
+        min_q: float = 0.5,
+        max_q: float = 4.0,
+        shelves: bool = True,
+        p: float = 1.0,
+    ) -> None:
         super().__init__(p)
         if isinstance(n_peaks, bool) or not isinstance(n_peaks, (int, np.integer)) or not 0 <= n_peaks <= 8:
             raise _fail(self.kind, "n_peaks", f"{n_peaks!r} is not an integer in [0, 8]")
@@ -245,8 +259,9 @@ class EqualiserSpec(Augmentation):
         self.shelves = bool(shelves)
 
     def check_sample_rate(self, sample_rate: float) -> None:
-        self.check_below_nyquist("max_freq_hz", max(self.max_freq_hz, self.HIGH_SHELF_HZ[1] if self.shelves else 0.0),
-                                 sample_rate)
+        self.check_below_nyquist(
+            "max_freq_hz", max(self.max_freq_hz, self.HIGH_SHELF_HZ[1] if self.shelves else 0.0), sample_rate
+        )
 
     def _draw(self, rng: np.random.Generator, n: int) -> Params:
         k = self.n_peaks
@@ -255,8 +270,9 @@ class EqualiserSpec(Augmentation):
             "peak_gain_db": _uniform(rng.random((n, k)), self.min_gain_db, self.max_gain_db),
             "peak_q": _log_uniform(rng.random((n, k)), self.min_q, self.max_q),
         }
-        shelf_gain = _uniform(rng.random((n, 2)), self.min_gain_db, self.max_gain_db) if self.shelves \
-            else np.zeros((n, 2))
+        shelf_gain = (
+            _uniform(rng.random((n, 2)), self.min_gain_db, self.max_gain_db) if self.shelves else np.zeros((n, 2))
+        )
         params["low_shelf_freq_hz"] = _log_uniform(rng.random(n), *self.LOW_SHELF_HZ)
         params["low_shelf_gain_db"] = shelf_gain[:, 0]
         params["high_shelf_freq_hz"] = _log_uniform(rng.random(n), *self.HIGH_SHELF_HZ)
@@ -325,8 +341,14 @@ class ReverbSpec(Augmentation):
     kind = "reverb"
     LIMITS = {"room_size": Limits(0.0, 1.0), "wet_level": Limits(0.0, 1.0)}
 
-    def __init__(self, min_room_size: float = 0.1, max_room_size: float = 0.8, min_wet_level: float = 0.1,
-                 max_wet_level: float = 0.4, p: float = 1.0) -> None:
+    def __init__(
+        self,
+        min_room_size: float = 0.1,
+        max_room_size: float = 0.8,
+        min_wet_level: float = 0.1,
+        max_wet_level: float = 0.4,
+        p: float = 1.0,
+    ) -> None:
         super().__init__(p)
         self.min_room_size, self.max_room_size = self._range("room_size", min_room_size, max_room_size)
         self.min_wet_level, self.max_wet_level = self._range("wet_level", min_wet_level, max_wet_level)
@@ -340,5 +362,7 @@ class ReverbSpec(Augmentation):
 
 
 #: Every augmentation type, by the name policies use (``{"type": ...}``), in documentation order.
-SPECS: dict[str, type[Augmentation]] = {cls.kind: cls for cls in (
-    TimeStretchSpec, PitchShiftSpec, EqualiserSpec, LowPassSpec, GainSpec, NoiseSpec, ReverbSpec)}
+SPECS: dict[str, type[Augmentation]] = {
+    cls.kind: cls
+    for cls in (TimeStretchSpec, PitchShiftSpec, EqualiserSpec, LowPassSpec, GainSpec, NoiseSpec, ReverbSpec)
+}

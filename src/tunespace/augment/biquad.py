@@ -79,9 +79,17 @@ def first_order_low_pass(cutoff_hz: np.ndarray, sample_rate: float) -> np.ndarra
     return _sos([n, n, 0.0 * n], [n + 1.0, n - 1.0, 0.0 * n])
 
 
-def equaliser_sos(peak_freq_hz: np.ndarray, peak_gain_db: np.ndarray, peak_q: np.ndarray,
-                  low_shelf_freq_hz: np.ndarray, low_shelf_gain_db: np.ndarray, high_shelf_freq_hz: np.ndarray,
-                  high_shelf_gain_db: np.ndarray, sample_rate: float, shelf_q: float = SHELF_Q) -> np.ndarray:
+def equaliser_sos(
+    peak_freq_hz: np.ndarray,
+    peak_gain_db: np.ndarray,
+    peak_q: np.ndarray,
+    low_shelf_freq_hz: np.ndarray,
+    low_shelf_gain_db: np.ndarray,
+    high_shelf_freq_hz: np.ndarray,
+    high_shelf_gain_db: np.ndarray,
+    sample_rate: float,
+    shelf_q: float = SHELF_Q,
+) -> np.ndarray:
     """The EQ's sections: peaking filters, then a low shelf, then a high shelf.
 
     Args:

@@ -11,8 +11,9 @@ applying them one by one (tested) several times faster.
 
 Windows: the pairs module reads ``input_seconds()`` of audio centred on each excerpt centre:
 ``target_seconds * max_rate + margin_s`` (the margin covers the STFT's half window at each
-end), rounded up so that it exceeds the target by a whole number of hops on each side. A time-stretch by ``r`` makes output position ``t`` read the
-input at ``c + (t - c) * r``, so the centre crop always reads real audio.
+end), rounded up so that it exceeds the target by a whole number of hops on each side. A
+time-stretch by ``r`` makes output position ``t`` read the input at ``c + (t - c) * r``,
+so the centre crop always reads real audio.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ class PairTransform:
         """Raw window length the pairs module must read per excerpt, s."""
         return self.input_samples / self.frontend.config.sample_rate
 
-    def cpu_stage(self, wave_a: np.ndarray, wave_b: np.ndarray,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, ParamTree | dict]:
+    def cpu_stage(
+        self, wave_a: np.ndarray, wave_b: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, ParamTree | dict]:
         """One pair in a DataLoader worker.
 
         Args:
@@ -84,8 +86,9 @@ class PairTransform:
             views[view] = _centre_crop(views[view], self.target_samples)
         return views["a"], views["b"], params
 
-    def device_stage(self, wave_a: torch.Tensor, wave_b: torch.Tensor,
-                     generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, ParamTree | dict]:
+    def device_stage(
+        self, wave_a: torch.Tensor, wave_b: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor, ParamTree | dict]:
         """A batch on the training device.
 
         Args:
@@ -101,7 +104,7 @@ class PairTransform:
         if self.policy.backend == "waveform":
             both = fe(torch.cat([wave_a, wave_b]))
             out = standardise(_crop_frames(both, self.target_frames)).unsqueeze(1)
-            return out[: wave_a.shape[0]], out[wave_a.shape[0]:], {}
+            return out[: wave_a.shape[0]], out[wave_a.shape[0] :], {}
         n = wave_a.shape[0]
         power = fe.power(torch.cat([wave_a, wave_b]))
         return self.device_stage_power(power[:n], power[n:], generator)
@@ -110,8 +113,9 @@ class PairTransform:
         """Frames of the power spectrogram of one raw window (``input_samples`` centred frames)."""
         return self.frontend.frames(self.input_samples)
 
-    def device_stage_power(self, power_a: torch.Tensor, power_b: torch.Tensor,
-                           generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, ParamTree | dict]:
+    def device_stage_power(
+        self, power_a: torch.Tensor, power_b: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor, ParamTree | dict]:
         """The spectral backend's device stage from precomputed power spectrograms.
 
         Args:
@@ -136,8 +140,7 @@ class PairTransform:
             if not params[view]:
                 x = fe.mel(_crop_frames(views[view], self.target_frames))
             elif fuse:
-                x = fused_mel(views[view], fe.filterbank, self.policy.augmentations, params[view],
-                              self.target_frames)
+                x = fused_mel(views[view], fe.filterbank, self.policy.augmentations, params[view], self.target_frames)
             else:
                 x = _crop_frames(fe.mel(self.policy.apply_view(views[view], params[view])), self.target_frames)
             outs.append(standardise(fe.compress(x)).unsqueeze(1))
@@ -152,14 +155,14 @@ class PairTransform:
 
 def _centre_crop(x: np.ndarray, length: int) -> np.ndarray:
     start = (x.shape[-1] - length) // 2
-    return np.ascontiguousarray(x[..., start:start + length])
+    return np.ascontiguousarray(x[..., start : start + length])
 
 
 def _crop_frames(x: torch.Tensor, n_frames: int) -> torch.Tensor:
     if x.shape[-1] < n_frames:
         raise ConfigError(f"augment.target_seconds: input gives {x.shape[-1]} frames, need {n_frames}")
     start = (x.shape[-1] - n_frames) // 2
-    return x[..., start:start + n_frames]
+    return x[..., start : start + n_frames]
 
 
 def params_to_json(params: Any) -> Any:
@@ -173,9 +176,13 @@ def params_to_json(params: Any) -> Any:
     return params
 
 
-def make_pair_transform(policy_spec: str | dict[str, Any], backend: str = "spectral",
-                        frontend: FrontEnd | dict[str, Any] | None = None, target_seconds: float = 3.0,
-                        overrides: dict[str, Any] | None = None) -> PairTransform:
+def make_pair_transform(
+    policy_spec: str | dict[str, Any],
+    backend: str = "spectral",
+    frontend: FrontEnd | dict[str, Any] | None = None,
+    target_seconds: float = 3.0,
+    overrides: dict[str, Any] | None = None,
+) -> PairTransform:
     """Build the front end and the policy, and return their :class:`PairTransform` (what the trainer uses).
 
     Args:

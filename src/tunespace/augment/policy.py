@@ -116,8 +116,12 @@ def _make(kind: str, backend: str, kwargs: dict[str, Any], frontend: FrontEnd) -
     return classes[kind](frontend=frontend, **kwargs)
 
 
-def build_policy(spec: str | dict[str, Any], backend: str = "spectral", overrides: dict[str, Any] | None = None,
-                 frontend: FrontEnd | None = None) -> Policy:
+def build_policy(
+    spec: str | dict[str, Any],
+    backend: str = "spectral",
+    overrides: dict[str, Any] | None = None,
+    frontend: FrontEnd | None = None,
+) -> Policy:
     """Build a policy from a name (``"ts+ps"``, ``"ps@waveform"``) or a dict (see module doc).
 
     Args:
@@ -136,8 +140,7 @@ def build_policy(spec: str | dict[str, Any], backend: str = "spectral", override
         backend = suffix_backend or backend
         if name not in NAMED:
             raise ConfigError(f"augment.policy: unknown policy {name!r} (known: {', '.join(NAMED)})")
-        cfg: dict[str, Any] = {"name": name, "apply_to": "one",
-                               "augmentations": [{"type": t} for t in NAMED[name]]}
+        cfg: dict[str, Any] = {"name": name, "apply_to": "one", "augmentations": [{"type": t} for t in NAMED[name]]}
     elif isinstance(spec, dict):
         cfg = copy.deepcopy(spec)
         unknown = set(cfg) - {"name", "apply_to", "augmentations", "backend"}

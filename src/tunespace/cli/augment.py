@@ -26,9 +26,16 @@ def run(args: argparse.Namespace) -> int:
     from ..augment.apply_file import augment_file, parse_eq
 
     applied = augment_file(
-        args.input, args.output, time_stretch=args.time_stretch, pitch_shift=args.pitch_shift,
-        eq=parse_eq(args.eq) if args.eq else None, low_pass_hz=args.low_pass, gain_db=args.gain,
-        noise_snr_db=args.noise_snr, reverb_room_size=args.reverb, seed=args.seed,
+        args.input,
+        args.output,
+        time_stretch=args.time_stretch,
+        pitch_shift=args.pitch_shift,
+        eq=parse_eq(args.eq) if args.eq else None,
+        low_pass_hz=args.low_pass,
+        gain_db=args.gain,
+        noise_snr_db=args.noise_snr,
+        reverb_room_size=args.reverb,
+        seed=args.seed,
     )
     print(json.dumps(applied, sort_keys=True))
     print(f"wrote {args.output}")

@@ -13,8 +13,9 @@ HELP = "compute reference embeddings (chroma/mfcc/tempogram) or import external 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=["chroma", "mfcc", "tempogram", "random"], help="baseline to compute")
     parser.add_argument("--data", help="dataset folder (with --kind)")
-    parser.add_argument("--import", dest="import_file", metavar="FILE",
-                        help="external embeddings: .npy (needs --ids), .npz or .csv")
+    parser.add_argument(
+        "--import", dest="import_file", metavar="FILE", help="external embeddings: .npy (needs --ids), .npz or .csv"
+    )
     parser.add_argument("--ids", help="ids file for --import: one id a line, in row order")
     parser.add_argument("--workers", type=int, default=2, help="processes for --kind")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed of --kind random")
@@ -24,7 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..baselines import compute_baseline, import_embeddings
     from ..embed.format import write_embeddings
-
     from ..lock import FolderLock
 
     if (args.kind is None) == (args.import_file is None):
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             emb = import_embeddings(args.import_file, args.ids)
         write_embeddings(args.out, emb)
-    print(f"wrote {len(emb.ids)} embeddings of dimension {emb.dim} to {args.out}"
-          + (f"; {len(emb.errors)} items skipped (see errors.csv)" if emb.errors else ""))
+    print(
+        f"wrote {len(emb.ids)} embeddings of dimension {emb.dim} to {args.out}"
+        + (f"; {len(emb.errors)} items skipped (see errors.csv)" if emb.errors else "")
+    )
     return 0

@@ -28,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "build":
         t0 = time.perf_counter()
-        out = build_corpus(args.out, tracks=args.tracks, seconds=args.seconds, seed=args.seed,
-                           source=args.source, workers=args.workers)
+        out = build_corpus(
+            args.out, tracks=args.tracks, seconds=args.seconds, seed=args.seed, source=args.source, workers=args.workers
+        )
         print(summarise(out))
         print(f"built in {time.perf_counter() - t0:.1f} s")
     else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 NAME = "datasets"
 HELP = "inspect dataset folders (reader, track count, properties and their vocabularies)"
 

@@ -10,17 +10,26 @@ HELP = "embed every track of a dataset, a folder, one audio file or a list of fi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="run folder or checkpoint file (or random:ENCODER)")
-    parser.add_argument("--data", required=True,
-                        help="dataset folder, any folder of audio, a CSV of labels, one audio file, "
-                             "or a text file listing audio paths")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="dataset folder, any folder of audio, a CSV of labels, one audio file, or a text file listing audio paths",
+    )
     parser.add_argument("--out", required=True, help="EMB output folder")
     parser.add_argument("--slice-seconds", type=float, default=3.0, help="slice length in seconds (3)")
     parser.add_argument("--hop-seconds", type=float, default=2.0, help="hop between slices in seconds (2)")
-    parser.add_argument("--min-seconds", type=float, default=1.0,
-                        help="tracks shorter than this many seconds are reported in errors.csv (1)")
-    parser.add_argument("--silence-db", type=float, default=-60.0,
-                        help="tracks whose peak stays below this level (dBFS) are reported as silent in "
-                             "errors.csv, not embedded (-60)")
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=1.0,
+        help="tracks shorter than this many seconds are reported in errors.csv (1)",
+    )
+    parser.add_argument(
+        "--silence-db",
+        type=float,
+        default=-60.0,
+        help="tracks whose peak stays below this level (dBFS) are reported as silent in errors.csv, not embedded (-60)",
+    )
     parser.add_argument("--keep-silent", action="store_true", help="embed silent tracks too")
     parser.add_argument("--timelines", action="store_true", help="also write per-slice embeddings")
     parser.add_argument("--workers", type=int, default=2, help="decoding worker processes (2)")
@@ -62,17 +71,30 @@ def run(args: argparse.Namespace) -> int:
 
     silence_db = None if args.keep_silent else args.silence_db
     try:
-        check_embed_settings(args.slice_seconds, args.hop_seconds, args.min_seconds, workers=args.workers,
-                             silence_db=silence_db)
+        check_embed_settings(
+            args.slice_seconds, args.hop_seconds, args.min_seconds, workers=args.workers, silence_db=silence_db
+        )
     except UsageError as e:  # name the option as typed
         name = str(e).split(" ", 1)[0]
         raise UsageError(f"--{name.replace('_', '-')} {str(e).split(' ', 1)[1]}") from None
     device = resolve_device(args.device)
     model = load_model(args.model, device=device, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds)
-    emb = embed_dataset(model, args.data, args.out, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds,
-                        timelines=args.timelines, min_seconds=args.min_seconds, silence_db=silence_db,
-                        workers=args.workers, device=device, progress=not args.no_progress)
+    emb = embed_dataset(
+        model,
+        args.data,
+        args.out,
+        slice_seconds=args.slice_seconds,
+        hop_seconds=args.hop_seconds,
+        timelines=args.timelines,
+        min_seconds=args.min_seconds,
+        silence_db=silence_db,
+        workers=args.workers,
+        device=device,
+        progress=not args.no_progress,
+    )
     assert emb is not None
-    print(f"embedded {len(emb.ids)} tracks ({emb.dim}-d) into {args.out}; {len(emb.errors)} error(s)"
-          + (f" listed in {args.out}/errors.csv" if emb.errors else ""))
+    print(
+        f"embedded {len(emb.ids)} tracks ({emb.dim}-d) into {args.out}; {len(emb.errors)} error(s)"
+        + (f" listed in {args.out}/errors.csv" if emb.errors else "")
+    )
     return 0

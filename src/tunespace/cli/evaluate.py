@@ -21,8 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--groups", default=None, metavar="COLUMN", help="label column of track ids")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the probes")
     parser.add_argument("--fold-seed", type=int, default=0, help="seed of the folds (keep it to compare embeddings)")
-    parser.add_argument("--split", default="cv", choices=["cv", "official"],
-                        help="probes: k-fold cross-validation, or the labels' own split column")
+    parser.add_argument(
+        "--split",
+        default="cv",
+        choices=["cv", "official"],
+        help="probes: k-fold cross-validation, or the labels' own split column",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the probes' initialisation")
     parser.add_argument("--out", required=True, help="output folder")
 
@@ -46,8 +50,18 @@ def run(args: argparse.Namespace) -> int:
     emb = read_embeddings(args.embeddings)
     if args.folds < 2:
         raise UsageError(f"--folds must be at least 2, got {args.folds}")
-    result = evaluate_embeddings(emb, labels, names, ks, probes, groups=args.groups, seed=args.seed, folds=args.folds,
-                                 fold_seed=args.fold_seed, split=args.split)
+    result = evaluate_embeddings(
+        emb,
+        labels,
+        names,
+        ks,
+        probes,
+        groups=args.groups,
+        seed=args.seed,
+        folds=args.folds,
+        fold_seed=args.fold_seed,
+        split=args.split,
+    )
     print(f"{emb.name}: {JoinReport(**result['join']).summary()}")
     config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     config.update(k=ks, probes=probes)

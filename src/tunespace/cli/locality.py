@@ -16,14 +16,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", required=True, help="labels CSV (e.g. tracks.csv) or dataset folder")
     parser.add_argument("--id-column", default="track_id", help="id column of the labels CSV")
     parser.add_argument("--k", default="1,5,10,50", help="neighbourhood sizes, comma-separated")
-    parser.add_argument("--properties", default=None,
-                        help="properties to measure, e.g. 'key,tempo_bpm,genre' or 'arousal:tempo' (default: all)")
-    parser.add_argument("--groups", default=None, metavar="COLUMN",
-                        help="label column of group ids; neighbours of the query's group are excluded")
+    parser.add_argument(
+        "--properties",
+        default=None,
+        help="properties to measure, e.g. 'key,tempo_bpm,genre' or 'arousal:tempo' (default: all)",
+    )
+    parser.add_argument(
+        "--groups",
+        default=None,
+        metavar="COLUMN",
+        help="label column of group ids; neighbours of the query's group are excluded",
+    )
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
-    parser.add_argument("--null-replicates", type=int, default=100, metavar="R",
-                        help="random-embedding sets for the noise floor (SD of locality by chance; 0: none; "
-                             "each costs one exact neighbour search)")
+    parser.add_argument(
+        "--null-replicates",
+        type=int,
+        default=100,
+        metavar="R",
+        help="random-embedding sets for the noise floor (SD of locality by chance; 0: none; "
+        "each costs one exact neighbour search)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="exact", choices=["exact", "ivf", "hnsw"])
     parser.add_argument("--backend", default="auto", choices=["auto", "faiss", "torch"])
@@ -69,9 +81,18 @@ def run(args: argparse.Namespace) -> int:
     for name, path in zip(unique_names(paths), paths):
         emb = read_embeddings(path)
         emb.name = name
-        prof = locality_profile(emb, labels, ks, names, groups=args.groups, bootstrap=args.bootstrap,
-                                null_replicates=args.null_replicates, seed=args.seed, method=args.method,
-                                backend=args.backend)
+        prof = locality_profile(
+            emb,
+            labels,
+            ks,
+            names,
+            groups=args.groups,
+            bootstrap=args.bootstrap,
+            null_replicates=args.null_replicates,
+            seed=args.seed,
+            method=args.method,
+            backend=args.backend,
+        )
         print(f"{name}: {JoinReport(**prof['join']).summary()}")
         profiles[name] = prof
     config = {k: v for k, v in vars(args).items() if not k.startswith("_")}

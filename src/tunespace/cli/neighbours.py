@@ -16,10 +16,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--track", metavar="ID", help="a catalogue id (left out of its own neighbours)")
     q.add_argument("--audio", metavar="FILE", help="an audio file, embedded with the index's model")
     parser.add_argument("--k", type=int, default=10, help="neighbours (10)")
-    parser.add_argument("--labels", default=None,
-                        help="labels CSV or dataset folder to show (default: the index's dataset, if labelled)")
-    parser.add_argument("--exclude-same", default=None, metavar="GROUP",
-                        help="also leave out tracks of the query's group: 'folder' or a label property (e.g. artist)")
+    parser.add_argument(
+        "--labels",
+        default=None,
+        help="labels CSV or dataset folder to show (default: the index's dataset, if labelled)",
+    )
+    parser.add_argument(
+        "--exclude-same",
+        default=None,
+        metavar="GROUP",
+        help="also leave out tracks of the query's group: 'folder' or a label property (e.g. artist)",
+    )
     parser.add_argument("--model", default=None, help="model for --audio (default: the index's model)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -27,8 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..index import query_neighbours
 
-    result = query_neighbours(args.index, track=args.track, audio=args.audio, k=args.k, labels=args.labels,
-                              exclude_same=args.exclude_same, model=args.model)
+    result = query_neighbours(
+        args.index,
+        track=args.track,
+        audio=args.audio,
+        k=args.k,
+        labels=args.labels,
+        exclude_same=args.exclude_same,
+        model=args.model,
+    )
     for w in result.warnings:
         print(f"tunespace neighbours: warning: {w}", file=sys.stderr)
     if args.json:

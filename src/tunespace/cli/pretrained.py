@@ -28,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
             print("no pretrained model installed")
         for n in names:
             card = pretrained.load_state(n).get("card", {})
-            print(f"pretrained:{n}  policy {card.get('policy', '?')}, {card.get('step', '?')} steps, "
-                  f"seed {card.get('seed', '?')}")
+            print(
+                f"pretrained:{n}  policy {card.get('policy', '?')}, {card.get('step', '?')} steps, "
+                f"seed {card.get('seed', '?')}"
+            )
         return 0
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {args.steps}")

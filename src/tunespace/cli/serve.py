@@ -1,4 +1,7 @@
-"""``tunespace serve``: search service and web explorer over indexes or a finished study (see :mod:`tunespace.serve`)."""
+"""``tunespace serve``: search service and web explorer over indexes or a finished study.
+
+See :mod:`tunespace.serve`.
+"""
 
 from __future__ import annotations
 
@@ -22,26 +25,47 @@ HELP = "web explorer and search API: hear the neighbours each embedding gives (F
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_argument_group("what to serve (one of)")
-    src.add_argument("--index", action="append", default=[], metavar="[NAME=]INDEX",
-                     help="an INDEX folder (tunespace index build); repeat to compare several")
+    src.add_argument(
+        "--index",
+        action="append",
+        default=[],
+        metavar="[NAME=]INDEX",
+        help="an INDEX folder (tunespace index build); repeat to compare several",
+    )
     src.add_argument("--study", metavar="DIR", help="a finished study: one index per condition (seed-0 model)")
     parser.add_argument("--eval", metavar="NAME", help="with --study: which evaluation set (default: the first)")
     parser.add_argument("--baselines", action="store_true", help="with --study: also serve the baseline embeddings")
-    parser.add_argument("--audio", metavar="DATASET", help="with --index: dataset folder holding the audio "
-                        "(default: the dataset recorded in the first index)")
-    parser.add_argument("--labels", metavar="CSV", help="with --index: labels (CSV with track_id, or a dataset folder; "
-                        "default: the audio dataset's)")
+    parser.add_argument(
+        "--audio",
+        metavar="DATASET",
+        help="with --index: dataset folder holding the audio (default: the dataset recorded in the first index)",
+    )
+    parser.add_argument(
+        "--labels",
+        metavar="CSV",
+        help="with --index: labels (CSV with track_id, or a dataset folder; default: the audio dataset's)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload, MB (default 50; larger: 413)")
+    parser.add_argument(
+        "--max-upload-mb", type=float, default=50.0, help="largest upload, MB (default 50; larger: 413)"
+    )
     parser.add_argument("--map-points", type=int, default=20000, help="most points on a map (seeded sample beyond)")
-    parser.add_argument("--map-cache", metavar="DIR", help="folder for the cached maps "
-                        "(default: INDEX/maps/, or DIR/serve/maps/ for a study)")
+    parser.add_argument(
+        "--map-cache",
+        metavar="DIR",
+        help="folder for the cached maps (default: INDEX/maps/, or DIR/serve/maps/ for a study)",
+    )
     parser.add_argument("--no-precompute-maps", action="store_true", help="compute each map on its first request only")
     parser.add_argument("--open", action="store_true", help="open the page in the default web browser once serving")
-    parser.add_argument("--search-threads", type=int, default=None, metavar="N",
-                        help="FAISS threads per search (default: the CPU count less one, at least 1: "
-                             "one core stays with the HTTP layer)")
+    parser.add_argument(
+        "--search-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="FAISS threads per search (default: the CPU count less one, at least 1: "
+        "one core stays with the HTTP layer)",
+    )
 
 
 def build(args: argparse.Namespace):  # noqa: ANN201 (a FastAPI app)
@@ -66,8 +90,13 @@ def build(args: argparse.Namespace):  # noqa: ANN201 (a FastAPI app)
         served = from_indexes(args.index, audio=args.audio, labels=args.labels, map_cache=args.map_cache)
     maps = MapStore(cache_dirs={s.name: s.map_cache for s in served.indexes}, max_points=args.map_points)
     hosts = LOOPBACK_HOSTS if _is_loopback(args.host) else None
-    return create_app(served, max_upload_bytes=int(args.max_upload_mb * 2**20), maps=maps,
-                      precompute_maps=not args.no_precompute_maps, allowed_hosts=hosts)
+    return create_app(
+        served,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        maps=maps,
+        precompute_maps=not args.no_precompute_maps,
+        allowed_hosts=hosts,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,8 +120,11 @@ def run(args: argparse.Namespace) -> int:
     for note in served.notes:
         print(f"tunespace serve: {note}", file=sys.stderr)
     if not _is_loopback(args.host):
-        print(f"tunespace serve: listening on {args.host}, not only on this machine: anyone who reaches it "
-              "can search the catalogue and play its audio", file=sys.stderr)
+        print(
+            f"tunespace serve: listening on {args.host}, not only on this machine: anyone who reaches it "
+            "can search the catalogue and play its audio",
+            file=sys.stderr,
+        )
     host = f"[{args.host}]" if ":" in args.host else args.host
     names = ", ".join(s.name for s in served.indexes)
     print(f"tunespace serve: {len(served.catalogue)} tracks, indexes {names}", flush=True)
@@ -132,4 +164,6 @@ def _check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as e:
-            raise UsageError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or --host") from None
+            raise UsageError(
+                f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or --host"
+            ) from None

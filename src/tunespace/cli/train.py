@@ -12,15 +12,24 @@ HELP = "train an embedding model by contrastive learning with an augmentation po
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="dataset: any folder of audio, a dataset folder, a CSV of labels, "
-                        "an audio file or a list file")
-    parser.add_argument("--augment", help="augmentation policy: none, ts, ps, eq, ts+ps, ts+ps+eq, lp, "
-                        "a custom name from the config; NAME@BACKEND picks the backend (spectral|waveform); "
-                        "without @BACKEND the configured backend is kept")
+    parser.add_argument(
+        "--data", help="dataset: any folder of audio, a dataset folder, a CSV of labels, an audio file or a list file"
+    )
+    parser.add_argument(
+        "--augment",
+        help="augmentation policy: none, ts, ps, eq, ts+ps, ts+ps+eq, lp, "
+        "a custom name from the config; NAME@BACKEND picks the backend (spectral|waveform); "
+        "without @BACKEND the configured backend is kept",
+    )
     parser.add_argument("--out", required=True, help="run folder (config, metrics, TensorBoard, checkpoints)")
     parser.add_argument("--config", help="YAML config file (its sections and keys: src/tunespace/train/config.py)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.steps=500 model.encoder=sfnfnet_f0")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="config overrides, e.g. train.steps=500 model.encoder=sfnfnet_f0",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

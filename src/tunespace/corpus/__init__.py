@@ -14,5 +14,13 @@ from .build import build_corpus, plan_tracks, render_track
 from .plan import CSV_COLUMNS, SOURCES, TrackSpec
 from .summary import read_tracks, summarise
 
-__all__ = ["build_corpus", "plan_tracks", "render_track", "summarise", "read_tracks",
-           "TrackSpec", "CSV_COLUMNS", "SOURCES"]
+__all__ = [
+    "build_corpus",
+    "plan_tracks",
+    "render_track",
+    "summarise",
+    "read_tracks",
+    "TrackSpec",
+    "CSV_COLUMNS",
+    "SOURCES",
+]

@@ -33,8 +33,8 @@ import soundfile as sf
 from .. import __version__
 from ..errors import UsageError
 from ..files import atomic_path, write_json, write_text
-from ..lock import FolderLock
 from ..keys import KEY_NAMES
+from ..lock import FolderLock
 from . import plan as _plan
 from .plan import TrackSpec, check_args, csv_columns
 from .procedural import PieceSpec, compose
@@ -57,16 +57,21 @@ def check_size(tracks: object, seconds: object, seed: object = 0, workers: objec
     """
     if isinstance(tracks, numbers.Integral) and not isinstance(tracks, bool) and tracks > MAX_TRACKS:
         raise UsageError(f"--tracks must be at most {MAX_TRACKS}, got {tracks}")
-    if not isinstance(seconds, numbers.Real) or isinstance(seconds, bool) or not math.isfinite(seconds) \
-            or seconds > MAX_SECONDS:
+    if (
+        not isinstance(seconds, numbers.Real)
+        or isinstance(seconds, bool)
+        or not math.isfinite(seconds)
+        or seconds > MAX_SECONDS
+    ):
         if isinstance(seconds, numbers.Real) and not isinstance(seconds, bool) and seconds < 5:
             return  # check_args says it
         raise UsageError(f"--seconds must be a number of seconds in [5, {MAX_SECONDS:g}], got {seconds!r}")
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise UsageError(f"--seed must be an integer >= 0, got {seed!r}")
     limit = max(64, os.cpu_count() or 1)
-    if workers is not None and (not isinstance(workers, numbers.Integral) or isinstance(workers, bool)
-                                or not 0 <= workers <= limit):
+    if workers is not None and (
+        not isinstance(workers, numbers.Integral) or isinstance(workers, bool) or not 0 <= workers <= limit
+    ):
         raise UsageError(f"--workers must be an integer in [0, {limit}] (0: one per CPU), got {workers!r}")
 
 
@@ -81,12 +86,15 @@ def _check_space(out: Path, tracks: int, seconds: float) -> None:
     except OSError:
         return
     if need > free:
-        raise UsageError(f"{out}: {tracks} tracks x {seconds:g} s need up to {need / 1e9:.3g} GB "
-                         f"(16 kHz 16-bit before FLAC compression), only {free / 1e9:.3g} GB free there")
+        raise UsageError(
+            f"{out}: {tracks} tracks x {seconds:g} s need up to {need / 1e9:.3g} GB "
+            f"(16 kHz 16-bit before FLAC compression), only {free / 1e9:.3g} GB free there"
+        )
 
 
-def plan_tracks(tracks: int, seconds: float, seed: int, source: str,
-                cache_dir: str | Path | None = None) -> list[TrackSpec]:
+def plan_tracks(
+    tracks: int, seconds: float, seed: int, source: str, cache_dir: str | Path | None = None
+) -> list[TrackSpec]:
     """The rows of ``tracks.csv`` for a build (no audio is made)."""
     check_size(tracks, seconds, seed)
     check_args(tracks, seconds, source)
@@ -100,8 +108,7 @@ def plan_tracks(tracks: int, seconds: float, seed: int, source: str,
 def render_track(spec: TrackSpec, cache_dir: str | Path | None = None) -> np.ndarray:
     """The audio of one track, float32 mono at 16 kHz, shape ``(duration_s * 16000,)``."""
     if spec.source == "procedural":
-        piece = PieceSpec(spec.genre, spec.mood, spec.key, spec.tempo_bpm, spec.instrument,
-                          spec.duration_s)
+        piece = PieceSpec(spec.genre, spec.mood, spec.key, spec.tempo_bpm, spec.instrument, spec.duration_s)
         pm = compose(piece, np.random.default_rng(spec.seed))
     else:
         from .music21_source import perform
@@ -126,9 +133,15 @@ def _existing_rows(out: Path) -> dict[str, dict[str, str]]:
         return {r["track_id"]: r for r in csv.DictReader(f)}
 
 
-def build_corpus(out: str | Path, tracks: int = 200, seconds: float = 30.0, seed: int = 0,
-                 source: str = "procedural", workers: int | None = None,
-                 cache_dir: str | Path | None = None) -> Path:
+def build_corpus(
+    out: str | Path,
+    tracks: int = 200,
+    seconds: float = 30.0,
+    seed: int = 0,
+    source: str = "procedural",
+    workers: int | None = None,
+    cache_dir: str | Path | None = None,
+) -> Path:
     """Build a labelled corpus of rendered music into ``out``.
 
     Args:
@@ -157,12 +170,12 @@ def build_corpus(out: str | Path, tracks: int = 200, seconds: float = 30.0, seed
         return _build(out, tracks, seconds, seed, source, workers, cache_dir)
 
 
-def _build(out: Path, tracks: int, seconds: float, seed: int, source: str, workers: int | None,
-           cache_dir: str | Path | None) -> Path:
+def _build(
+    out: Path, tracks: int, seconds: float, seed: int, source: str, workers: int | None, cache_dir: str | Path | None
+) -> Path:
     specs = plan_tracks(tracks, seconds, seed, source, cache_dir)
     old = _existing_rows(out)
-    todo = [s for s in specs
-            if old.get(s.track_id) != s.row() or not (out / s.path).is_file()]
+    todo = [s for s in specs if old.get(s.track_id) != s.row() or not (out / s.path).is_file()]
     (out / "audio").mkdir(parents=True, exist_ok=True)
     jobs = [(s, str(out), None if cache_dir is None else str(cache_dir)) for s in todo]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
@@ -183,35 +196,56 @@ def _build(out: Path, tracks: int, seconds: float, seed: int, source: str, worke
     return out
 
 
-def corpus_metadata(specs: list[TrackSpec], tracks: int, seconds: float, seed: int,
-                    source: str) -> dict:
+def corpus_metadata(specs: list[TrackSpec], tracks: int, seconds: float, seed: int, source: str) -> dict:
     """The content of ``corpus.json``: parameters, vocabularies, definitions, version."""
     if source == "procedural":
-        genres = {n: {"description": g.description, "tempo_bpm": list(g.tempo_bpm),
-                      "meter": f"{g.meter}/4", "instruments": list(g.palette)}
-                  for n, g in GENRES.items()}
+        genres = {
+            n: {
+                "description": g.description,
+                "tempo_bpm": list(g.tempo_bpm),
+                "meter": f"{g.meter}/4",
+                "instruments": list(g.palette),
+            }
+            for n, g in GENRES.items()
+        }
         instruments = list(INSTRUMENT_NAMES)
     else:
         from .music21_source import M21_GENRES, M21_PALETTE
 
-        genres = {n: {"description": g["description"], "tempo_bpm": list(g["tempo_bpm"]),
-                      "instruments": list(M21_PALETTE)} for n, g in M21_GENRES.items()}
+        genres = {
+            n: {"description": g["description"], "tempo_bpm": list(g["tempo_bpm"]), "instruments": list(M21_PALETTE)}
+            for n, g in M21_GENRES.items()
+        }
         instruments = sorted(M21_PALETTE)
     return {
         "tunespace_version": __version__,
         "parameters": {"tracks": tracks, "seconds": seconds, "seed": seed, "source": source},
-        "audio": {"sample_rate": SAMPLE_RATE, "channels": 1, "format": "FLAC PCM_16",
-                  "render_rate": RENDER_RATE, "synth": "tinysoundfont",
-                  "soundfont": default_soundfont().name,
-                  "loudness": f"RMS {TARGET_RMS_DBFS:g} dBFS, peak <= {PEAK_DBFS:g} dBFS"},
-        "label_kinds": {"genre": "categorical", "mood": "categorical",
-                        "instrument": "categorical", "key": "key", "tempo_bpm": "tempo"},
-        "vocabularies": {"genre": sorted(genres), "mood": sorted(MOODS),
-                         "instrument": instruments, "key": list(KEY_NAMES)},
+        "audio": {
+            "sample_rate": SAMPLE_RATE,
+            "channels": 1,
+            "format": "FLAC PCM_16",
+            "render_rate": RENDER_RATE,
+            "synth": "tinysoundfont",
+            "soundfont": default_soundfont().name,
+            "loudness": f"RMS {TARGET_RMS_DBFS:g} dBFS, peak <= {PEAK_DBFS:g} dBFS",
+        },
+        "label_kinds": {
+            "genre": "categorical",
+            "mood": "categorical",
+            "instrument": "categorical",
+            "key": "key",
+            "tempo_bpm": "tempo",
+        },
+        "vocabularies": {
+            "genre": sorted(genres),
+            "mood": sorted(MOODS),
+            "instrument": instruments,
+            "key": list(KEY_NAMES),
+        },
         "genres": genres,
         "moods": {n: m.description for n, m in MOODS.items()},
         "label_drawing": (_plan.__doc__ or "").strip(),
         "tempo_definition": "beats per minute of the notated beat (quarter note; dotted "
-                            "quarter in compound metres), constant within a track",
+        "quarter in compound metres), constant within a track",
         "tracks": len(specs),
     }

@@ -118,8 +118,7 @@ def load_piece(rel_path: str, cache_dir: str | Path | None = None) -> dict:
     return piece
 
 
-def plan_music21(tracks: int, seconds: float, seed: int,
-                 cache_dir: str | Path | None = None) -> list[TrackSpec]:
+def plan_music21(tracks: int, seconds: float, seed: int, cache_dir: str | Path | None = None) -> list[TrackSpec]:
     """Rows for ``tracks`` music21 tracks (see :mod:`.plan` for how labels are drawn)."""
     check_args(tracks, seconds, "music21")
     cands = candidates()
@@ -146,8 +145,21 @@ def plan_music21(tracks: int, seconds: float, seed: int,
         mood = MOOD_NAMES[int(rng.integers(len(MOOD_NAMES)))]
         inst = M21_PALETTE[int(rng.integers(len(M21_PALETTE)))]
         tid = f"t{i:04d}"
-        out.append(TrackSpec(tid, f"audio/{tid}.flac", float(seconds), key_name(tonic, mode),
-                             float(tempo), genre, mood, inst, "music21", track_seed(seed, i), rel))
+        out.append(
+            TrackSpec(
+                tid,
+                f"audio/{tid}.flac",
+                float(seconds),
+                key_name(tonic, mode),
+                float(tempo),
+                genre,
+                mood,
+                inst,
+                "music21",
+                track_seed(seed, i),
+                rel,
+            )
+        )
     assert all(s.key in KEY_NAMES for s in out)
     return out
 

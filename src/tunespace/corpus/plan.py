@@ -31,8 +31,16 @@ from .styles import GENRE_NAMES, GENRES, MOOD_NAMES
 SOURCES: tuple[str, ...] = ("procedural", "music21")
 #: Columns of ``tracks.csv``, in order; music21 builds add a ``piece`` column.
 CSV_COLUMNS: tuple[str, ...] = (
-    "track_id", "path", "duration_s", "key", "tempo_bpm", "genre", "mood", "instrument",
-    "source", "seed",
+    "track_id",
+    "path",
+    "duration_s",
+    "key",
+    "tempo_bpm",
+    "genre",
+    "mood",
+    "instrument",
+    "source",
+    "seed",
 )
 
 
@@ -105,6 +113,18 @@ def plan_procedural(tracks: int, seconds: float, seed: int) -> list[TrackSpec]:
         mood = MOOD_NAMES[int(rng.integers(len(MOOD_NAMES)))]
         inst = g.palette[int(rng.integers(len(g.palette)))]
         tid = f"t{i:04d}"
-        out.append(TrackSpec(tid, f"audio/{tid}.flac", float(seconds), key, float(tempo), genre,
-                             mood, inst, "procedural", track_seed(seed, i)))
+        out.append(
+            TrackSpec(
+                tid,
+                f"audio/{tid}.flac",
+                float(seconds),
+                key,
+                float(tempo),
+                genre,
+                mood,
+                inst,
+                "procedural",
+                track_seed(seed, i),
+            )
+        )
     return out

@@ -69,8 +69,16 @@ class _Score:
             step = step + 2.0 / 3.0
         return step * self.step_s
 
-    def add(self, part: pretty_midi.Instrument, step: float, dur: float, pitch: int,
-            velocity: int, gate: float = 0.9, delay_s: float = 0.0) -> None:
+    def add(
+        self,
+        part: pretty_midi.Instrument,
+        step: float,
+        dur: float,
+        pitch: int,
+        velocity: int,
+        gate: float = 0.9,
+        delay_s: float = 0.0,
+    ) -> None:
         start = self.time(step) + delay_s
         end = start + max(0.04, (self.time(step + dur) - self.time(step)) * gate)
         v = int(np.clip(velocity + self.rng.integers(-4, 5), 1, 127))
@@ -138,11 +146,14 @@ _DRUMS: dict[str, tuple[tuple[int, tuple[int, ...], int], ...]] = {
     # (GM drum note, steps in the bar, velocity offset)
     "rock": ((36, (0, 8, 10), 10), (38, (4, 12), 10), (42, (0, 2, 4, 6, 8, 10, 12, 14), -15)),
     "swing": ((51, (0, 4, 6, 8, 12, 14), -5), (44, (4, 12), -10), (36, (0, 4, 8, 12), -30)),
-    "four_on_floor": ((36, (0, 4, 8, 12), 15), (39, (4, 12), 0), (46, (2, 6, 10, 14), -15),
-                      (42, tuple(range(16)), -35)),
+    "four_on_floor": (
+        (36, (0, 4, 8, 12), 15),
+        (39, (4, 12), 0),
+        (46, (2, 6, 10, 14), -15),
+        (42, tuple(range(16)), -35),
+    ),
     "waltz": ((36, (0,), 0), (54, (4, 8), -10)),
-    "bossa": ((36, (0, 8), 5), (36, (6, 14), -20), (70, (0, 4, 8, 12), -15),
-              (70, (2, 6, 10, 14), -30)),
+    "bossa": ((36, (0, 8), 5), (36, (6, 14), -20), (70, (0, 4, 8, 12), -15), (70, (2, 6, 10, 14), -30)),
 }
 
 
@@ -157,7 +168,7 @@ def _drums(ctx: _Ctx, kit: int) -> None:
         if ctx.genre.drums == "rock" and b % 4 == 0:
             s.add(part, base, 4, 49, ctx.vel(0, 0), gate=1.0)
         if ctx.genre.drums == "bossa":  # 3-2 son clave on side stick over two bars
-            for st in ((0, 6, 12) if b % 2 == 0 else (4, 8)):
+            for st in (0, 6, 12) if b % 2 == 0 else (4, 8):
                 s.add(part, base + st, 1, 37, ctx.vel(st, -5), gate=1.0)
 
 
@@ -177,8 +188,7 @@ def _bass(ctx: _Ctx) -> None:
             root = place(ctx.tonic + ch[0], centre)
             near = scale_pitches(ctx.tonic, ctx.mode, ctx.degree_at(base), nxt - 2, nxt + 2)
             approach = [p for p in near if p != nxt]  # diatonic neighbour of the next root
-            line = [root, root + ch[1] - ch[0], root + ch[2] - ch[0],
-                    approach[int(s.rng.integers(len(approach)))]]
+            line = [root, root + ch[1] - ch[0], root + ch[2] - ch[0], approach[int(s.rng.integers(len(approach)))]]
             for i, p in enumerate(line):
                 s.add(part, base + 4 * i, 4, p, ctx.vel(4 * i, 0), gate=0.9)
         elif g.bass == "offbeat":
@@ -242,7 +252,7 @@ def _texture(ctx: _Ctx) -> None:
                 s.add(part, base + st, 2, p, ctx.vel(st, -15), gate=0.9)
         elif t == "bossa_guitar":
             pitches = voice(ctx.tonic, ctx.chord_at(base), 55)
-            for st in ((0, 6, 12) if b % 2 == 0 else (4, 10)):
+            for st in (0, 6, 12) if b % 2 == 0 else (4, 10):
                 for p in pitches:
                     s.add(part, base + st, 2, p, ctx.vel(st, -15), gate=0.7)
 
@@ -286,8 +296,9 @@ def _melody(ctx: _Ctx, instrument: str) -> None:
                 tonics = [q for q in range(low, high + 1) if (q - ctx.tonic) % 12 == 0]
                 p = min(tonics, key=lambda q: abs(q - prev))
             elif st % 4 == 0:
-                tones = [p for p in range(low, high + 1)
-                         if (p - ctx.tonic) % 12 in {o % 12 for o in ctx.chord_at(step)}]
+                tones = [
+                    p for p in range(low, high + 1) if (p - ctx.tonic) % 12 in {o % 12 for o in ctx.chord_at(step)}
+                ]
                 tones.sort(key=lambda p: abs(p - prev))
                 p = tones[int(rng.integers(min(2, len(tones))))]
             else:

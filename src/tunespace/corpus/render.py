@@ -42,8 +42,9 @@ def _soundfont_bytes(path: str) -> bytes:
     return p.read_bytes()
 
 
-def render_midi(pm: pretty_midi.PrettyMIDI, seconds: float, sample_rate: int = 16000,
-                soundfont: str | Path | None = None) -> np.ndarray:
+def render_midi(
+    pm: pretty_midi.PrettyMIDI, seconds: float, sample_rate: int = 16000, soundfont: str | Path | None = None
+) -> np.ndarray:
     """Synthesise ``pm`` and return exactly ``seconds`` of normalised mono audio.
 
     Args:

@@ -44,11 +44,9 @@ def summarise(corpus_dir: str | Path) -> str:
     keys = Counter(r["key"] for r in rows)
     sources = sorted({r["source"] for r in rows})
     lines = [
-        f"corpus {corpus_dir}: {len(rows)} tracks, {total:.0f} s ({total / 60:.1f} min), "
-        f"source {', '.join(sources)}",
+        f"corpus {corpus_dir}: {len(rows)} tracks, {total:.0f} s ({total / 60:.1f} min), source {', '.join(sources)}",
         f"  genres:      {_counts(rows, 'genre')}",
-        f"  keys:        {len(keys)}/24 covered; "
-        + ", ".join(f"{k} {n}" for k, n in sorted(keys.items())),
+        f"  keys:        {len(keys)}/24 covered; " + ", ".join(f"{k} {n}" for k, n in sorted(keys.items())),
         f"  tempo:       {min(tempi):g}-{max(tempi):g} BPM, mean {sum(tempi) / len(tempi):.1f}",
         f"  moods:       {_counts(rows, 'mood')}",
         f"  instruments: {_counts(rows, 'instrument')}",

@@ -45,9 +45,22 @@ READERS: dict[str, tuple[Callable[..., Dataset], Callable[[Path], bool], str]] =
 }
 
 __all__ = [
-    "PROPERTY_KINDS", "READERS", "Dataset", "Track", "build_vocabularies", "detect_kind", "make_dataset",
-    "open_dataset", "read_csv", "read_folder", "read_giantsteps", "read_gtzan", "read_magnatagatune", "read_mtg_jamendo",
-    "read_tunespace", "summarise_dataset",
+    "PROPERTY_KINDS",
+    "READERS",
+    "Dataset",
+    "Track",
+    "build_vocabularies",
+    "detect_kind",
+    "make_dataset",
+    "open_dataset",
+    "read_csv",
+    "read_folder",
+    "read_giantsteps",
+    "read_gtzan",
+    "read_magnatagatune",
+    "read_mtg_jamendo",
+    "read_tunespace",
+    "summarise_dataset",
 ]
 
 
@@ -90,8 +103,7 @@ def open_dataset(root: str | Path, kind: str = "auto", **options: Any) -> Datase
             return file_list.read_audio_file(path)
         if file_list.is_list_file(path):
             return file_list.read_list(path)
-        raise DatasetError(f"{path}: not a dataset; expected a folder, a *.csv of labels, "
-                           f"or {file_list.EXPECTED}")
+        raise DatasetError(f"{path}: not a dataset; expected a folder, a *.csv of labels, or {file_list.EXPECTED}")
     if kind == "auto":
         kind = detect_kind(root)
     if kind not in READERS:

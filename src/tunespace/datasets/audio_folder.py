@@ -48,8 +48,10 @@ def read_folder(root: str | Path) -> Dataset:
     seen: dict[str, Path] = {}
     csvs = sorted(p.name for p in root.glob("*.csv"))
     if csvs:
-        problems.append(f"{len(csvs)} CSV file(s) not used as labels ({', '.join(csvs[:3])}); "
-                        "give the CSV file itself as the dataset to use its labels")
+        problems.append(
+            f"{len(csvs)} CSV file(s) not used as labels ({', '.join(csvs[:3])}); "
+            "give the CSV file itself as the dataset to use its labels"
+        )
     for p in _candidates(root):
         rel = p.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):

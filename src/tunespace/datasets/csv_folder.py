@@ -20,7 +20,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import DatasetError
-from .base import AUDIO_SUFFIXES, PROPERTY_KINDS, Dataset, Track, existing_dir, infer_kind, make_dataset, parse_label_row
+from .base import (
+    AUDIO_SUFFIXES,
+    PROPERTY_KINDS,
+    Dataset,
+    Track,
+    existing_dir,
+    infer_kind,
+    make_dataset,
+    parse_label_row,
+)
 
 NAME = "csv"
 EXPECTED = "a folder of audio files and exactly one *.csv of labels (or give the CSV file itself as the dataset)"
@@ -115,7 +124,10 @@ def _find_table(root: Path, table: str | Path | None) -> Path:
     found = sorted(root.glob("*.csv"))
     if len(found) != 1:
         what = "no" if not found else f"{len(found)}"
-        raise DatasetError(f"{root}: found {what} *.csv files; the csv reader expects exactly one, or give the CSV file itself as the dataset")
+        raise DatasetError(
+            f"{root}: found {what} *.csv files; the csv reader expects exactly one, "
+            "or give the CSV file itself as the dataset"
+        )
     return found[0]
 
 
@@ -149,4 +161,3 @@ def _label_kinds(
             raise DatasetError(f"{table}: column {c!r} has unknown kind {kind!r}; expected one of {PROPERTY_KINDS}")
         kinds[c] = kind
     return kinds
-

@@ -48,7 +48,9 @@ def read_giantsteps(root: str | Path) -> Dataset:
     root = existing_dir(root, NAME, EXPECTED)
     if not detect(root):
         raise DatasetError(f"{root}: the giantsteps reader expects {EXPECTED}")
-    audio = {_track_id(p): p.resolve() for p in sorted((root / "audio").iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES}
+    audio = {
+        _track_id(p): p.resolve() for p in sorted((root / "audio").iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES
+    }
     labels: dict[str, dict[str, object]] = {tid: {} for tid in audio}
     kinds: dict[str, str] = {}
     problems: list[str] = []

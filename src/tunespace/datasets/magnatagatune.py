@@ -83,7 +83,9 @@ def read_magnatagatune(root: str | Path, top_n: int | None = 50, audio_dir: str 
         tracks.append(Track(id=cid, path=path.resolve(), labels={"tags": sorted(t for t in tags if t in keep)}))
     problems = []
     if missing:
-        problems.append(f"{len(missing)} of {len(tracks)} audio files not found under {audio_root} (first: {missing[0]})")
+        problems.append(
+            f"{len(missing)} of {len(tracks)} audio files not found under {audio_root} (first: {missing[0]})"
+        )
     ds = make_dataset(NAME, root, tracks, {"tags": "tags"}, problems=problems)
     ds.vocabularies["tags"] = sorted(keep)  # a kept tag is in the vocabulary even if rare
     return ds

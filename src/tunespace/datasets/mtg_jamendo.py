@@ -29,7 +29,13 @@ from .base import Dataset, Track, existing_dir, make_dataset
 NAME = "mtg_jamendo"
 EXPECTED = "autotagging*.tsv (e.g. autotagging.tsv, autotagging_moodtheme.tsv) in ROOT or ROOT/data"
 HEADER = ("TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION")
-SUBSETS = ("autotagging", "autotagging_genre", "autotagging_moodtheme", "autotagging_instrument", "autotagging_top50tags")
+SUBSETS = (
+    "autotagging",
+    "autotagging_genre",
+    "autotagging_moodtheme",
+    "autotagging_instrument",
+    "autotagging_top50tags",
+)
 #: Tag category prefix -> property name.
 CATEGORIES = {"genre": "genre", "mood/theme": "mood", "instrument": "instrument"}
 _SPLIT_NAMES = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}
@@ -113,7 +119,9 @@ def read_mtg_jamendo(
                 t.labels.pop(p, None)
     problems = []
     if missing:
-        problems.append(f"{len(missing)} of {len(tracks)} audio files not found under {audio_root} (first: {missing[0]})")
+        problems.append(
+            f"{len(missing)} of {len(tracks)} audio files not found under {audio_root} (first: {missing[0]})"
+        )
     splits = _read_splits(data / "splits" / f"split-{split}", name, problems)
     return make_dataset(NAME, root, tracks, kinds, splits=splits, problems=problems)
 

@@ -24,9 +24,26 @@ from .base import Dataset, Track, existing_dir, is_number, make_dataset, parse_l
 
 NAME = "tunespace"
 EXPECTED = "DIR/tracks.csv and DIR/corpus.json (a tunespace corpus)"
-REQUIRED_COLUMNS = ("track_id", "path", "duration_s", "key", "tempo_bpm", "genre", "mood", "instrument", "source", "seed")
+REQUIRED_COLUMNS = (
+    "track_id",
+    "path",
+    "duration_s",
+    "key",
+    "tempo_bpm",
+    "genre",
+    "mood",
+    "instrument",
+    "source",
+    "seed",
+)
 NOT_LABELS = ("track_id", "path", "duration_s", "source", "seed")
-FIXED_KINDS = {"key": "key", "tempo_bpm": "tempo", "genre": "categorical", "mood": "categorical", "instrument": "categorical"}
+FIXED_KINDS = {
+    "key": "key",
+    "tempo_bpm": "tempo",
+    "genre": "categorical",
+    "mood": "categorical",
+    "instrument": "categorical",
+}
 
 
 def detect(root: Path) -> bool:
@@ -70,4 +87,3 @@ def read_tunespace(root: str | Path) -> Dataset:
             raise DatasetError(f"{table}, line {line}: bad duration_s {r['duration_s']!r}") from None
         tracks.append(Track(id=r["track_id"], path=(root / r["path"]).resolve(), labels=labels, duration_s=duration))
     return make_dataset(NAME, root, tracks, kinds)
-

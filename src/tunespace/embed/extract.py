@@ -57,9 +57,9 @@ from ..config import config_hash
 from ..datasets import open_dataset
 from ..datasets.base import Dataset, Track
 from ..errors import AudioError, UsageError
+from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
-from ..files import read_json, save_npy, write_json, write_text
 from .format import TIMELINES, EmbeddingSet, write_embeddings
 from .model import Model, cut_slices, slice_starts, track_embedding
 
@@ -106,13 +106,25 @@ def load_encoder(model: str | Path, device: torch.device | str = "cpu") -> Encod
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         raise UsageError(f"{path}: its weights do not fit the model its config describes ({first_lines(e)})") from None
     enc = net.encoder.to(device).eval()
-    meta = {"kind": "checkpoint", "checkpoint": str(Path(path).resolve()), "step": int(state["step"]),
-            "encoder": cfg["model"]["encoder"], "augment": cfg["augment"], "seed": cfg.get("seed"), "train_config": cfg}
+    meta = {
+        "kind": "checkpoint",
+        "checkpoint": str(Path(path).resolve()),
+        "step": int(state["step"]),
+        "encoder": cfg["model"]["encoder"],
+        "augment": cfg["augment"],
+        "seed": cfg.get("seed"),
+        "train_config": cfg,
+    }
     return EncoderBundle(enc, dict(cfg.get("frontend", {})), meta)
 
 
-def random_encoder(name: str = "small", seed: int = 0, frontend: dict[str, Any] | None = None,
-                   device: torch.device | str = "cpu", **encoder_args: Any) -> EncoderBundle:
+def random_encoder(
+    name: str = "small",
+    seed: int = 0,
+    frontend: dict[str, Any] | None = None,
+    device: torch.device | str = "cpu",
+    **encoder_args: Any,
+) -> EncoderBundle:
     """A randomly initialised encoder (a reference point: what structure alone gives)."""
     from ..models import build_encoder
 
@@ -125,8 +137,15 @@ def random_encoder(name: str = "small", seed: int = 0, frontend: dict[str, Any] 
 class _SliceStream(torch.utils.data.IterableDataset):
     """Yields ``(track index, chunk number, n_chunks, slices (n, samples) float32)`` or errors."""
 
-    def __init__(self, tracks: list[tuple[int, Track]], sr: int, slice_s: float, hop_s: float, chunk_slices: int,
-                 min_s: float = MIN_SECONDS) -> None:
+    def __init__(
+        self,
+        tracks: list[tuple[int, Track]],
+        sr: int,
+        slice_s: float,
+        hop_s: float,
+        chunk_slices: int,
+        min_s: float = MIN_SECONDS,
+    ) -> None:
         self.tracks, self.sr, self.slice_s, self.hop_s, self.chunk = tracks, sr, slice_s, hop_s, chunk_slices
         self.min_s = min_s
 
@@ -142,8 +161,11 @@ class _SliceStream(torch.utils.data.IterableDataset):
                 if duration < self.min_s:
                     raise AudioError(track.path, f"too short: {duration:.3g} s, need at least {self.min_s:g} s")
                 if int(round(duration * self.sr)) < 1:
-                    raise AudioError(track.path, f"too short: {meta.frames} frame(s) at {meta.sample_rate} Hz give "
-                                                 f"no sample at the model's {self.sr} Hz")
+                    raise AudioError(
+                        track.path,
+                        f"too short: {meta.frames} frame(s) at {meta.sample_rate} Hz give "
+                        f"no sample at the model's {self.sr} Hz",
+                    )
                 starts = slice_starts(duration, self.slice_s, self.hop_s)
                 chunks = [starts[i : i + self.chunk] for i in range(0, len(starts), self.chunk)]
                 for ci, ch in enumerate(chunks):
@@ -175,29 +197,56 @@ def _integer(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
-def check_embed_settings(slice_seconds: Any = 3.0, hop_seconds: Any = 2.0, min_seconds: Any = MIN_SECONDS,
-                         chunk_slices: Any = 32, workers: Any = 2, silence_db: Any = SILENCE_DB,
-                         timelines: Any = False) -> None:
+def check_embed_settings(
+    slice_seconds: Any = 3.0,
+    hop_seconds: Any = 2.0,
+    min_seconds: Any = MIN_SECONDS,
+    chunk_slices: Any = 32,
+    workers: Any = 2,
+    silence_db: Any = SILENCE_DB,
+    timelines: Any = False,
+) -> None:
     """Check the settings of :func:`embed_dataset` (types and ranges) without a model or data.
 
     Raises:
         UsageError: naming the setting, its value and what it must be.
     """
+
     def need(ok: bool, what: str, value: Any, rule: str) -> None:
         if not ok:
             raise UsageError(f"{what} must be {rule}, got {value!r}")
 
-    need(_number(slice_seconds) and math.isfinite(slice_seconds) and 0 < slice_seconds <= MAX_SLICE_SECONDS,
-         "slice_seconds", slice_seconds, f"a number of seconds in (0, {MAX_SLICE_SECONDS:g}]")
-    need(_number(hop_seconds) and math.isfinite(hop_seconds) and MIN_HOP_SECONDS <= hop_seconds <= MAX_HOP_SECONDS,
-         "hop_seconds", hop_seconds, f"a number of seconds in [{MIN_HOP_SECONDS:g}, {MAX_HOP_SECONDS:g}]")
-    need(_number(min_seconds) and math.isfinite(min_seconds) and min_seconds >= 0,
-         "min_seconds", min_seconds, "a finite number of seconds >= 0")
-    need(_integer(chunk_slices) and 1 <= chunk_slices <= MAX_CHUNK_SLICES,
-         "chunk_slices", chunk_slices, f"an integer in [1, {MAX_CHUNK_SLICES}]")
+    need(
+        _number(slice_seconds) and math.isfinite(slice_seconds) and 0 < slice_seconds <= MAX_SLICE_SECONDS,
+        "slice_seconds",
+        slice_seconds,
+        f"a number of seconds in (0, {MAX_SLICE_SECONDS:g}]",
+    )
+    need(
+        _number(hop_seconds) and math.isfinite(hop_seconds) and MIN_HOP_SECONDS <= hop_seconds <= MAX_HOP_SECONDS,
+        "hop_seconds",
+        hop_seconds,
+        f"a number of seconds in [{MIN_HOP_SECONDS:g}, {MAX_HOP_SECONDS:g}]",
+    )
+    need(
+        _number(min_seconds) and math.isfinite(min_seconds) and min_seconds >= 0,
+        "min_seconds",
+        min_seconds,
+        "a finite number of seconds >= 0",
+    )
+    need(
+        _integer(chunk_slices) and 1 <= chunk_slices <= MAX_CHUNK_SLICES,
+        "chunk_slices",
+        chunk_slices,
+        f"an integer in [1, {MAX_CHUNK_SLICES}]",
+    )
     need(_integer(workers) and 0 <= workers <= MAX_WORKERS, "workers", workers, f"an integer in [0, {MAX_WORKERS}]")
-    need(silence_db is None or (_number(silence_db) and math.isfinite(silence_db) and silence_db <= 0),
-         "silence_db", silence_db, "None or a finite level in dBFS <= 0")
+    need(
+        silence_db is None or (_number(silence_db) and math.isfinite(silence_db) and silence_db <= 0),
+        "silence_db",
+        silence_db,
+        "None or a finite level in dBFS <= 0",
+    )
     need(isinstance(timelines, bool), "timelines", timelines, "true or false")
 
 
@@ -265,18 +314,50 @@ def embed_dataset(
     ds = data if isinstance(data, Dataset) else open_dataset(data)
     out = Path(out)
     with FolderLock(out, "tunespace embed"):
-        return _embed(model, bundle, ds, out, slice_seconds=slice_seconds, hop_seconds=hop_seconds,
-                      chunk_slices=chunk_slices, timelines=timelines, min_seconds=min_seconds, silence_db=silence_db,
-                      workers=workers, progress=progress, stop_after=stop_after)
+        return _embed(
+            model,
+            bundle,
+            ds,
+            out,
+            slice_seconds=slice_seconds,
+            hop_seconds=hop_seconds,
+            chunk_slices=chunk_slices,
+            timelines=timelines,
+            min_seconds=min_seconds,
+            silence_db=silence_db,
+            workers=workers,
+            progress=progress,
+            stop_after=stop_after,
+        )
 
 
-def _embed(model: Model, encoder: EncoderBundle, ds: Dataset, out: Path, *, slice_seconds: float, hop_seconds: float,
-           chunk_slices: int, timelines: bool, min_seconds: float, silence_db: float | None, workers: int,
-           progress: bool, stop_after: int | None) -> EmbeddingSet | None:
-    settings = {"model": {k: v for k, v in encoder.meta.items() if k != "train_config"}, "frontend": encoder.frontend,
-                "slice_seconds": slice_seconds, "hop_seconds": hop_seconds, "timelines": timelines,
-                "min_seconds": min_seconds, "silence_db": silence_db,
-                "dataset": str(getattr(ds, "root", "")), "n_tracks": len(ds)}
+def _embed(
+    model: Model,
+    encoder: EncoderBundle,
+    ds: Dataset,
+    out: Path,
+    *,
+    slice_seconds: float,
+    hop_seconds: float,
+    chunk_slices: int,
+    timelines: bool,
+    min_seconds: float,
+    silence_db: float | None,
+    workers: int,
+    progress: bool,
+    stop_after: int | None,
+) -> EmbeddingSet | None:
+    settings = {
+        "model": {k: v for k, v in encoder.meta.items() if k != "train_config"},
+        "frontend": encoder.frontend,
+        "slice_seconds": slice_seconds,
+        "hop_seconds": hop_seconds,
+        "timelines": timelines,
+        "min_seconds": min_seconds,
+        "silence_db": silence_db,
+        "dataset": str(getattr(ds, "root", "")),
+        "n_tracks": len(ds),
+    }
     digest = config_hash(settings)
     parts = out / PARTS
     manifest = parts / "manifest.json"
@@ -285,8 +366,11 @@ def _embed(model: Model, encoder: EncoderBundle, ds: Dataset, out: Path, *, slic
     parts.mkdir(parents=True, exist_ok=True)
     write_json(manifest, {"digest": digest, "settings": settings})
 
-    todo = [(i, t) for i, t in enumerate(ds.tracks)
-            if not (parts / f"{_part_name(t.id)}.npz").is_file() and not (parts / f"{_part_name(t.id)}.err").is_file()]
+    todo = [
+        (i, t)
+        for i, t in enumerate(ds.tracks)
+        if not (parts / f"{_part_name(t.id)}.npz").is_file() and not (parts / f"{_part_name(t.id)}.err").is_file()
+    ]
     stream = _SliceStream(todo, model.sample_rate, slice_seconds, hop_seconds, chunk_slices, min_seconds)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(workers, len(todo)) if todo else 0)
     pending: dict[int, list[np.ndarray]] = {}
@@ -312,9 +396,11 @@ def _embed(model: Model, encoder: EncoderBundle, ds: Dataset, out: Path, *, slic
                     peak = peaks.pop(idx, 0.0)
                     peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
                     if silence_db is not None and peak_db < silence_db:
-                        write_text(parts / f"{_part_name(track.id)}.err",
-                                   f"{track.path}\tsilent: peak {peak_db:.1f} dBFS, below {silence_db:g} dBFS "
-                                   "(embed it anyway with --keep-silent)\n")
+                        write_text(
+                            parts / f"{_part_name(track.id)}.err",
+                            f"{track.path}\tsilent: peak {peak_db:.1f} dBFS, below {silence_db:g} dBFS "
+                            "(embed it anyway with --keep-silent)\n",
+                        )
                     elif not np.isfinite(tl).all():
                         write_text(parts / f"{_part_name(track.id)}.err", f"{track.path}\tnon-finite embedding\n")
                     else:
@@ -366,7 +452,9 @@ def _save_part(path: Path, timeline: np.ndarray) -> None:
             np.savez(f, timeline=timeline)
 
 
-def _assemble(ds: Dataset, out: Path, parts: Path, encoder: EncoderBundle, settings: dict, timelines: bool) -> EmbeddingSet:
+def _assemble(
+    ds: Dataset, out: Path, parts: Path, encoder: EncoderBundle, settings: dict, timelines: bool
+) -> EmbeddingSet:
     ids, rows, errors, tls = [], [], [], {}
     for t in ds.tracks:
         p = parts / f"{_part_name(t.id)}.npz"
@@ -384,8 +472,15 @@ def _assemble(ds: Dataset, out: Path, parts: Path, encoder: EncoderBundle, setti
     errors += _problem_rows(ds)
     dim = rows[0].shape[0] if rows else 0
     vectors = np.stack(rows) if rows else np.zeros((0, dim), np.float32)
-    meta = {"tunespace_version": __version__, **settings, "dim": int(dim), "n_embedded": len(ids), "n_errors": len(errors),
-            "track_embedding": "mean of slice embeddings", "slice_standardisation": "zero mean, unit variance per slice"}
+    meta = {
+        "tunespace_version": __version__,
+        **settings,
+        "dim": int(dim),
+        "n_embedded": len(ids),
+        "n_errors": len(errors),
+        "track_embedding": "mean of slice embeddings",
+        "slice_standardisation": "zero mean, unit variance per slice",
+    }
     emb = EmbeddingSet(ids=ids, vectors=vectors, meta=meta, errors=errors, name=out.name)
     write_embeddings(out, emb)
     # Timelines: written aside, then swapped in whole, so that the folder never holds the

@@ -62,9 +62,7 @@ class EmbeddingSet:
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.ids):
-            raise UsageError(
-                f"embeddings of shape {self.vectors.shape} do not match {len(self.ids)} ids"
-            )
+            raise UsageError(f"embeddings of shape {self.vectors.shape} do not match {len(self.ids)} ids")
         if len(set(self.ids)) != len(self.ids):
             raise UsageError("embedding ids are not unique")
 
@@ -132,8 +130,10 @@ def check_files(path: str | Path, meta: dict[str, Any], verify: bool = True) -> 
         elif verify and file_digest(p)["sha256"] != rec.get("sha256"):
             why = "has other contents"
         if why:
-            raise UsageError(f"{path}: {name} {why} than meta.json records: the folder mixes files of two "
-                             "writes (interrupted, or two writers); rerun the command that wrote it")
+            raise UsageError(
+                f"{path}: {name} {why} than meta.json records: the folder mixes files of two "
+                "writes (interrupted, or two writers); rerun the command that wrote it"
+            )
 
 
 def read_embeddings(path: str | Path, mmap: bool = True, verify: bool = True) -> EmbeddingSet:
@@ -152,8 +152,9 @@ def read_embeddings(path: str | Path, mmap: bool = True, verify: bool = True) ->
         if not (path / name).is_file():
             raise UsageError(f"{path}: not an embeddings folder (missing {name})")
     if not (path / META).is_file():
-        raise UsageError(f"{path}: incomplete embeddings folder (no {META}, which is written last); "
-                         "rerun the command that wrote it")
+        raise UsageError(
+            f"{path}: incomplete embeddings folder (no {META}, which is written last); rerun the command that wrote it"
+        )
     try:
         meta = read_json(path / META)
     except ValueError:
@@ -164,7 +165,10 @@ def read_embeddings(path: str | Path, mmap: bool = True, verify: bool = True) ->
     try:
         vectors = np.load(path / EMBEDDINGS, mmap_mode="r" if mmap else None)
     except ValueError as e:
-        raise UsageError(f"{path}: {EMBEDDINGS} is not a readable .npy file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise UsageError(
+            f"{path}: {EMBEDDINGS} is not a readable .npy file "
+            f"({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        ) from None
     ids = [i.rstrip("\r") for i in (path / IDS).read_text(encoding="utf-8").split("\n")]
     if ids and ids[-1] == "":
         ids.pop()

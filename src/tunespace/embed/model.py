@@ -51,8 +51,9 @@ def slice_starts(duration_s: float, slice_s: float, hop_s: float) -> list[float]
     return [i * hop_s for i in range(n)]
 
 
-def cut_slices(x: np.ndarray, starts_s: Sequence[float], sample_rate: int, slice_s: float,
-               origin_s: float = 0.0) -> np.ndarray:
+def cut_slices(
+    x: np.ndarray, starts_s: Sequence[float], sample_rate: int, slice_s: float, origin_s: float = 0.0
+) -> np.ndarray:
     """The slices of ``x`` starting at ``starts_s``, zero-padded at the end where ``x`` is short.
 
     Args:
@@ -99,8 +100,9 @@ class Model:
         device: torch device for the front end and the encoder.
     """
 
-    def __init__(self, bundle: Any, slice_seconds: float = 3.0, hop_seconds: float = 2.0,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, bundle: Any, slice_seconds: float = 3.0, hop_seconds: float = 2.0, device: torch.device | str = "cpu"
+    ) -> None:
         from ..features import FrontEnd, LogMel
 
         for name, v in (("slice_seconds", slice_seconds), ("hop_seconds", hop_seconds)):
@@ -157,7 +159,9 @@ class Model:
         return np.concatenate(out, axis=0).astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ waveforms
-    def prepare(self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None) -> np.ndarray:
+    def prepare(
+        self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None
+    ) -> np.ndarray:
         """``audio`` as float32 mono at :attr:`sample_rate`.
 
         Args:
@@ -189,7 +193,9 @@ class Model:
             x = soxr.resample(x, int(sample_rate), self.sample_rate, quality=RESAMPLE_QUALITY).astype(np.float32)
         return np.ascontiguousarray(x)
 
-    def timeline(self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None) -> Timeline:
+    def timeline(
+        self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None
+    ) -> Timeline:
         """Slice embeddings ``(T, D)`` of ``audio`` with their centre times (s)."""
         x = self.prepare(audio, sample_rate, channels_first)
         starts = slice_starts(len(x) / self.sample_rate, self.slice_seconds, self.hop_seconds)
@@ -197,12 +203,15 @@ class Model:
         times = np.asarray(starts, dtype=np.float64) + self.slice_seconds / 2
         return Timeline(times, emb)
 
-    def embed(self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None) -> np.ndarray:
+    def embed(
+        self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None
+    ) -> np.ndarray:
         """The track embedding ``(D,)`` float32: the mean of the timeline."""
         return track_embedding(self.timeline(audio, sample_rate, channels_first).embeddings)
 
-    def embed_batch(self, audios: Sequence[np.ndarray | torch.Tensor] | np.ndarray | torch.Tensor,
-                    sample_rate: int) -> np.ndarray:
+    def embed_batch(
+        self, audios: Sequence[np.ndarray | torch.Tensor] | np.ndarray | torch.Tensor, sample_rate: int
+    ) -> np.ndarray:
         """Track embeddings ``(B, D)`` of several waveforms (each as :meth:`embed` gives it).
 
         Args:
@@ -242,8 +251,9 @@ def track_embedding(timeline: np.ndarray) -> np.ndarray:
     return timeline.astype(np.float64).mean(axis=0).astype(np.float32)
 
 
-def load_model(path: str | Path, *, device: torch.device | str = "cpu", slice_seconds: float = 3.0,
-               hop_seconds: float = 2.0) -> Model:
+def load_model(
+    path: str | Path, *, device: torch.device | str = "cpu", slice_seconds: float = 3.0, hop_seconds: float = 2.0
+) -> Model:
     """Load a trained model to embed audio from Python.
 
     Args:
@@ -266,9 +276,8 @@ def load_model(path: str | Path, *, device: torch.device | str = "cpu", slice_se
         v = model.embed(audio, sr)               # (D,)
         tl = model.timeline(audio, sr)           # tl.times_s (T,), tl.embeddings (T, D)
     """
-    from .extract import load_encoder, random_encoder
-
     from .. import pretrained
+    from .extract import load_encoder, random_encoder
 
     spec = str(path)
     if spec.startswith(pretrained.PREFIX):

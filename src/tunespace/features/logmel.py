@@ -109,8 +109,14 @@ class LogMel(torch.nn.Module):
         c = self.config
         self.register_buffer("window", torch.hann_window(c.win_length, periodic=True), persistent=False)
         fb = librosa.filters.mel(
-            sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.f_min, fmax=c.f_max,
-            htk=c.htk, norm=c.mel_norm, dtype=np.float32,
+            sr=c.sample_rate,
+            n_fft=c.n_fft,
+            n_mels=c.n_mels,
+            fmin=c.f_min,
+            fmax=c.f_max,
+            htk=c.htk,
+            norm=c.mel_norm,
+            dtype=np.float32,
         )
         self.register_buffer("filterbank", torch.from_numpy(fb), persistent=False)
 
@@ -127,8 +133,14 @@ class LogMel(torch.nn.Module):
         if squeeze:
             wave = wave.unsqueeze(0)
         spec = torch.stft(
-            wave.float(), n_fft=c.n_fft, hop_length=c.hop_length, win_length=c.win_length,
-            window=self.window, center=c.center, pad_mode=c.pad_mode, return_complex=True,
+            wave.float(),
+            n_fft=c.n_fft,
+            hop_length=c.hop_length,
+            win_length=c.win_length,
+            window=self.window,
+            center=c.center,
+            pad_mode=c.pad_mode,
+            return_complex=True,
         )
         if c.power == 2.0:
             out = spec.real.square() + spec.imag.square()

@@ -84,13 +84,18 @@ def per_query_terms(
         }
     if kind == "categorical":
         codes, _ = encode(values)
-        return {"": (M.agreement_curve(M.categorical_scores(codes, neighbours), ks),
-                     M.categorical_chance(codes, groups))}
+        return {
+            "": (M.agreement_curve(M.categorical_scores(codes, neighbours), ks), M.categorical_chance(codes, groups))
+        }
     raise UsageError(f"no agreement measure for properties of kind {kind!r}")
 
 
 def summarise(
-    agreement: np.ndarray, chance: np.ndarray, ks: list[int], n_boot: int, rng: np.random.Generator,
+    agreement: np.ndarray,
+    chance: np.ndarray,
+    ks: list[int],
+    n_boot: int,
+    rng: np.random.Generator,
     null: dict[int, tuple[float, float]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """k -> {agreement, chance, locality, agreement_ci, locality_ci, n_queries, null_mean,
@@ -122,8 +127,9 @@ def summarise(
 NULL_DIM = 32
 
 
-def _selections(aligned: LabelTable, properties: list[str], group_values: np.ndarray | None,
-                skipped: dict[str, str]) -> list[tuple[str, str, np.ndarray]]:
+def _selections(
+    aligned: LabelTable, properties: list[str], group_values: np.ndarray | None, skipped: dict[str, str]
+) -> list[tuple[str, str, np.ndarray]]:
     """(property, kind, selected rows) of each measurable property; the others go to ``skipped``."""
     out = []
     for p in properties:
@@ -142,8 +148,9 @@ def _selections(aligned: LabelTable, properties: list[str], group_values: np.nda
     return out
 
 
-def _prepare(emb_ids: list[str] | None, labels: LabelTable, properties: list[str] | None, groups: str | None,
-             ks: list[int]) -> tuple[LabelTable, list[str], np.ndarray | None]:
+def _prepare(
+    emb_ids: list[str] | None, labels: LabelTable, properties: list[str] | None, groups: str | None, ks: list[int]
+) -> tuple[LabelTable, list[str], np.ndarray | None]:
     if not ks or ks[0] < 1:
         raise UsageError(f"--k: neighbourhood sizes must be positive integers, got {ks}")
     if properties is None:
@@ -309,11 +316,17 @@ def locality_profile(
         UsageError: unknown property, k larger than the labelled items allow, or no property
             with a locality measure (one line; the CLI exits 2).
     """
-    t = locality_terms(emb, labels, ks, properties, groups=groups, seed=seed, method=method, backend=backend,
-                       chunk_size=chunk_size)
+    t = locality_terms(
+        emb, labels, ks, properties, groups=groups, seed=seed, method=method, backend=backend, chunk_size=chunk_size
+    )
     ks = t["ks"]
-    null = (null_locality(t["labels"], ks, properties, groups=groups, replicates=null_replicates, seed=seed,
-                          backend=backend) if null_replicates > 0 else {})
+    null = (
+        null_locality(
+            t["labels"], ks, properties, groups=groups, replicates=null_replicates, seed=seed, backend=backend
+        )
+        if null_replicates > 0
+        else {}
+    )
     out = {}
     for name, term in t["terms"].items():
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])

@@ -31,8 +31,23 @@ from ..files import atomic_path, read_json, write_json, write_text
 FORMAT = "tunespace-locality/2"
 #: Columns of locality.csv (``property``: the label column; ``measure``: how agreement is
 #: scored, e.g. ``key`` exact or ``key_graded``; empty cells: not computed).
-CSV_COLUMNS = ("set", "property", "measure", "kind", "k", "agreement", "chance", "locality", "locality_ci_low",
-               "locality_ci_high", "agreement_ci_low", "agreement_ci_high", "null_mean", "null_sd", "n_queries")
+CSV_COLUMNS = (
+    "set",
+    "property",
+    "measure",
+    "kind",
+    "k",
+    "agreement",
+    "chance",
+    "locality",
+    "locality_ci_low",
+    "locality_ci_high",
+    "agreement_ci_low",
+    "agreement_ci_high",
+    "null_mean",
+    "null_sd",
+    "n_queries",
+)
 
 
 def read_locality(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -63,14 +78,25 @@ def locality_rows(profiles: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     for name, prof in profiles.items():
         for measure, by_k in prof["properties"].items():
             for k, r in sorted(by_k.items(), key=lambda kv: int(kv[0])):
-                rows.append({
-                    "set": name, "property": _property_of(prof, measure), "measure": measure,
-                    "kind": prof.get("kinds", {}).get(measure), "k": int(k), "agreement": r["agreement"],
-                    "chance": r["chance"], "locality": r["locality"],
-                    "locality_ci_low": r["locality_ci"][0], "locality_ci_high": r["locality_ci"][1],
-                    "agreement_ci_low": r["agreement_ci"][0], "agreement_ci_high": r["agreement_ci"][1],
-                    "null_mean": r.get("null_mean"), "null_sd": r.get("null_sd"), "n_queries": r["n_queries"],
-                })
+                rows.append(
+                    {
+                        "set": name,
+                        "property": _property_of(prof, measure),
+                        "measure": measure,
+                        "kind": prof.get("kinds", {}).get(measure),
+                        "k": int(k),
+                        "agreement": r["agreement"],
+                        "chance": r["chance"],
+                        "locality": r["locality"],
+                        "locality_ci_low": r["locality_ci"][0],
+                        "locality_ci_high": r["locality_ci"][1],
+                        "agreement_ci_low": r["agreement_ci"][0],
+                        "agreement_ci_high": r["agreement_ci"][1],
+                        "null_mean": r.get("null_mean"),
+                        "null_sd": r.get("null_sd"),
+                        "n_queries": r["n_queries"],
+                    }
+                )
     return rows
 
 
@@ -92,8 +118,12 @@ def markdown_table(profiles: dict[str, dict[str, Any]]) -> str:
     for p in profiles.values():
         measures += [m for m in p["properties"] if m not in measures]
         ks += [k for k in p["ks"] if k not in ks]
-    with_null = any(r.get("null_sd") is not None for p in profiles.values() for byk in p["properties"].values()
-                    for r in byk.values())
+    with_null = any(
+        r.get("null_sd") is not None
+        for p in profiles.values()
+        for byk in p["properties"].values()
+        for r in byk.values()
+    )
     head = ["measure", "k"] + [f"{n} {c}" for n in names for c in ("A", "C", "L [95% CI]")]
     head += ["null SD"] if with_null else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -126,9 +156,11 @@ def write_locality_report(
     write_json(out / "join.json", {n: p["join"] for n, p in profiles.items()})
     write_json(out / "config.json", config or {})
     text = "# Locality of embedding neighbourhoods\n\n"
-    text += ("A = agreement, C = chance, L = (A - C) / (1 - C) with its 95 % bootstrap interval over queries"
-             " (definitions: docs/metrics.md in the tunespace repository). Null SD: standard deviation of L for"
-             " random embeddings of the same items (the noise floor a difference of L should be judged against).\n\n")
+    text += (
+        "A = agreement, C = chance, L = (A - C) / (1 - C) with its 95 % bootstrap interval over queries"
+        " (definitions: docs/metrics.md in the tunespace repository). Null SD: standard deviation of L for"
+        " random embeddings of the same items (the noise floor a difference of L should be judged against).\n\n"
+    )
     for n, p in profiles.items():
         j = p["join"]
         text += (
@@ -160,8 +192,9 @@ def plot_locality(path: str | Path, profiles: dict[str, dict[str, Any]]) -> None
         measures += [m for m in p["properties"] if m not in measures]
         ks += [k for k in p["ks"] if k not in ks]
     ks = sorted(ks)
-    fig, axes = plt.subplots(1, len(ks), figsize=(max(4.0, 1.2 * len(measures)) * len(ks) / 1.5, 3.6),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(ks), figsize=(max(4.0, 1.2 * len(measures)) * len(ks) / 1.5, 3.6), squeeze=False, sharey=True
+    )
     width = 0.8 / max(1, len(names))
     x = np.arange(len(measures))
     for ax, k in zip(axes[0], ks):

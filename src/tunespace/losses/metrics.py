@@ -33,8 +33,7 @@ def alignment(z_a: torch.Tensor, z_b: torch.Tensor, alpha: float = 2.0) -> torch
         raise ConfigError(f"alignment alpha must be > 0, got {alpha}")
     if z_a.ndim != 2 or z_a.shape != z_b.shape:
         raise UsageError(
-            f"alignment expects two (N, D) tensors of equal shape, got "
-            f"{tuple(z_a.shape)} and {tuple(z_b.shape)}"
+            f"alignment expects two (N, D) tensors of equal shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
         )
     d = (F.normalize(z_a, dim=1) - F.normalize(z_b, dim=1)).norm(dim=1)
     return d.pow(alpha).mean()

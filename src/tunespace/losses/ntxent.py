@@ -40,8 +40,7 @@ def _check(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> None:
         raise ConfigError(f"NT-Xent temperature must be > 0, got {temperature}")
     if z_a.ndim != 2 or z_a.shape != z_b.shape or z_a.shape[0] < 1:
         raise UsageError(
-            f"NT-Xent expects two (N>=1, D) tensors of equal shape, got "
-            f"{tuple(z_a.shape)} and {tuple(z_b.shape)}"
+            f"NT-Xent expects two (N>=1, D) tensors of equal shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
         )
 
 
@@ -89,8 +88,7 @@ def nt_xent(
     self_idx = torch.cat([offset + local, total + offset + local])
     pos_idx = torch.cat([total + offset + local, offset + local])
     rows = torch.arange(2 * n, device=z_a.device)
-    logits = logits.index_put((rows, self_idx), torch.tensor(float("-inf"), device=z_a.device,
-                                                             dtype=logits.dtype))
+    logits = logits.index_put((rows, self_idx), torch.tensor(float("-inf"), device=z_a.device, dtype=logits.dtype))
     loss_sum = F.cross_entropy(logits, pos_idx, reduction="sum")
     return loss_sum * (world / (2.0 * total))
 

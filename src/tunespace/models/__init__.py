@@ -5,12 +5,12 @@
 Inputs ``(B, 1, n_mels, T)`` standardised log-mel; outputs ``(B, embedding_dim)``.
 """
 
+from . import sfnfnet as _sfnfnet  # noqa: F401  (registers "sfnfnet_f0")
+from . import small as _small  # noqa: F401  (registers "small")
 from .base import Encoder
 from .contrastive import ContrastiveModel, build_model
 from .projector import Projector
 from .registry import build_encoder, list_encoders, register_encoder
-from . import sfnfnet as _sfnfnet  # noqa: F401  (registers "sfnfnet_f0")
-from . import small as _small  # noqa: F401  (registers "small")
 
 __all__ = [
     "ContrastiveModel",

@@ -35,12 +35,7 @@ class Encoder(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`UsageError` unless ``x`` has shape ``(B, 1, n_mels, T >= min_frames)``."""
-        if (
-            x.ndim != 4
-            or x.shape[1] != 1
-            or x.shape[2] != self.n_mels
-            or x.shape[3] < self.min_frames
-        ):
+        if x.ndim != 4 or x.shape[1] != 1 or x.shape[2] != self.n_mels or x.shape[3] < self.min_frames:
             raise UsageError(
                 f"encoder '{self.name}': expected input (B, 1, {self.n_mels}, "
                 f"T>={self.min_frames}), got {tuple(x.shape)}"

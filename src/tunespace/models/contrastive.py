@@ -29,10 +29,7 @@ class ContrastiveModel(nn.Module):
     def __init__(self, encoder: Encoder, projector: Projector) -> None:
         super().__init__()
         if projector.in_dim != encoder.embedding_dim:
-            raise ConfigError(
-                f"projector in_dim {projector.in_dim} != encoder embedding_dim "
-                f"{encoder.embedding_dim}"
-            )
+            raise ConfigError(f"projector in_dim {projector.in_dim} != encoder embedding_dim {encoder.embedding_dim}")
         self.encoder = encoder
         self.projector = projector
 
@@ -57,6 +54,7 @@ def build_model(cfg: dict[str, Any]) -> ContrastiveModel:
     m = cfg["model"]
     n_mels = int(cfg.get("frontend", {}).get("n_mels", 96))
     encoder = build_encoder(m["encoder"], n_mels=n_mels, **m.get("encoder_args", {}))
-    projector = Projector(encoder.embedding_dim, hidden_dims=tuple(m["projector"]["hidden_dims"]),
-                          out_dim=m["projector"]["out_dim"])
+    projector = Projector(
+        encoder.embedding_dim, hidden_dims=tuple(m["projector"]["hidden_dims"]), out_dim=m["projector"]["out_dim"]
+    )
     return ContrastiveModel(encoder, projector)

@@ -70,9 +70,7 @@ class WSConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in, F, T) -> (B, out, F', T')``."""
-        return F.conv2d(
-            x, self.standardized_weight(), self.bias, self.stride, self.padding, 1, self.groups
-        )
+        return F.conv2d(x, self.standardized_weight(), self.bias, self.stride, self.padding, 1, self.groups)
 
 
 class ScaledGELU(nn.Module):

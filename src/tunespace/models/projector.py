@@ -14,7 +14,7 @@ Built from torch layers; nothing written by hand beyond the stacking.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -8,7 +8,8 @@ call, so a misspelt option fails as a one-line :class:`tunespace.errors.ConfigEr
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..errors import ConfigError
 from .base import Encoder
@@ -48,9 +49,7 @@ def build_encoder(name: str, n_mels: int = 96, **kwargs: Any) -> Encoder:
         ConfigError: unknown name, unknown option, or an option value out of range.
     """
     if name not in _REGISTRY:
-        raise ConfigError(
-            f"unknown encoder '{name}'; known encoders: {', '.join(list_encoders())}"
-        )
+        raise ConfigError(f"unknown encoder '{name}'; known encoders: {', '.join(list_encoders())}")
     factory = _REGISTRY[name]
     try:
         inspect.signature(factory).bind(n_mels=n_mels, **kwargs)

@@ -23,8 +23,8 @@ Structure (input ``(B, 1, F=96, T)``, layout ``(B, C, F, T)``):
   output width, two grouped convs (1x3 over time with the stride, then 3x1 over frequency:
   DeepMind's slow-fast defaults ``kernel_shape=(3, 1)``, ``second_conv_kernel_shape=(1, 3)``
   in their (T, F) layout; DeepMind's per-stage kernel and stem patterns live in a variant
-  table we did not have, so the stem above is NFNet's image stem), squeeze-excite (ratio 0.5, output x2), skip-init gain (scalar,
-  init 0), stochastic depth (rate 0.1 x block index / 12), ``alpha = 0.2`` and
+  table we did not have, so the stem above is NFNet's image stem), squeeze-excite (ratio
+  0.5, output x2), skip-init gain (scalar, init 0), stochastic depth (rate 0.1 x block index / 12), ``alpha = 0.2`` and
   ``beta = 1 / expected_std`` with ``expected_std`` reset to 1 at each stage's first block
   and grown by ``alpha**2`` in variance after each block.
 * **Fast-to-slow fusion** before each of the 4 stages: a WS conv over time (kernel 7,
@@ -60,7 +60,7 @@ Not bit-exact with the JAX original: PyTorch pads "SAME" convolutions symmetrica
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -140,9 +140,7 @@ class NFPath(nn.Module):
                 expected_std = (expected_std**2 + alpha**2) ** 0.5
             self.stages.append(nn.Sequential(*blocks))
         self.out_channels = ch
-        self.final = (
-            nn.Sequential(WSConv2d(ch, ch, 1), act()) if final_conv else nn.Identity()
-        )
+        self.final = nn.Sequential(WSConv2d(ch, ch, 1), act()) if final_conv else nn.Identity()
 
 
 class FuseFastToSlow(nn.Module):
@@ -200,14 +198,9 @@ class SFNFNetF0(Encoder):
         if int(time_ratio) < 1:
             raise ConfigError(f"encoder 'sfnfnet_f0': time_ratio must be >= 1, got {time_ratio}")
         if not 0.0 <= float(stochdepth_rate) < 1.0:
-            raise ConfigError(
-                f"encoder 'sfnfnet_f0': stochdepth_rate must be in [0, 1), got {stochdepth_rate}"
-            )
+            raise ConfigError(f"encoder 'sfnfnet_f0': stochdepth_rate must be in [0, 1), got {stochdepth_rate}")
         if int(fusion_channel_ratio) < 1:
-            raise ConfigError(
-                "encoder 'sfnfnet_f0': fusion_channel_ratio must be >= 1, "
-                f"got {fusion_channel_ratio}"
-            )
+            raise ConfigError(f"encoder 'sfnfnet_f0': fusion_channel_ratio must be >= 1, got {fusion_channel_ratio}")
         super().__init__(
             n_mels=n_mels,
             embedding_dim=SLOW_WIDTHS[-1] + FAST_WIDTHS[-1],
@@ -216,12 +209,21 @@ class SFNFNetF0(Encoder):
         self.time_ratio = int(time_ratio)
         fuse_ch = [int(fusion_channel_ratio) * FAST_WIDTHS[0] * m for m in (1, 4, 8, 16)]
         self.fast = NFPath(
-            1, FAST_WIDTHS, group_size=16, alpha=alpha,
-            stochdepth_rate=stochdepth_rate, final_conv=final_conv,
+            1,
+            FAST_WIDTHS,
+            group_size=16,
+            alpha=alpha,
+            stochdepth_rate=stochdepth_rate,
+            final_conv=final_conv,
         )
         self.slow = NFPath(
-            1, SLOW_WIDTHS, group_size=128, extra_in=fuse_ch, alpha=alpha,
-            stochdepth_rate=stochdepth_rate, final_conv=final_conv,
+            1,
+            SLOW_WIDTHS,
+            group_size=128,
+            extra_in=fuse_ch,
+            alpha=alpha,
+            stochdepth_rate=stochdepth_rate,
+            final_conv=final_conv,
         )
         fast_in = [self.fast.stem_channels, *FAST_WIDTHS[:-1]]
         self.fusions = nn.ModuleList(

@@ -7,9 +7,9 @@ Why this shape:
   stem convolution sees all ``n_mels`` bands of each frame as channels, so every later
   feature can depend on the exact mel bin of a partial (key / pitch-class content).
 * **Tempo is reachable.** After the stem (a stride-2 convolution, then max-pooling by 2,
-  which keeps onset peaks) the frame rate is 40 ms; residual blocks with dilations 1, 2, 4, ..., 2**(depth-1) (default depth 6:
-  lags of 40 ms to 1.28 s, receptive field ~5 s > the 3 s excerpt) compare a frame with
-  frames one beat period away, so periodicity of onsets (60-180 BPM: 8-25 frames) can be
+  which keeps onset peaks) the frame rate is 40 ms; residual blocks with dilations 1, 2, 4,
+  ..., 2**(depth-1) (default depth 6: lags of 40 ms to 1.28 s, receptive field ~5 s > the 3 s
+  excerpt) compare a frame with frames one beat period away, so periodicity of onsets (60-180 BPM: 8-25 frames) can be
   detected by a single depthwise tap pattern; time statistics pooling (mean and standard
   deviation over time) keeps how strongly and how regularly features fire.
 * **Timbre** is the spectral envelope, directly visible to the stem.
@@ -74,9 +74,7 @@ class _DilatedDepthwise(nn.Module):
 class _DilatedBlock(nn.Module):
     """Pre-activation residual block over time: depthwise dilated conv + pointwise MLP."""
 
-    def __init__(
-        self, width: int, dilation: int, kernel_size: int, expansion: int, norm_groups: int
-    ) -> None:
+    def __init__(self, width: int, dilation: int, kernel_size: int, expansion: int, norm_groups: int) -> None:
         super().__init__()
         hidden = width * expansion
         self.norm1 = nn.GroupNorm(_groups(width, norm_groups), width)
@@ -106,8 +104,9 @@ class _RhythmBranch(nn.Module):
     Written by hand: a fixed autocorrelation on learned onset functions (no library layer).
     """
 
-    def __init__(self, n_mels: int, channels: int, out_dim: int, min_lag: int = 20, max_lag: int = 160,
-                 hop: int = 1) -> None:
+    def __init__(
+        self, n_mels: int, channels: int, out_dim: int, min_lag: int = 20, max_lag: int = 160, hop: int = 1
+    ) -> None:
         super().__init__()
         self.onset = nn.Conv1d(n_mels, channels, 3, padding=1)
         self.hop = int(hop)
@@ -201,10 +200,7 @@ class SmallEncoder(Encoder):
             nn.MaxPool1d(2, ceil_mode=True),  # keeps onset peaks
         )
         self.blocks = nn.Sequential(
-            *[
-                _DilatedBlock(width, 2**i, kernel_size, expansion, norm_groups)
-                for i in range(depth)
-            ]
+            *[_DilatedBlock(width, 2**i, kernel_size, expansion, norm_groups) for i in range(depth)]
         )
         self.final_norm = nn.GroupNorm(g, width)
         self.act = nn.GELU()

@@ -38,7 +38,7 @@ def path_of(name: str) -> Path:
     Raises:
         UsageError: no such model (the message lists those available).
     """
-    name = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    name = name[len(PREFIX) :] if name.startswith(PREFIX) else name
     p = FOLDER / f"{name}.pt"
     if not name or "/" in name or not p.is_file():
         have = ", ".join(available()) or "none installed"
@@ -68,11 +68,20 @@ def load_bundle(name: str, device: torch.device | str = "cpu") -> Any:
     state = load_state(name)
     cfg = state["config"]
     m = cfg["model"]
-    enc = build_encoder(m["encoder"], n_mels=int(cfg.get("frontend", {}).get("n_mels", 96)), **m.get("encoder_args", {}))
+    enc = build_encoder(
+        m["encoder"], n_mels=int(cfg.get("frontend", {}).get("n_mels", 96)), **m.get("encoder_args", {})
+    )
     enc.load_state_dict(state["encoder"])
-    meta = {"kind": "pretrained", "name": state["name"], "checkpoint": f"{PREFIX}{state['name']}",
-            "encoder": m["encoder"], "augment": cfg.get("augment"), "seed": cfg.get("seed"),
-            "card": state.get("card", {}), "train_config": cfg}
+    meta = {
+        "kind": "pretrained",
+        "name": state["name"],
+        "checkpoint": f"{PREFIX}{state['name']}",
+        "encoder": m["encoder"],
+        "augment": cfg.get("augment"),
+        "seed": cfg.get("seed"),
+        "card": state.get("card", {}),
+        "train_config": cfg,
+    }
     return EncoderBundle(enc.to(device).eval(), dict(cfg.get("frontend", {})), meta)
 
 
@@ -88,10 +97,16 @@ def export(run: str | Path, name: str, out_dir: str | Path = FOLDER, card: dict[
         raise UsageError(f"pretrained model name {name!r}: use letters, digits, '+', '-' or '_'")
     ckpt = resolve_checkpoint(run)
     state = load_checkpoint(ckpt)
-    enc = {k[len("encoder."):]: v.clone() for k, v in state["model"].items() if k.startswith("encoder.")}
+    enc = {k[len("encoder.") :]: v.clone() for k, v in state["model"].items() if k.startswith("encoder.")}
     out = Path(out_dir) / f"{name}.pt"
-    payload = {"format": FORMAT, "version": VERSION, "name": name, "encoder": enc, "config": state["config"],
-               "card": {"step": int(state["step"]), **(card or {})}}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": name,
+        "encoder": enc,
+        "config": state["config"],
+        "card": {"step": int(state["step"]), **(card or {})},
+    }
     with atomic_path(out) as tmp:
         torch.save(payload, tmp)
     return out

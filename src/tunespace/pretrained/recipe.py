@@ -40,8 +40,15 @@ POLICIES = ("none", "ts", "ps")
 #: thread: on a busy machine, torch's spinning intra-op threads cost far more than they give.
 TRAIN: dict[str, Any] = {
     "model": {"encoder_args": {"width": 128, "depth": 5}},
-    "train": {"steps": 400, "batch_size": 32, "lr": 0.002, "warmup_steps": 30, "checkpoint_every": 50,
-              "log_every": 20, "threads": 1},
+    "train": {
+        "steps": 400,
+        "batch_size": 32,
+        "lr": 0.002,
+        "warmup_steps": 30,
+        "checkpoint_every": 50,
+        "log_every": 20,
+        "threads": 1,
+    },
 }
 #: One music21 piece in ``EVAL_ONE_IN`` is held out of training.
 EVAL_ONE_IN = 5
@@ -100,8 +107,15 @@ def study_config(data: Path, steps: int | None = None) -> dict[str, Any]:
         ],
         "train": train,
         "embed": {"slice_seconds": 3.0, "hop_seconds": 2.0},
-        "analysis": {"ks": [1, 5, 10, 20], "headline_k": 10, "properties": ["key", "tempo_bpm", "genre", "mood", "instrument"],
-                     "bootstrap": 200, "knn_k": 10, "probes": ["linear"], "folds": 5},
+        "analysis": {
+            "ks": [1, 5, 10, 20],
+            "headline_k": 10,
+            "properties": ["key", "tempo_bpm", "genre", "mood", "instrument"],
+            "bootstrap": 200,
+            "knn_k": 10,
+            "probes": ["linear"],
+            "folds": 5,
+        },
         "baselines": ["chroma", "mfcc", "tempogram"],
         "umap": False,
     }
@@ -129,13 +143,22 @@ def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 30
     with open(data / "music21" / "tracks.csv", newline="", encoding="utf-8") as f:
         piece = {r["track_id"]: r["piece"] for r in csv.DictReader(f)}
     lines += [str(t.path) for t in m21.tracks if piece_split(piece[t.id]) == "train"]
-    write_text(data / "train.txt", "# procedural (seed 100) + music21 train-split pieces (seed 101)\n"
-               + "".join(f"{line}\n" for line in lines))
+    write_text(
+        data / "train.txt",
+        "# procedural (seed 100) + music21 train-split pieces (seed 101)\n" + "".join(f"{line}\n" for line in lines),
+    )
     return data
 
 
-def build_pretrained(out: str | Path, *, steps: int | None = None, install: bool = False,
-                     procedural_tracks: int = 400, music21_tracks: int = 300, eval_tracks: int = 200) -> dict[str, Path]:
+def build_pretrained(
+    out: str | Path,
+    *,
+    steps: int | None = None,
+    install: bool = False,
+    procedural_tracks: int = 400,
+    music21_tracks: int = 300,
+    eval_tracks: int = 200,
+) -> dict[str, Path]:
     """Run the whole recipe into ``out`` (resumable: every stage is cached); returns name -> model file."""
     from .. import pretrained
     from ..study.config import validate_study_config
@@ -154,9 +177,14 @@ def build_pretrained(out: str | Path, *, steps: int | None = None, install: bool
         _, st = train_stage(cfg, policy, 0, train_key, train_path, stages)
         if not st.done:
             raise UsageError(f"{st.path}: the {policy} training stage is not finished")
-        card = {"policy": policy, "seed": 0, "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "
-                "compositions of train-split pieces (seed 101)", "command": "tunespace pretrained build --out DIR",
-                "study": "DIR/study (report.md: locality and retrieval on music21-unseen and procedural-unseen)"}
+        card = {
+            "policy": policy,
+            "seed": 0,
+            "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "
+            "compositions of train-split pieces (seed 101)",
+            "command": "tunespace pretrained build --out DIR",
+            "study": "DIR/study (report.md: locality and retrieval on music21-unseen and procedural-unseen)",
+        }
         made[policy] = pretrained.export(st.path / "run", policy, out / "models", card)
         if install:
             shutil.copy2(made[policy], pretrained.FOLDER / made[policy].name)

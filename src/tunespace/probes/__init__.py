@@ -11,7 +11,22 @@ from .retrieval import retrieval_accuracy, vote
 from .splits import cv_folds, split_items
 
 __all__ = [
-    "Probe", "accuracy", "bounded_interval", "cv_folds", "evaluate_embeddings", "evaluation_markdown",
-    "evaluation_rows", "fit_probe", "item_mean_interval", "key_score", "key_scores", "r2", "retrieval_accuracy",
-    "split_items", "tag_scores", "tempo_accuracy", "vote", "write_evaluation",
+    "Probe",
+    "accuracy",
+    "bounded_interval",
+    "cv_folds",
+    "evaluate_embeddings",
+    "evaluation_markdown",
+    "evaluation_rows",
+    "fit_probe",
+    "item_mean_interval",
+    "key_score",
+    "key_scores",
+    "r2",
+    "retrieval_accuracy",
+    "split_items",
+    "tag_scores",
+    "tempo_accuracy",
+    "vote",
+    "write_evaluation",
 ]

@@ -96,11 +96,18 @@ def evaluate_embeddings(
     g = None if groups is None else np.array([str(v) for v in aligned.values[groups]])
     n = len(rows)
     result: dict[str, Any] = {
-        "name": emb.name, "n_items": int(n), "join": report.to_dict(),
-        "split": ({"method": "official", **_official_counts(aligned)} if split == "official" else
-                  {"method": f"{folds}-fold cross-validation", "folds": int(folds), "fold_seed": int(fold_seed)}),
+        "name": emb.name,
+        "n_items": int(n),
+        "join": report.to_dict(),
+        "split": (
+            {"method": "official", **_official_counts(aligned)}
+            if split == "official"
+            else {"method": f"{folds}-fold cross-validation", "folds": int(folds), "fold_seed": int(fold_seed)}
+        ),
         "kinds": {p: aligned.kinds[p] for p in properties},
-        "retrieval": {}, "probes": {}, "skipped": {},
+        "retrieval": {},
+        "probes": {},
+        "skipped": {},
     }
     items: dict[tuple[str, str, str, str], np.ndarray] = {}
     for p in properties:
@@ -148,8 +155,11 @@ def evaluate_embeddings(
             result["probes"].pop(p, None)
             result["skipped"][p] = str(e)
     if not result["retrieval"] and not result["probes"]:
-        why = "; ".join(f"{p}: {r}" for p, r in result["skipped"].items()) or \
-            "retrieval needs categorical or key properties with more items than k" + ("" if probes else ", and no probe was asked for")
+        why = "; ".join(
+            f"{p}: {r}" for p, r in result["skipped"].items()
+        ) or "retrieval needs categorical or key properties with more items than k" + (
+            "" if probes else ", and no probe was asked for"
+        )
         raise UsageError(f"the labels have no property that can be evaluated ({why})")
     if return_items:
         return result, {"ids": list(aligned.ids), "scores": items}
@@ -178,15 +188,25 @@ def _inner_valid(train_idx: np.ndarray, strat: np.ndarray | None, seed: int) -> 
 
     n_valid = max(1, round(0.15 * len(train_idx)))
     try:
-        _, valid = train_test_split(train_idx, test_size=n_valid, random_state=seed,
-                                    stratify=None if strat is None else strat[train_idx])
+        _, valid = train_test_split(
+            train_idx, test_size=n_valid, random_state=seed, stratify=None if strat is None else strat[train_idx]
+        )
     except ValueError:  # a class too small to stratify
         _, valid = train_test_split(train_idx, test_size=n_valid, random_state=seed)
     return np.asarray(valid)
 
 
-def _probe(kind: str, x: np.ndarray, vals: np.ndarray, fold: np.ndarray, inner: np.ndarray | None, probe: str,
-           seed: int, fold_seed: int, opts: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _probe(
+    kind: str,
+    x: np.ndarray,
+    vals: np.ndarray,
+    fold: np.ndarray,
+    inner: np.ndarray | None,
+    probe: str,
+    seed: int,
+    fold_seed: int,
+    opts: dict[str, Any],
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Per-item out-of-fold scores and the summary of one probe on one property."""
     n = len(vals)
     strat = np.array([str(v) for v in vals]) if kind in ("categorical", "key") else None
@@ -221,8 +241,9 @@ def _probe(kind: str, x: np.ndarray, vals: np.ndarray, fold: np.ndarray, inner: 
             raise _Skip("an empty train, validation or test part")
         task = {"categorical": "multiclass", "key": "multiclass", "tags": "multilabel"}.get(kind, "regression")
         extra = {"n_outputs": len(vocab)} if task == "multiclass" else {}
-        pr = fit_probe(x[train], target[train], x[valid], target[valid], task=task, kind=probe, seed=seed,
-                       **extra, **opts)
+        pr = fit_probe(
+            x[train], target[train], x[valid], target[valid], task=task, kind=probe, seed=seed, **extra, **opts
+        )
         pred[test] = pr.predict(x[test])
         epochs.append(int(pr.epochs))
     scored = np.nonzero(fold >= 0)[0]
@@ -263,30 +284,65 @@ def evaluation_rows(result: dict[str, Any], kinds: dict[str, str] | None = None)
         for k, r in byk.items():
             for m in ("accuracy", "key_score"):
                 if m in r:
-                    rows.append({"set": result["name"], "property": p, "kind": kinds.get(p), "task": "knn", "k": int(k),
-                                 "measure": m, "value": r[m], "ci_low": r[f"{m}_ci"][0], "ci_high": r[f"{m}_ci"][1],
-                                 "n": r["n_queries"]})
+                    rows.append(
+                        {
+                            "set": result["name"],
+                            "property": p,
+                            "kind": kinds.get(p),
+                            "task": "knn",
+                            "k": int(k),
+                            "measure": m,
+                            "value": r[m],
+                            "ci_low": r[f"{m}_ci"][0],
+                            "ci_high": r[f"{m}_ci"][1],
+                            "n": r["n_queries"],
+                        }
+                    )
     for p, byprobe in result["probes"].items():
         for probe, r in byprobe.items():
             for m, v in r.items():
                 if m in ("n", "epochs", "n_tags", "n_tags_skipped") or m.endswith("_ci"):
                     continue
                 ci = r.get(f"{m}_ci", [None, None])
-                rows.append({"set": result["name"], "property": p, "kind": kinds.get(p), "task": f"probe_{probe}",
-                             "k": None, "measure": m, "value": v, "ci_low": ci[0], "ci_high": ci[1], "n": r["n"]})
+                rows.append(
+                    {
+                        "set": result["name"],
+                        "property": p,
+                        "kind": kinds.get(p),
+                        "task": f"probe_{probe}",
+                        "k": None,
+                        "measure": m,
+                        "value": v,
+                        "ci_low": ci[0],
+                        "ci_high": ci[1],
+                        "n": r["n"],
+                    }
+                )
     return rows
 
 
 def evaluation_markdown(result: dict[str, Any]) -> str:
     """Markdown tables of a result of :func:`evaluate_embeddings`."""
     sp = result["split"]
-    how = (f"{sp['folds']}-fold cross-validation (fold seed {sp['fold_seed']})" if sp["method"] != "official" else
-           f"official split ({sp['train']} / {sp['valid']} / {sp['test']})")
-    lines = [f"# Evaluation of {result['name']}", "", f"{result['n_items']} items; probes: {how}. "
-             "Intervals: 95 % over items, inside [0, 1] (Clopper-Pearson at the effective sample size).", ""]
+    how = (
+        f"{sp['folds']}-fold cross-validation (fold seed {sp['fold_seed']})"
+        if sp["method"] != "official"
+        else f"official split ({sp['train']} / {sp['valid']} / {sp['test']})"
+    )
+    lines = [
+        f"# Evaluation of {result['name']}",
+        "",
+        f"{result['n_items']} items; probes: {how}. "
+        "Intervals: 95 % over items, inside [0, 1] (Clopper-Pearson at the effective sample size).",
+        "",
+    ]
     if result["retrieval"]:
-        lines += ["## Leave-one-out k-NN retrieval", "", "| property | k | accuracy [95 % CI] | key score [95 % CI] |",
-                  "|---|---|---|---|"]
+        lines += [
+            "## Leave-one-out k-NN retrieval",
+            "",
+            "| property | k | accuracy [95 % CI] | key score [95 % CI] |",
+            "|---|---|---|---|",
+        ]
         for p, byk in result["retrieval"].items():
             for k, r in byk.items():
                 ks = _ci(r, "key_score") if "key_score" in r else "-"
@@ -314,8 +370,9 @@ def _ci(r: dict[str, Any], m: str) -> str:
     return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def write_evaluation(out: str | Path, result: dict[str, Any], config: dict[str, Any] | None = None,
-                     kinds: dict[str, str] | None = None) -> Path:
+def write_evaluation(
+    out: str | Path, result: dict[str, Any], config: dict[str, Any] | None = None, kinds: dict[str, str] | None = None
+) -> Path:
     """Write ``evaluation.json``, ``evaluation.csv``, ``evaluation.md`` and ``config.json`` into ``out``."""
     from ..locality.report import tidy_csv
 

@@ -18,8 +18,9 @@ import numpy as np
 from scipy import stats
 
 
-def bounded_interval(mean: float, se: float, n_max: float, level: float = 0.95, low: float = 0.0,
-                     high: float = 1.0) -> tuple[float, float]:
+def bounded_interval(
+    mean: float, se: float, n_max: float, level: float = 0.95, low: float = 0.0, high: float = 1.0
+) -> tuple[float, float]:
     """Clopper-Pearson interval of a mean in ``[low, high]`` with standard error ``se``."""
     if not (math.isfinite(mean) and math.isfinite(se)) or n_max <= 0:
         return (math.nan, math.nan)

@@ -56,8 +56,12 @@ def tag_scores(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     pos = y.sum(axis=0)
     ok = (pos > 0) & (pos < len(y))
     if not ok.any():
-        return {"roc_auc": float("nan"), "average_precision": float("nan"), "n_tags": 0,
-                "n_tags_skipped": int(y.shape[1])}
+        return {
+            "roc_auc": float("nan"),
+            "average_precision": float("nan"),
+            "n_tags": 0,
+            "n_tags_skipped": int(y.shape[1]),
+        }
     return {
         "roc_auc": float(roc_auc_score(y[:, ok], scores[:, ok], average="macro")),
         "average_precision": float(average_precision_score(y[:, ok], scores[:, ok], average="macro")),

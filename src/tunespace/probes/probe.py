@@ -81,14 +81,42 @@ def fit_probe(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # probes are tiny: extra threads only add contention on shared CPUs
     try:
-        return _fit(x_train, y_train, x_valid, y_valid, task, kind, n_outputs, hidden, seed, lr, weight_decay,
-                    batch_size, max_epochs, patience)
+        return _fit(
+            x_train,
+            y_train,
+            x_valid,
+            y_valid,
+            task,
+            kind,
+            n_outputs,
+            hidden,
+            seed,
+            lr,
+            weight_decay,
+            batch_size,
+            max_epochs,
+            patience,
+        )
     finally:
         torch.set_num_threads(threads)
 
 
-def _fit(x_train, y_train, x_valid, y_valid, task, kind, n_outputs, hidden, seed, lr, weight_decay,  # noqa: ANN001
-         batch_size, max_epochs, patience) -> Probe:  # noqa: ANN001
+def _fit(
+    x_train,
+    y_train,
+    x_valid,
+    y_valid,
+    task,
+    kind,
+    n_outputs,
+    hidden,
+    seed,
+    lr,
+    weight_decay,  # noqa: ANN001
+    batch_size,
+    max_epochs,
+    patience,
+) -> Probe:  # noqa: ANN001
     import torch
     from torch import nn
 

@@ -46,8 +46,9 @@ def split_items(
     valid_n = max(1, round(fractions[1] * n_units))
     try:
         rest, test = train_test_split(units, test_size=test_n, random_state=seed, stratify=strat)
-        train, valid = train_test_split(rest, test_size=valid_n, random_state=seed,
-                                        stratify=None if strat is None else strat[rest])
+        train, valid = train_test_split(
+            rest, test_size=valid_n, random_state=seed, stratify=None if strat is None else strat[rest]
+        )
     except ValueError:  # too few items of some class for stratification
         rest, test = train_test_split(units, test_size=test_n, random_state=seed)
         train, valid = train_test_split(rest, test_size=valid_n, random_state=seed)
@@ -86,8 +87,11 @@ def cv_folds(
             strat = s
     g = None if groups is None else np.asarray(groups).astype(str)
     if g is None:
-        cv = StratifiedKFold(folds, shuffle=True, random_state=seed) if strat is not None else \
-            KFold(folds, shuffle=True, random_state=seed)
+        cv = (
+            StratifiedKFold(folds, shuffle=True, random_state=seed)
+            if strat is not None
+            else KFold(folds, shuffle=True, random_state=seed)
+        )
         split = cv.split(x, strat)
     elif strat is not None:
         split = StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, strat, g)

@@ -112,8 +112,10 @@ class Neighbour(BaseModel):
     id: str
     similarity: float = Field(description="cosine similarity to the query")
     labels: dict[str, LabelValue]
-    matches: list[str] = Field(description="properties whose value agrees with the query's (for an upload: "
-                                           "with the neighbourhood's most common value)")
+    matches: list[str] = Field(
+        description="properties whose value agrees with the query's (for an upload: "
+        "with the neighbourhood's most common value)"
+    )
     has_audio: bool
 
 
@@ -227,10 +229,12 @@ def create_app(
         maps.close()
 
     app = FastAPIOffline(
-        title=served.title, version=__version__, lifespan=lifespan,
+        title=served.title,
+        version=__version__,
+        lifespan=lifespan,
         description="Nearest-neighbour search over tunespace embeddings: query by track or by an audio "
-                    "file, compare the neighbourhoods of several embeddings, play the tracks. "
-                    "Written for `tunespace serve`; see docs/serve.md.",
+        "file, compare the neighbourhoods of several embeddings, play the tracks. "
+        "Written for `tunespace serve`; see docs/serve.md.",
     )
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
@@ -241,9 +245,13 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):  # noqa: ANN202
         if exc.status_code == 413:
-            return JSONResponse({"detail": f"upload too large: the limit is {max_upload_bytes} bytes "
-                                           f"({max_upload_bytes / 2**20:g} MB; tunespace serve --max-upload-mb)"},
-                                status_code=413)
+            return JSONResponse(
+                {
+                    "detail": f"upload too large: the limit is {max_upload_bytes} bytes "
+                    f"({max_upload_bytes / 2**20:g} MB; tunespace serve --max-upload-mb)"
+                },
+                status_code=413,
+            )
         return await http_exception_handler(request, exc)
 
     def index_or_404(name: str) -> ServedIndex:
@@ -265,17 +273,36 @@ def create_app(
             if query.id is not None:  # agrees with the query
                 matches = [p for p, kind in cat.kinds.items() if same_label(kind, query.labels.get(p), lab.get(p))]
             else:  # an upload: holds the neighbourhood's most common value (or tag)
-                matches = [p for p, v in common.items() if same_label(cat.kinds[p], [v] if cat.kinds[p] == "tags" else v, lab.get(p))]
-            out.append(Neighbour(rank=rank, id=nb.id, similarity=float(nb.similarity), labels=lab,
-                                 matches=matches, has_audio=cat.has_audio(nb.id)))
+                matches = [
+                    p
+                    for p, v in common.items()
+                    if same_label(cat.kinds[p], [v] if cat.kinds[p] == "tags" else v, lab.get(p))
+                ]
+            out.append(
+                Neighbour(
+                    rank=rank,
+                    id=nb.id,
+                    similarity=float(nb.similarity),
+                    labels=lab,
+                    matches=matches,
+                    has_audio=cat.has_audio(nb.id),
+                )
+            )
         return Neighbours(index=s.name, k=k, query=query, neighbours=out, agreement=[Agreement(**a) for a in agreement])
 
     # ------------------------------------------------------------------ routes
-    the_info = Info(title=served.title, version=__version__, n_tracks=len(cat), has_audio=cat.audio_root is not None,
-                    max_upload_bytes=max_upload_bytes, default_k=DEFAULT_K, max_k=MAX_K,
-                    indexes=[IndexInfo(**s.info()) for s in served.indexes],
-                    properties=[PropertyInfo(name=p, kind=k, values=cat.vocabulary(p)) for p, k in cat.kinds.items()],
-                    notes=served.notes)
+    the_info = Info(
+        title=served.title,
+        version=__version__,
+        n_tracks=len(cat),
+        has_audio=cat.audio_root is not None,
+        max_upload_bytes=max_upload_bytes,
+        default_k=DEFAULT_K,
+        max_k=MAX_K,
+        indexes=[IndexInfo(**s.info()) for s in served.indexes],
+        properties=[PropertyInfo(name=p, kind=k, values=cat.vocabulary(p)) for p, k in cat.kinds.items()],
+        notes=served.notes,
+    )
 
     @app.get("/api/info", response_model=Info, tags=["catalogue"])
     def info() -> Info:
@@ -285,8 +312,9 @@ def create_app(
     @app.get("/api/tracks", response_model=TrackPage, tags=["catalogue"])
     def tracks(
         q: Annotated[str, Query(max_length=200, description="substring of the id or of any label value")] = "",
-        where: Annotated[list[str], Query(description="filters PROPERTY=VALUE (all must hold); numbers: "
-                                                      "VALUE or LO..HI")] = [],  # noqa: B006 (FastAPI copies it)
+        where: Annotated[
+            list[str], Query(description="filters PROPERTY=VALUE (all must hold); numbers: VALUE or LO..HI")
+        ] = [],  # noqa: B006 (FastAPI copies it)
         index: Annotated[str | None, Query(description="only tracks of this index")] = None,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -303,8 +331,9 @@ def create_app(
             found = cat.search(q, pairs, within)
         except UsageError as e:
             raise _bad("where", str(e)) from None
-        return TrackPage(total=len(found), offset=offset, limit=limit,
-                         tracks=[track(t) for t in found[offset : offset + limit]])
+        return TrackPage(
+            total=len(found), offset=offset, limit=limit, tracks=[track(t) for t in found[offset : offset + limit]]
+        )
 
     @app.get("/api/tracks/{track_id:path}", response_model=Track, tags=["catalogue"])
     def one_track(track_id: str) -> Track:
@@ -313,9 +342,14 @@ def create_app(
             raise HTTPException(404, f"unknown track id {track_id!r}")
         return track(track_id)
 
-    @app.get("/api/audio/{track_id:path}", tags=["audio"],
-             responses={200: {"content": {"audio/*": {}}, "description": "the audio file (Range supported: 206)"},
-                        404: {"description": "unknown id or no audio"}})
+    @app.get(
+        "/api/audio/{track_id:path}",
+        tags=["audio"],
+        responses={
+            200: {"content": {"audio/*": {}}, "description": "the audio file (Range supported: 206)"},
+            404: {"description": "unknown id or no audio"},
+        },
+    )
     def audio(track_id: str) -> FileResponse:
         """The audio file of a catalogue track, by id only; supports HTTP range requests (seeking)."""
         path = cat.audio_path(track_id)
@@ -337,10 +371,17 @@ def create_app(
         q = Query_(id=id, labels=cat.labels_of(id), has_audio=cat.has_audio(id))
         return neighbours_out(s, k, q, found)
 
-    @app.post("/api/indexes/{index}/neighbours", response_model=Neighbours, tags=["neighbours"],
-              max_body_size=max_upload_bytes,
-              responses={400: {"description": "undecodable audio (the reason)"}, 409: {"description": "the index has no model"},
-                         413: {"description": "upload over the size limit"}})
+    @app.post(
+        "/api/indexes/{index}/neighbours",
+        response_model=Neighbours,
+        tags=["neighbours"],
+        max_body_size=max_upload_bytes,
+        responses={
+            400: {"description": "undecodable audio (the reason)"},
+            409: {"description": "the index has no model"},
+            413: {"description": "upload over the size limit"},
+        },
+    )
     async def neighbours_of_upload(
         index: str,
         file: Annotated[UploadFile, File(description="an audio file (WAV, FLAC, OGG, MP3...)")],
@@ -379,24 +420,40 @@ def create_app(
         with models.lock(key):
             vec = np.asarray(model.embed(wave, int(model.sample_rate)), dtype=np.float32).reshape(-1)
         if vec.shape[0] != int(s.index.dim):
-            raise HTTPException(409, f"the model of index {s.name!r} gives {vec.shape[0]}-d embeddings, the index holds {s.index.dim}-d")
+            raise HTTPException(
+                409, f"the model of index {s.name!r} gives {vec.shape[0]}-d embeddings, the index holds {s.index.dim}-d"
+            )
         return vec, len(wave) / float(model.sample_rate), (time.perf_counter() - t0) * 1e3
 
-    @app.get("/api/indexes/{index}/map", response_model=MapOut, tags=["map"],
-             responses={202: {"description": "being computed: ask again (Retry-After)"}})
+    @app.get(
+        "/api/indexes/{index}/map",
+        response_model=MapOut,
+        tags=["map"],
+        responses={202: {"description": "being computed: ask again (Retry-After)"}},
+    )
     def index_map(index: str) -> Any:
         """The 2-D UMAP map of an index with every point's labels; computed once, cached on disk."""
         s = index_or_404(index)
         st = maps.get(s.name, s.ids, s.vectors)
         if st.status == "computing":
-            return JSONResponse(MapOut(index=s.name, status="computing").model_dump(), status_code=202,
-                                headers={"Retry-After": "2"})
+            return JSONResponse(
+                MapOut(index=s.name, status="computing").model_dump(), status_code=202, headers={"Retry-After": "2"}
+            )
         if st.status == "failed":
             raise HTTPException(500, f"the map of {s.name!r} could not be computed: {st.error}")
         r = st.result
         labels = {p: [cat.labels_of(i).get(p) for i in r["ids"]] for p in cat.kinds}
-        return MapOut(index=s.name, status="ready", method=r["method"], n=r["n"], n_index=r["n_index"],
-                      ids=r["ids"], x=r["x"], y=r["y"], labels=labels)
+        return MapOut(
+            index=s.name,
+            status="ready",
+            method=r["method"],
+            n=r["n"],
+            n_index=r["n_index"],
+            ids=r["ids"],
+            x=r["x"],
+            y=r["y"],
+            labels=labels,
+        )
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..locality.measures import TEMPO_TOLERANCE  # the study's tempo agreement (4 %)
+
 #: Label kinds compared between a query and its neighbours.
 COMPARABLE_KINDS = ("categorical", "key", "tempo", "tags")
 
@@ -125,7 +126,9 @@ class Catalogue:
         return contained_file(listed, self.audio_root)
 
     # ------------------------------------------------------------------ search
-    def search(self, q: str = "", where: Sequence[tuple[str, str]] = (), within: Iterable[str] | None = None) -> list[str]:
+    def search(
+        self, q: str = "", where: Sequence[tuple[str, str]] = (), within: Iterable[str] | None = None
+    ) -> list[str]:
         """Ids matching a free-text query and property filters, in catalogue order.
 
         Args:
@@ -142,7 +145,9 @@ class Catalogue:
         allowed = set(within) if within is not None else None
         needle = q.strip().lower()
         if needle and self._text is None:
-            self._text = {t: "\n".join([t.lower(), *(_text(v) for v in self.labels.get(t, {}).values())]) for t in self.ids}
+            self._text = {
+                t: "\n".join([t.lower(), *(_text(v) for v in self.labels.get(t, {}).values())]) for t in self.ids
+            }
         out = []
         for tid in self.ids:
             if allowed is not None and tid not in allowed:
@@ -201,8 +206,17 @@ class Catalogue:
             if kind in ("categorical", "key", "tags") and known:
                 c = Counter(t for v in known for t in (v if kind == "tags" else [v]))
                 common, count = min(c.items(), key=lambda kv: (-kv[1], kv[0]))
-            out.append({"property": prop, "kind": kind, "query": qv, "known": len(known), "shared": shared,
-                        "most_common": common, "most_common_count": count})
+            out.append(
+                {
+                    "property": prop,
+                    "kind": kind,
+                    "query": qv,
+                    "known": len(known),
+                    "shared": shared,
+                    "most_common": common,
+                    "most_common_count": count,
+                }
+            )
         return out
 
 
@@ -221,8 +235,9 @@ def contained_file(path: str | Path, root: Path) -> Path | None:
         return None
 
 
-def build_catalogue(index_ids: Sequence[Sequence[str]], audio: str | Path | None = None,
-                    labels: str | Path | None = None) -> Catalogue:
+def build_catalogue(
+    index_ids: Sequence[Sequence[str]], audio: str | Path | None = None, labels: str | Path | None = None
+) -> Catalogue:
     """The catalogue of the served indexes.
 
     Args:
@@ -269,8 +284,9 @@ def build_catalogue(index_ids: Sequence[Sequence[str]], audio: str | Path | None
         for n, tid in enumerate(table.ids):
             if tid in known:
                 cat_labels[tid] = {p: plain_value(kinds[p], _item(table.values[p][n])) for p in kinds}
-    return Catalogue(ids=ids, labels=cat_labels, kinds=kinds, audio_root=audio_root,
-                     audio_files=audio_files, problems=problems)
+    return Catalogue(
+        ids=ids, labels=cat_labels, kinds=kinds, audio_root=audio_root, audio_files=audio_files, problems=problems
+    )
 
 
 def _item(v: Any) -> Any:

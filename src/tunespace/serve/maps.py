@@ -156,18 +156,29 @@ class MapStore:
         h.update("\n".join(ids).encode())
         h.update(np.asarray(rows, dtype=np.int64).tobytes())
         h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
-        settings = {"data": h.hexdigest(), "rows": len(rows), "max_points": self.max_points, "seed": self.seed,
-                    "reducer": getattr(self.reducer, "__name__", str(self.reducer)), "umap": UMAP_PARAMS,
-                    "umap_version": umap_version()}
+        settings = {
+            "data": h.hexdigest(),
+            "rows": len(rows),
+            "max_points": self.max_points,
+            "seed": self.seed,
+            "reducer": getattr(self.reducer, "__name__", str(self.reducer)),
+            "umap": UMAP_PARAMS,
+            "umap_version": umap_version(),
+        }
         return config_hash(settings, length=16)
 
     def _compute(self, name: str, st: MapState, ids: list[str], x: np.ndarray, rows: np.ndarray, key: str) -> None:
         try:
             xy, method = self.reducer(x, self.seed)
             result = {
-                "key": key, "method": method, "seed": self.seed, "n_index": len(ids), "n": int(len(rows)),
+                "key": key,
+                "method": method,
+                "seed": self.seed,
+                "n_index": len(ids),
+                "n": int(len(rows)),
                 "ids": [ids[r] for r in rows],
-                "x": [round(float(v), 5) for v in xy[:, 0]], "y": [round(float(v), 5) for v in xy[:, 1]],
+                "x": [round(float(v), 5) for v in xy[:, 0]],
+                "y": [round(float(v), 5) for v in xy[:, 1]],
             }
             if st.path is not None:
                 try:

@@ -76,8 +76,14 @@ class ServedIndex:
 
     def info(self) -> dict[str, Any]:
         meta = dict(getattr(self.index, "meta", {}) or {})
-        return {"name": self.name, "n": len(self.index), "dim": int(self.index.dim), "method": meta.get("method"),
-                "description": self.description, "can_embed": self.model_path is not None}
+        return {
+            "name": self.name,
+            "n": len(self.index),
+            "dim": int(self.index.dim),
+            "method": meta.get("method"),
+            "description": self.description,
+            "can_embed": self.model_path is not None,
+        }
 
 
 @dataclass
@@ -99,8 +105,12 @@ def parse_index_spec(spec: str) -> tuple[str, Path]:
     return p.resolve().name, p
 
 
-def from_indexes(specs: list[str], audio: str | Path | None = None, labels: str | Path | None = None,
-                 map_cache: str | Path | None = None) -> Served:
+def from_indexes(
+    specs: list[str],
+    audio: str | Path | None = None,
+    labels: str | Path | None = None,
+    map_cache: str | Path | None = None,
+) -> Served:
     """Load INDEX folders (``PATH`` or ``NAME=PATH``) with their audio and labels.
 
     Args:
@@ -123,8 +133,9 @@ def from_indexes(specs: list[str], audio: str | Path | None = None, labels: str 
             raise UsageError(f"two indexes are named {name!r}; name them with --index NAME=PATH")
         idx = Index.load(path)
         cache = Path(map_cache) / name if map_cache is not None else Path(path) / "maps"
-        served.append(ServedIndex(name=name, index=idx, model_path=idx.model_path,
-                                  description=str(Path(path)), map_cache=cache))
+        served.append(
+            ServedIndex(name=name, index=idx, model_path=idx.model_path, description=str(Path(path)), map_cache=cache)
+        )
     notes = []
     if audio is None:
         ds = (served[0].index.meta or {}).get("dataset")
@@ -137,8 +148,9 @@ def from_indexes(specs: list[str], audio: str | Path | None = None, labels: str 
     return Served(indexes=served, catalogue=cat, notes=notes + cat.problems)
 
 
-def from_study(study: str | Path, eval_name: str | None = None, baselines: bool = False,
-               map_cache: str | Path | None = None) -> Served:
+def from_study(
+    study: str | Path, eval_name: str | None = None, baselines: bool = False, map_cache: str | Path | None = None
+) -> Served:
     """The explorer of a finished study: one index per condition (seed-0 model) on one evaluation set.
 
     Args:
@@ -177,7 +189,10 @@ def from_study(study: str | Path, eval_name: str | None = None, baselines: bool 
         if st is None:
             return f"path:{path}", path
         if not st.done:
-            raise UsageError(f"{root}: the corpus {s['name']!r} was not built; run `tunespace study --out {root}` to finish the study")
+            raise UsageError(
+                f"{root}: the corpus {s['name']!r} was not built; "
+                f"run `tunespace study --out {root}` to finish the study"
+            )
         return st.key, path
 
     train_key, train_path = data_key(cfg["train_data"])
@@ -189,24 +204,48 @@ def from_study(study: str | Path, eval_name: str | None = None, baselines: bool 
         _, tstage = train_stage(cfg, condition, seed, train_key, train_path, stages)
         estage = embed_stage(cfg, tstage, eval_key, stages)
         if not (tstage.done and estage.done):
-            raise UsageError(f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r}; "
-                             f"run `tunespace study --out {root}` to finish the study")
-        idx = Index.build(read_embeddings(estage.path / "emb"), method="exact",
-                          provenance={"embeddings": str(estage.path / "emb"), "dataset": str(eval_path)})
-        served.append(ServedIndex(name=condition, index=idx, model_path=idx.model_path or str(tstage.path / "run"),
-                                  description=f"condition {condition}, seed {seed} model, on {spec['name']}",
-                                  map_cache=cache_root / condition))
+            raise UsageError(
+                f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r}; "
+                f"run `tunespace study --out {root}` to finish the study"
+            )
+        idx = Index.build(
+            read_embeddings(estage.path / "emb"),
+            method="exact",
+            provenance={"embeddings": str(estage.path / "emb"), "dataset": str(eval_path)},
+        )
+        served.append(
+            ServedIndex(
+                name=condition,
+                index=idx,
+                model_path=idx.model_path or str(tstage.path / "run"),
+                description=f"condition {condition}, seed {seed} model, on {spec['name']}",
+                map_cache=cache_root / condition,
+            )
+        )
     if baselines:
         for kind in cfg.get("baselines", []) or []:
-            bstage = Stage("baseline", {"kind": kind, "data": eval_key, "seed": 0, "embed": cfg["embed"], "version": __version__}, stages)
+            bstage = Stage(
+                "baseline",
+                {"kind": kind, "data": eval_key, "seed": 0, "embed": cfg["embed"], "version": __version__},
+                stages,
+            )
             if not bstage.done:
                 raise UsageError(f"{root}: baseline {kind!r} on {spec['name']!r} is not finished")
             name = f"baseline-{kind}"
-            idx = Index.build(read_embeddings(bstage.path / "emb"), method="exact",
-                              provenance={"embeddings": str(bstage.path / "emb"), "dataset": str(eval_path)})
-            served.append(ServedIndex(name=name, index=idx, model_path=None,
-                                      description=f"{kind} baseline on {spec['name']} (no uploads)",
-                                      map_cache=cache_root / name))
+            idx = Index.build(
+                read_embeddings(bstage.path / "emb"),
+                method="exact",
+                provenance={"embeddings": str(bstage.path / "emb"), "dataset": str(eval_path)},
+            )
+            served.append(
+                ServedIndex(
+                    name=name,
+                    index=idx,
+                    model_path=None,
+                    description=f"{kind} baseline on {spec['name']} (no uploads)",
+                    map_cache=cache_root / name,
+                )
+            )
     cat = build_catalogue([s.ids for s in served], audio=eval_path)
     title = f"tunespace explorer: study {cfg.get('name') or root.name}, {spec['name']}"
     return Served(indexes=served, catalogue=cat, title=title, notes=cat.problems)

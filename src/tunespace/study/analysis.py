@@ -31,8 +31,9 @@ from ..files import atomic_path, read_json, write_json
 PROBE_MAIN = {"categorical": "accuracy", "key": "key_score", "tempo": "acc1", "continuous": "r2", "tags": "roc_auc"}
 
 
-def analyse(emb_dir: str | Path, data: str | Path, acfg: dict[str, Any], *, seed: int = 0,
-            out: str | Path | None = None) -> list[dict[str, Any]]:
+def analyse(
+    emb_dir: str | Path, data: str | Path, acfg: dict[str, Any], *, seed: int = 0, out: str | Path | None = None
+) -> list[dict[str, Any]]:
     """Rows of every metric for the embeddings in ``emb_dir`` against the labels of ``data``;
     with ``out``, also ``locality.json``, ``evaluation.json`` and ``items.npz`` there."""
     from ..labels import load_labels
@@ -44,12 +45,22 @@ def analyse(emb_dir: str | Path, data: str | Path, acfg: dict[str, Any], *, seed
     ks = sorted(int(k) for k in acfg["ks"])
     terms = locality_terms(emb, labels, ks, acfg.get("properties"), seed=seed)
     n_boot = int(acfg.get("bootstrap", 0))
-    prof = {m: summarise(t["agreement"], t["chance"], ks, n_boot, np.random.default_rng([seed, i]))
-            for i, (m, t) in enumerate(terms["terms"].items())}
+    prof = {
+        m: summarise(t["agreement"], t["chance"], ks, n_boot, np.random.default_rng([seed, i]))
+        for i, (m, t) in enumerate(terms["terms"].items())
+    }
     knn_k = int(acfg.get("knn_k", 10))
-    ev, items = evaluate_embeddings(emb, labels, acfg.get("properties"), ks=[knn_k], probes=list(acfg.get("probes", [])),
-                                    seed=seed, folds=int(acfg.get("folds", 5)), fold_seed=int(acfg.get("fold_seed", 0)),
-                                    return_items=True)
+    ev, items = evaluate_embeddings(
+        emb,
+        labels,
+        acfg.get("properties"),
+        ks=[knn_k],
+        probes=list(acfg.get("probes", [])),
+        seed=seed,
+        folds=int(acfg.get("folds", 5)),
+        fold_seed=int(acfg.get("fold_seed", 0)),
+        return_items=True,
+    )
     if out is not None:
         out = Path(out)
         write_json(out / "locality.json", {"ks": ks, "properties": prof})
@@ -97,7 +108,7 @@ def read_items(path: str | Path) -> dict[str, Any]:
     with np.load(Path(path) / "items.npz", allow_pickle=False) as z:
         data = {name: z[name] for name in z.files}
     ks = [int(k) for k in data["ks"]]
-    kinds = {name[len("kind__"):]: str(v) for name, v in data.items() if name.startswith("kind__")}
+    kinds = {name[len("kind__") :]: str(v) for name, v in data.items() if name.startswith("kind__")}
     loc = {}
     scores = {}
     for name, v in data.items():
@@ -121,8 +132,13 @@ def noise_floor(data: str | Path, acfg: dict[str, Any], out: str | Path | None =
     from ..locality.profile import null_locality
 
     labels = load_labels(data, properties=acfg.get("properties"))
-    null = null_locality(labels, acfg["ks"], acfg.get("properties"), replicates=int(acfg.get("null_replicates", 200)),
-                         seed=int(acfg.get("null_seed", 0)))
+    null = null_locality(
+        labels,
+        acfg["ks"],
+        acfg.get("properties"),
+        replicates=int(acfg.get("null_replicates", 200)),
+        seed=int(acfg.get("null_seed", 0)),
+    )
     res = {m: {str(k): [mv, sd] for k, (mv, sd) in byk.items()} for m, byk in null.items()}
     if out is not None:
         write_json(Path(out) / "null.json", res)
@@ -133,8 +149,9 @@ def read_noise_floor(path: str | Path) -> dict[str, dict[str, list[float]]]:
     return read_json(Path(path) / "null.json")
 
 
-def baseline_embeddings(kind: str, data: str | Path, out: str | Path, *, seed: int = 0,
-                        embed_cfg: dict[str, Any] | None = None) -> None:
+def baseline_embeddings(
+    kind: str, data: str | Path, out: str | Path, *, seed: int = 0, embed_cfg: dict[str, Any] | None = None
+) -> None:
     """Write the reference embeddings of ``kind`` for ``data`` into the EMB folder ``out``."""
     from ..baselines import compute_baseline
 

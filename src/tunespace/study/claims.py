@@ -55,16 +55,16 @@ TEXT = {
 }
 RULES = {
     1: "supported when the 95 % interval (seeds and tracks) of L@k(ps) - L@k(none) for exact key lies "
-       "below 0; contradicted when above 0; otherwise not supported.",
+    "below 0; contradicted when above 0; otherwise not supported.",
     2: "supported when the 95 % interval (seeds and tracks) of L@k(ts) - L@k(none) for tempo (Acc1) lies "
-       "below 0; contradicted when above 0; otherwise not supported.",
+    "below 0; contradicted when above 0; otherwise not supported.",
     3: "one family of tests, policy - none for every ts/ps policy x {genre, mood, instrument} x {L@k, k-NN "
-       "accuracy} (two-sided t over seeds and tracks), Holm-corrected at family-wise 5 %: supported if every "
-       "test is significantly positive, partly supported if some are and none is negative, mixed if both, "
-       "contradicted if only negative ones, else not supported.",
+    "accuracy} (two-sided t over seeds and tracks), Holm-corrected at family-wise 5 %: supported if every "
+    "test is significantly positive, partly supported if some are and none is negative, mixed if both, "
+    "contradicted if only negative ones, else not supported.",
     4: "the tracks are halved (seeded); on one half the strongest crossing (a beats b on task 1, b beats a on "
-       "task 2) is chosen, on the other both differences are tested (one-sided t over seeds and tracks, p = "
-       "the larger); both ways, combined by Bonferroni p = 2 min(p1, p2): supported if p < 0.025.",
+    "task 2) is chosen, on the other both differences are tested (one-sided t over seeds and tracks, p = "
+    "the larger); both ways, combined by Bonferroni p = 2 min(p1, p2): supported if p < 0.025.",
 }
 
 
@@ -124,9 +124,15 @@ def _family_verdict(effects: list[TwoSource]) -> tuple[np.ndarray, np.ndarray, n
     up = (sig & (mean > 0)).sum(axis=-1)
     down = (sig & (mean < 0)).sum(axis=-1)
     m = len(effects)
-    verdict = np.where(up == m, "supported", np.where(
-        (up > 0) & (down == 0), "partly supported", np.where(
-            (up > 0) & (down > 0), "mixed", np.where(down > 0, "contradicted", "not supported"))))
+    verdict = np.where(
+        up == m,
+        "supported",
+        np.where(
+            (up > 0) & (down == 0),
+            "partly supported",
+            np.where((up > 0) & (down > 0), "mixed", np.where(down > 0, "contradicted", "not supported")),
+        ),
+    )
     return verdict, adj, up, down
 
 
@@ -194,12 +200,28 @@ def claim_verdicts(cfg: dict[str, Any], items: StudyItems) -> list[dict[str, Any
             cond = _pick(conds, want)
             e = None if base is None or cond is None else items.estimate(ds, prop, "locality", k, cond, base)
             if e is None:
-                out.append({"claim": num, "dataset": ds, "role": role, "verdict": np.array("not tested"),
-                            "why": f"needs conditions none and {want} and {prop} locality"})
+                out.append(
+                    {
+                        "claim": num,
+                        "dataset": ds,
+                        "role": role,
+                        "verdict": np.array("not tested"),
+                        "why": f"needs conditions none and {want} and {prop} locality",
+                    }
+                )
                 continue
-            out.append({"claim": num, "dataset": ds, "role": role, "verdict": _shift_verdict(e), "effect": e,
-                        "comparison": f"{cond} - {base}", "metric": f"{prop} L@{k}",
-                        "null_sd": items.null.get((ds, prop, k))})
+            out.append(
+                {
+                    "claim": num,
+                    "dataset": ds,
+                    "role": role,
+                    "verdict": _shift_verdict(e),
+                    "effect": e,
+                    "comparison": f"{cond} - {base}",
+                    "metric": f"{prop} L@{k}",
+                    "null_sd": items.null.get((ds, prop, k)),
+                }
+            )
         removers = [c for c in conds if c != "none" and any(p in _policy(c).split("+") for p in ("ts", "ps"))]
         tests = []
         for c in removers if base else []:
@@ -207,33 +229,78 @@ def claim_verdicts(cfg: dict[str, Any], items: StudyItems) -> list[dict[str, Any
                 for metric, kx in (("locality", k), ("knn_accuracy", kk)):
                     e = items.estimate(ds, prop, metric, kx, c, base)
                     if e is not None:
-                        tests.append({"comparison": f"{c} - {base}", "property": prop, "metric": f"{metric}@{kx}",
-                                      "effect": e, "null_sd": items.null.get((ds, prop, kx)) if metric == "locality" else None})
+                        tests.append(
+                            {
+                                "comparison": f"{c} - {base}",
+                                "property": prop,
+                                "metric": f"{metric}@{kx}",
+                                "effect": e,
+                                "null_sd": items.null.get((ds, prop, kx)) if metric == "locality" else None,
+                            }
+                        )
         if not tests:
-            out.append({"claim": 3, "dataset": ds, "role": role, "verdict": np.array("not tested"),
-                        "why": "needs none, a ts/ps policy and genre, mood or instrument labels"})
+            out.append(
+                {
+                    "claim": 3,
+                    "dataset": ds,
+                    "role": role,
+                    "verdict": np.array("not tested"),
+                    "why": "needs none, a ts/ps policy and genre, mood or instrument labels",
+                }
+            )
         else:
             verdict, adj, up, down = _family_verdict([t["effect"] for t in tests])
-            out.append({"claim": 3, "dataset": ds, "role": role, "verdict": verdict, "tests": tests,
-                        "p_holm": adj, "ups": up, "downs": down})
+            out.append(
+                {
+                    "claim": 3,
+                    "dataset": ds,
+                    "role": role,
+                    "verdict": verdict,
+                    "tests": tests,
+                    "p_holm": adj,
+                    "ups": up,
+                    "downs": down,
+                }
+            )
         trained = [c for c in conds]
-        tasks = sorted({(p, m, kx) for (d, p, m, kx), byc in items.values.items()
-                        if d == ds and m in TASK_METRICS and sum(c in byc for c in trained) >= 2})
+        tasks = sorted(
+            {
+                (p, m, kx)
+                for (d, p, m, kx), byc in items.values.items()
+                if d == ds and m in TASK_METRICS and sum(c in byc for c in trained) >= 2
+            }
+        )
         have = [c for c in trained if all(c in items.values[(ds, p, m, kx)] for p, m, kx in tasks)]
         if len(tasks) < 2 or len(have) < 2:
-            out.append({"claim": 4, "dataset": ds, "role": role, "verdict": np.array("not tested"),
-                        "why": "needs two conditions and two tasks (k-NN or probe scores)"})
+            out.append(
+                {
+                    "claim": 4,
+                    "dataset": ds,
+                    "role": role,
+                    "verdict": np.array("not tested"),
+                    "why": "needs two conditions and two tasks (k-NN or probe scores)",
+                }
+            )
             continue
-        v = np.stack([np.stack([items.values[(ds, p, m, kx)][c] for c in have], axis=-3) for p, m, kx in tasks],
-                     axis=-4)
+        v = np.stack(
+            [np.stack([items.values[(ds, p, m, kx)][c] for c in have], axis=-3) for p, m, kx in tasks], axis=-4
+        )
         res = crossing_test(v, halves(v.shape[-1], int(a.get("split_seed", 0))))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             means = np.nanmean(v, axis=(-2, -1))  # (..., T, C)
-        out.append({"claim": 4, "dataset": ds, "role": role,
-                    "verdict": np.where(res["p"] < ALPHA / 2, "supported", "not supported"),
-                    "crossing": res, "tasks": [f"{p} {m}" + (f"@{kx}" if kx else "") for p, m, kx in tasks],
-                    "conditions": have, "best": means.argmax(axis=-1)})
+        out.append(
+            {
+                "claim": 4,
+                "dataset": ds,
+                "role": role,
+                "verdict": np.where(res["p"] < ALPHA / 2, "supported", "not supported"),
+                "crossing": res,
+                "tasks": [f"{p} {m}" + (f"@{kx}" if kx else "") for p, m, kx in tasks],
+                "conditions": have,
+                "best": means.argmax(axis=-1),
+            }
+        )
     return out
 
 
@@ -252,24 +319,46 @@ def judge_claims(cfg: dict[str, Any], items: StudyItems) -> list[dict[str, Any]]
     """The verdict on each claim for each evaluation set (JSON-ready dicts), see the module docstring."""
     claims = []
     for c in claim_verdicts(cfg, items):
-        d: dict[str, Any] = {"claim": c["claim"], "dataset": c["dataset"], "role": c["role"], "text": TEXT[c["claim"]],
-                             "verdict": str(_py(c["verdict"])), "rule": RULES[c["claim"]]}
+        d: dict[str, Any] = {
+            "claim": c["claim"],
+            "dataset": c["dataset"],
+            "role": c["role"],
+            "text": TEXT[c["claim"]],
+            "verdict": str(_py(c["verdict"])),
+            "rule": RULES[c["claim"]],
+        }
         if "why" in c:
             d["detail"] = c["why"]
         elif c["claim"] in (1, 2):
             e = c["effect"].estimate()
-            d.update(comparison=c["comparison"], metric=c["metric"], difference=e.as_dict(), null_sd=c["null_sd"],
-                     effect_in_null_sd=(e.mean / c["null_sd"]) if c["null_sd"] else None,
-                     detail=f"{e.fmt()} ({_units(e, c['null_sd'])})")
+            d.update(
+                comparison=c["comparison"],
+                metric=c["metric"],
+                difference=e.as_dict(),
+                null_sd=c["null_sd"],
+                effect_in_null_sd=(e.mean / c["null_sd"]) if c["null_sd"] else None,
+                detail=f"{e.fmt()} ({_units(e, c['null_sd'])})",
+            )
         elif c["claim"] == 3:
             parts = []
             for t, p in zip(c["tests"], np.asarray(c["p_holm"]).tolist()):
                 e = t["effect"].estimate()
-                parts.append({"comparison": t["comparison"], "property": t["property"], "metric": t["metric"],
-                              "difference": e.as_dict(), "p_holm": p, "null_sd": t["null_sd"],
-                              "detail": f"{e.fmt()}" + (f" ({_units(e, t['null_sd'])})" if t["null_sd"] else "")})
-            d.update(differences=parts, detail=f"{_py(c['ups'])} of {len(parts)} differences significantly positive, "
-                                               f"{_py(c['downs'])} significantly negative (Holm)")
+                parts.append(
+                    {
+                        "comparison": t["comparison"],
+                        "property": t["property"],
+                        "metric": t["metric"],
+                        "difference": e.as_dict(),
+                        "p_holm": p,
+                        "null_sd": t["null_sd"],
+                        "detail": f"{e.fmt()}" + (f" ({_units(e, t['null_sd'])})" if t["null_sd"] else ""),
+                    }
+                )
+            d.update(
+                differences=parts,
+                detail=f"{_py(c['ups'])} of {len(parts)} differences significantly positive, "
+                f"{_py(c['downs'])} significantly negative (Holm)",
+            )
         else:
             r = c["crossing"]
             tasks, conds = c["tasks"], c["conditions"]
@@ -277,14 +366,28 @@ def judge_claims(cfg: dict[str, Any], items: StudyItems) -> list[dict[str, Any]]
             for h in range(2):
                 t1, t2, a, b = (int(_py(r[x][h])) for x in ("t1", "t2", "a", "b"))
                 e1, e2 = r["e1"][h].estimate(), r["e2"][h].estimate()
-                dirs.append({"chosen_on": f"half {h + 1}", "tested_on": f"half {2 - h}",
-                             "task_1": tasks[t1], "task_2": tasks[t2], "a": conds[a], "b": conds[b],
-                             "difference_1": e1.as_dict(), "difference_2": e2.as_dict(), "p": float(_py(r["p_dir"][h])),
-                             "detail": f"{conds[a]} - {conds[b]} on {tasks[t1]}: {e1.fmt()}; "
-                                       f"{conds[b]} - {conds[a]} on {tasks[t2]}: {e2.fmt()}"})
+                dirs.append(
+                    {
+                        "chosen_on": f"half {h + 1}",
+                        "tested_on": f"half {2 - h}",
+                        "task_1": tasks[t1],
+                        "task_2": tasks[t2],
+                        "a": conds[a],
+                        "b": conds[b],
+                        "difference_1": e1.as_dict(),
+                        "difference_2": e2.as_dict(),
+                        "p": float(_py(r["p_dir"][h])),
+                        "detail": f"{conds[a]} - {conds[b]} on {tasks[t1]}: {e1.fmt()}; "
+                        f"{conds[b]} - {conds[a]} on {tasks[t2]}: {e2.fmt()}",
+                    }
+                )
             best = {tasks[i]: conds[j] for i, j in enumerate(np.asarray(c["best"]).tolist())}
             p = float(_py(r["p"]))
-            d.update(best_by_task=best, directions=dirs, p=p,
-                     detail=f"best policies: {', '.join(sorted(set(best.values())))}; held-out crossing p = {p:.3g}")
+            d.update(
+                best_by_task=best,
+                directions=dirs,
+                p=p,
+                detail=f"best policies: {', '.join(sorted(set(best.values())))}; held-out crossing p = {p:.3g}",
+            )
         claims.append(d)
     return claims

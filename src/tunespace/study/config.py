@@ -40,16 +40,42 @@ PRESETS = ("demo", "default", "paper")
 _KNOWN = {"name", "seeds", "conditions", "train_data", "eval_data", "train", "embed", "analysis", "baselines", "umap"}
 _BASELINES = {"chroma", "mfcc", "tempogram", "random"}
 ROLES = ("exploratory", "confirmatory")
-_DATA = {"name": None, "corpus": {"tracks": None, "seconds": None, "seed": None, "source": None}, "path": None,
-         "kind": None, "properties": None, "role": None}
+_DATA = {
+    "name": None,
+    "corpus": {"tracks": None, "seconds": None, "seed": None, "source": None},
+    "path": None,
+    "kind": None,
+    "properties": None,
+    "role": None,
+}
 #: Every key a study config may hold, checked at every depth with a did-you-mean suggestion
 #: (tunespace.config.check_keys); ``train`` is checked against the trainer's defaults. Add new keys here.
 SCHEMA: dict[str, Any] = {
-    "name": None, "seeds": None, "conditions": None, "train_data": _DATA, "eval_data": Each(_DATA), "train": None,
+    "name": None,
+    "seeds": None,
+    "conditions": None,
+    "train_data": _DATA,
+    "eval_data": Each(_DATA),
+    "train": None,
     "embed": {"slice_seconds": None, "hop_seconds": None, "min_seconds": None, "silence_db": None},
-    "analysis": dict.fromkeys(("ks", "headline_k", "properties", "bootstrap", "knn_k", "probes", "folds", "fold_seed",
-                               "null_replicates", "null_seed", "split_seed")),
-    "baselines": None, "umap": None}
+    "analysis": dict.fromkeys(
+        (
+            "ks",
+            "headline_k",
+            "properties",
+            "bootstrap",
+            "knn_k",
+            "probes",
+            "folds",
+            "fold_seed",
+            "null_replicates",
+            "null_seed",
+            "split_seed",
+        )
+    ),
+    "baselines": None,
+    "umap": None,
+}
 
 
 def preset(name: str) -> dict[str, Any]:
@@ -60,8 +86,9 @@ def preset(name: str) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def resolve_study_config(config_file: str | Path | None = None, preset_name: str | None = None,
-                         overrides: list[str] | None = None) -> dict[str, Any]:
+def resolve_study_config(
+    config_file: str | Path | None = None, preset_name: str | None = None, overrides: list[str] | None = None
+) -> dict[str, Any]:
     """Preset or file (the file's keys override the preset's), then ``key=value`` overrides."""
     if config_file is None and preset_name is None:
         preset_name = "default"
@@ -81,23 +108,31 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     check_keys(cfg, {**SCHEMA, "train": DEFAULT_CONFIG}, what="study config key")
     for key in ("seeds", "conditions", "train_data", "eval_data"):
         require(key in cfg, f"study config lacks {key!r}")
-    require(isinstance(cfg["seeds"], list) and cfg["seeds"] and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in cfg["seeds"]),
-            "seeds must be a non-empty list of integers >= 0")
+    require(
+        isinstance(cfg["seeds"], list)
+        and cfg["seeds"]
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in cfg["seeds"]),
+        "seeds must be a non-empty list of integers >= 0",
+    )
     require(isinstance(cfg["conditions"], list) and cfg["conditions"], "conditions must be a non-empty list")
     require(len(set(cfg["conditions"])) == len(cfg["conditions"]), "conditions must not repeat")
     for c in cfg["conditions"]:
         policy, backend = parse_condition(str(c))
         build_policy(policy, backend or "spectral")
     for spec in [cfg["train_data"], *cfg["eval_data"]]:
-        require(isinstance(spec, dict) and ("corpus" in spec or "path" in spec),
-                f"a data entry needs 'corpus' or 'path': {spec!r}")
+        require(
+            isinstance(spec, dict) and ("corpus" in spec or "path" in spec),
+            f"a data entry needs 'corpus' or 'path': {spec!r}",
+        )
         require("name" in spec, f"a data entry needs a 'name': {spec!r}")
     names = [s["name"] for s in cfg["eval_data"]]
     require(len(set(names)) == len(names), "eval_data names must be unique")
     for spec in cfg["eval_data"]:
         spec.setdefault("role", "exploratory")
-        require(spec["role"] in ROLES, f"eval_data {spec['name']!r}: role must be one of {', '.join(ROLES)}, "
-                                       f"got {spec['role']!r}")
+        require(
+            spec["role"] in ROLES,
+            f"eval_data {spec['name']!r}: role must be one of {', '.join(ROLES)}, got {spec['role']!r}",
+        )
     for b in cfg.get("baselines", []) or []:
         require(b in _BASELINES, f"unknown baseline {b!r}; known: {', '.join(sorted(_BASELINES))}")
     a = cfg.setdefault("analysis", {})
@@ -113,8 +148,10 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     a.setdefault("null_seed", 0)
     a.setdefault("split_seed", 0)
     require(isinstance(a["folds"], int) and a["folds"] >= 2, "analysis.folds must be an integer >= 2")
-    require(isinstance(a["null_replicates"], int) and a["null_replicates"] >= 2,
-            "analysis.null_replicates must be an integer >= 2")
+    require(
+        isinstance(a["null_replicates"], int) and a["null_replicates"] >= 2,
+        "analysis.null_replicates must be an integer >= 2",
+    )
     require(a["headline_k"] in a["ks"], "analysis.headline_k must be one of analysis.ks")
     require(all(isinstance(k, int) and k >= 1 for k in a["ks"]), "analysis.ks must be positive integers")
     for p in a["probes"]:

@@ -64,8 +64,16 @@ def plot_locality_by_property(items, cfg: dict[str, Any], ds: str, path: Path) -
             ax.fill_between([j - 0.45, j + 0.45], -2 * sd, 2 * sd, color="0.85", zorder=0)
     for i, c in enumerate(conds):
         m, lo, hi = np.array([_err(est[(c, p)]) for p in props]).T
-        ax.bar(np.arange(len(props)) + i * width - 0.4 + width / 2, m, width, yerr=[lo, hi], capsize=2, label=c,
-               hatch="//" if c.startswith("baseline:") else None, alpha=0.6 if c.startswith("baseline:") else 1.0)
+        ax.bar(
+            np.arange(len(props)) + i * width - 0.4 + width / 2,
+            m,
+            width,
+            yerr=[lo, hi],
+            capsize=2,
+            label=c,
+            hatch="//" if c.startswith("baseline:") else None,
+            alpha=0.6 if c.startswith("baseline:") else 1.0,
+        )
     ax.set_xticks(np.arange(len(props)), props, rotation=20)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_ylabel(f"locality L@{k}")

@@ -65,11 +65,14 @@ def summary_tables(cfg: dict[str, Any], items: StudyItems) -> dict[str, str]:
         for title, metric, kx in (
             (f"Locality L@{k} (0 = chance, 1 = every neighbour shares the property)", "locality", k),
             (f"k-NN retrieval accuracy (k = {kk}, leave-one-out)", "knn_accuracy", kk),
-            *[(f"{p} probe score ({cfg['analysis']['folds']}-fold cross-validation)", f"probe_{p}", "")
-              for p in cfg["analysis"]["probes"]],
+            *[
+                (f"{p} probe score ({cfg['analysis']['folds']}-fold cross-validation)", f"probe_{p}", "")
+                for p in cfg["analysis"]["probes"]
+            ],
         ):
-            props = sorted({key[1] for key in items.values if key[0] == ds and key[2] == metric and key[3] == kx},
-                           key=_prop_order)
+            props = sorted(
+                {key[1] for key in items.values if key[0] == ds and key[2] == metric and key[3] == kx}, key=_prop_order
+            )
             if not props:
                 continue
             lines = [f"**{title}**", "", "| condition | " + " | ".join(props) + " |", "|---" * (len(props) + 1) + "|"]
@@ -81,8 +84,11 @@ def summary_tables(cfg: dict[str, Any], items: StudyItems) -> dict[str, str]:
                 lines.append(f"| {c} | " + " | ".join(cells) + " |")
             if metric == "locality":
                 sds = [items.null.get((ds, p, k)) for p in props]
-                lines.append("| *noise floor (SD, random embeddings)* | "
-                             + " | ".join(f"{v:.3f}" if v is not None else "–" for v in sds) + " |")
+                lines.append(
+                    "| *noise floor (SD, random embeddings)* | "
+                    + " | ".join(f"{v:.3f}" if v is not None else "–" for v in sds)
+                    + " |"
+                )
             out.append("\n".join(lines))
         tables[ds] = "\n\n".join(out)
     return tables
@@ -93,8 +99,11 @@ def best_policy(cfg: dict[str, Any], items: StudyItems, ds: str) -> str | None:
     kk = str(cfg["analysis"]["knn_k"])
     scores = {}
     for c in cfg["conditions"]:
-        vals = [np.nanmean(items.values[(ds, p, "knn_accuracy", kk)][c]) for p in SHORTCUT_FREE_PROPS
-                if c in items.values.get((ds, p, "knn_accuracy", kk), {})]
+        vals = [
+            np.nanmean(items.values[(ds, p, "knn_accuracy", kk)][c])
+            for p in SHORTCUT_FREE_PROPS
+            if c in items.values.get((ds, p, "knn_accuracy", kk), {})
+        ]
         if vals:
             scores[c] = float(np.mean(vals))
     return max(scores, key=scores.get) if scores else None
@@ -108,7 +117,11 @@ def _verdict_table(claims: list[dict[str, Any]], ds: str) -> list[str]:
         effect, units = c.get("detail", ""), "–"
         if c["claim"] in (1, 2) and "difference" in c:
             effect = f"{c['comparison']}, {c['metric']}: " + _fmt(c["difference"])
-            units = f"{c['effect_in_null_sd']:+.1f} (SD {c['null_sd']:.4f})" if c.get("effect_in_null_sd") is not None else "–"
+            units = (
+                f"{c['effect_in_null_sd']:+.1f} (SD {c['null_sd']:.4f})"
+                if c.get("effect_in_null_sd") is not None
+                else "–"
+            )
         lines.append(f"| {c['claim']} | {c['text']} | **{c['verdict']}** | {effect} | {units} |")
     return lines
 
@@ -123,25 +136,38 @@ def _claim_details(claims: list[dict[str, Any]], ds: str) -> list[str]:
         if c["dataset"] != ds:
             continue
         if c["claim"] == 3 and "differences" in c:
-            lines += ["", f"Claim 3, the family of {len(c['differences'])} tests (Holm-adjusted p, two-sided):", "",
-                      "| comparison | property | metric | difference [95 % CI] | noise-floor SDs | p (Holm) |",
-                      "|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"Claim 3, the family of {len(c['differences'])} tests (Holm-adjusted p, two-sided):",
+                "",
+                "| comparison | property | metric | difference [95 % CI] | noise-floor SDs | p (Holm) |",
+                "|---|---|---|---|---|---|",
+            ]
             for d in c["differences"]:
-                u = (f"{d['difference']['mean'] / d['null_sd']:+.1f}" if d.get("null_sd") else "–")
-                lines.append(f"| {d['comparison']} | {d['property']} | {d['metric']} | {_fmt(d['difference'])} | {u} "
-                             f"| {d['p_holm']:.3g} |")
+                u = f"{d['difference']['mean'] / d['null_sd']:+.1f}" if d.get("null_sd") else "–"
+                lines.append(
+                    f"| {d['comparison']} | {d['property']} | {d['metric']} | {_fmt(d['difference'])} | {u} "
+                    f"| {d['p_holm']:.3g} |"
+                )
         if c["claim"] == 4 and "directions" in c:
-            lines += ["", "Claim 4: best policy by task (all tracks, descriptive): "
-                      + "; ".join(f"{t}: {b}" for t, b in c["best_by_task"].items()) + ".", "",
-                      "| chosen on | tested on | crossing tested | p (larger of the two) |", "|---|---|---|---|"]
+            lines += [
+                "",
+                "Claim 4: best policy by task (all tracks, descriptive): "
+                + "; ".join(f"{t}: {b}" for t, b in c["best_by_task"].items())
+                + ".",
+                "",
+                "| chosen on | tested on | crossing tested | p (larger of the two) |",
+                "|---|---|---|---|",
+            ]
             for d in c["directions"]:
                 lines.append(f"| {d['chosen_on']} | {d['tested_on']} | {d['detail']} | {d['p']:.3g} |")
             lines.append(f"\nCombined (Bonferroni): p = {c['p']:.3g}.")
     return lines
 
 
-def write_report(out: Path, cfg: dict[str, Any], rows: list[dict[str, Any]], embeddings: dict, evals: list,
-                 items: StudyItems) -> dict[str, Any]:
+def write_report(
+    out: Path, cfg: dict[str, Any], rows: list[dict[str, Any]], embeddings: dict, evals: list, items: StudyItems
+) -> dict[str, Any]:
     """Write ``report.md``, ``claims.json`` and the plots; returns a summary for printing."""
     from .plots import plot_locality_by_property, plot_locality_vs_k, plot_umaps
 
@@ -155,23 +181,35 @@ def write_report(out: Path, cfg: dict[str, Any], rows: list[dict[str, Any]], emb
         plots.append(plot_locality_vs_k(items, cfg, ds, plots_dir / f"locality_vs_k_{ds}.png"))
         if cfg.get("umap"):
             best = best_policy(cfg, items, ds)
-            p = plot_umaps(embeddings, evals, ds, ["none", best] if best and best != "none" else ["none"],
-                           cfg["seeds"][0], plots_dir / f"umap_{ds}.png")
+            p = plot_umaps(
+                embeddings,
+                evals,
+                ds,
+                ["none", best] if best and best != "none" else ["none"],
+                cfg["seeds"][0],
+                plots_dir / f"umap_{ds}.png",
+            )
             if p is not None:
                 plots.append(p)
     roles = {s["name"]: s.get("role", "exploratory") for s in cfg["eval_data"]}
     a = cfg["analysis"]
-    md = [f"# tunespace study: {cfg.get('name', '')}", "",
-          f"Conditions: {', '.join(cfg['conditions'])}; seeds: {', '.join(map(str, cfg['seeds']))}; evaluation sets: "
-          + ", ".join(f"{n} ({r})" for n, r in roles.items()) + ".",
-          "",
-          "Every number is a mean over seeds with a 95 % interval that covers both sources of variance: the "
-          "training seeds and the evaluation tracks (the same seeds and tracks paired across conditions; "
-          "`tunespace.study.stats`). Baselines (`baseline:*`) are deterministic: their intervals cover the tracks. "
-          f"The noise floor is the SD of L@k over {a['null_replicates']} sets of random embeddings of the same "
-          "tracks. Definitions of the measures: `docs/metrics.md`.", "",
-          "Verdicts on exploratory sets may have informed design choices; verdicts on confirmatory sets test a "
-          "design fixed before those sets were looked at.", ""]
+    md = [
+        f"# tunespace study: {cfg.get('name', '')}",
+        "",
+        f"Conditions: {', '.join(cfg['conditions'])}; seeds: {', '.join(map(str, cfg['seeds']))}; evaluation sets: "
+        + ", ".join(f"{n} ({r})" for n, r in roles.items())
+        + ".",
+        "",
+        "Every number is a mean over seeds with a 95 % interval that covers both sources of variance: the "
+        "training seeds and the evaluation tracks (the same seeds and tracks paired across conditions; "
+        "`tunespace.study.stats`). Baselines (`baseline:*`) are deterministic: their intervals cover the tracks. "
+        f"The noise floor is the SD of L@k over {a['null_replicates']} sets of random embeddings of the same "
+        "tracks. Definitions of the measures: `docs/metrics.md`.",
+        "",
+        "Verdicts on exploratory sets may have informed design choices; verdicts on confirmatory sets test a "
+        "design fixed before those sets were looked at.",
+        "",
+    ]
     md += ["## Verdicts", ""]
     for ds, role in roles.items():
         md += [f"### {role.capitalize()}: {ds}", ""] + _verdict_table(claims, ds) + _claim_details(claims, ds) + [""]
@@ -193,8 +231,10 @@ def format_summary(summary: dict[str, Any], claims_to_print: tuple[int, ...] = (
     for c in summary.get("claims", []):
         if c["claim"] in claims_to_print or not claims_to_print:
             what = f"{c.get('comparison', '')} {c.get('metric', '')}: " if c.get("comparison") else ""
-            lines.append(f"  claim {c['claim']} [{c['dataset']}, {c.get('role', 'exploratory')}] {c['text']}: "
-                         f"{c['verdict'].upper()}  ({what}{c.get('detail', '')})")
+            lines.append(
+                f"  claim {c['claim']} [{c['dataset']}, {c.get('role', 'exploratory')}] {c['text']}: "
+                f"{c['verdict'].upper()}  ({what}{c.get('detail', '')})"
+            )
     if "wall_seconds" in summary and not math.isnan(summary["wall_seconds"]):
         lines.append(f"wall time: {summary['wall_seconds'] / 60:.1f} min")
     return "\n".join(lines)

@@ -20,8 +20,9 @@ import copy
 import csv
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import __version__
 from ..augment import parse_condition
@@ -57,8 +58,13 @@ def ensure_data(spec: dict[str, Any], root: Path) -> tuple[str, Path]:
         st.begin()
         t0 = time.perf_counter()
         c = spec["corpus"]
-        build_corpus(path, tracks=int(c.get("tracks", 200)), seconds=float(c.get("seconds", 30.0)),
-                     seed=int(c.get("seed", 0)), source=c.get("source", "procedural"))
+        build_corpus(
+            path,
+            tracks=int(c.get("tracks", 200)),
+            seconds=float(c.get("seconds", 30.0)),
+            seed=int(c.get("seed", 0)),
+            source=c.get("source", "procedural"),
+        )
         st.finish({"seconds": time.perf_counter() - t0})
     return st.key, path
 
@@ -70,19 +76,23 @@ def train_config(study: dict[str, Any], condition: str, seed: int, data_path: Pa
     policy, backend = parse_condition(condition)
     base = copy.deepcopy(study.get("train", {}))
     base.setdefault("train", {})["progress"] = False
-    cfg = resolve_config(None, [], base=base, **{"data.path": str(data_path), "augment.policy": policy, "seed": int(seed)})
+    cfg = resolve_config(
+        None, [], base=base, **{"data.path": str(data_path), "augment.policy": policy, "seed": int(seed)}
+    )
     if backend is not None:
         cfg["augment"]["backend"] = backend
     return cfg
 
 
-def train_stage(cfg: dict[str, Any], condition: str, seed: int, train_key: str, train_path: Path,
-                stages_dir: Path) -> tuple[dict[str, Any], Stage]:
+def train_stage(
+    cfg: dict[str, Any], condition: str, seed: int, train_key: str, train_path: Path, stages_dir: Path
+) -> tuple[dict[str, Any], Stage]:
     """The resolved trainer config and the cached stage of one condition and seed (``run/`` inside
     the stage holds the run folder). ``train_key`` / ``train_path`` as :func:`ensure_data` gives."""
     tcfg = train_config(cfg, condition, seed, train_path)
-    return tcfg, Stage("train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__},
-                       stages_dir)
+    return tcfg, Stage(
+        "train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages_dir
+    )
 
 
 def embed_stage(cfg: dict[str, Any], trained: Stage, eval_key: str, stages_dir: Path) -> Stage:
@@ -91,9 +101,15 @@ def embed_stage(cfg: dict[str, Any], trained: Stage, eval_key: str, stages_dir: 
 
 
 @holds_folder_lock("tunespace study")  # one writer per study folder (tunespace.lock)
-def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: str | None = None,
-              overrides: list[str] | None = None, stop_after_stages: int | None = None,
-              progress: Callable[[str], None] = _log) -> dict[str, Any]:
+def run_study(
+    out: str | Path,
+    config: dict[str, Any] | None = None,
+    *,
+    preset: str | None = None,
+    overrides: list[str] | None = None,
+    stop_after_stages: int | None = None,
+    progress: Callable[[str], None] = _log,
+) -> dict[str, Any]:
     """Run (or resume) a study into ``out``; returns the summary (see :func:`report.summarise`).
 
     Args:
@@ -154,8 +170,9 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
                     if spent():
                         return {"stopped": True}
                 embeddings[(condition, seed, spec["name"])] = estage.path / "emb"
-                new_rows, computed, apath = _analysed(cfg, spec, epath, estage, condition, seed, stages_dir, analyse,
-                                                      progress)
+                new_rows, computed, apath = _analysed(
+                    cfg, spec, epath, estage, condition, seed, stages_dir, analyse, progress
+                )
                 rows += new_rows
                 analyses[(condition, seed, spec["name"])] = apath
                 if computed and spent():
@@ -165,7 +182,11 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
         for kind in cfg.get("baselines", []):
             seeds = cfg["seeds"] if kind == "random" else [0]
             for seed in seeds:
-                bstage = Stage("baseline", {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"], "version": __version__}, stages_dir)
+                bstage = Stage(
+                    "baseline",
+                    {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"], "version": __version__},
+                    stages_dir,
+                )
                 if not bstage.done:
                     progress(f"baseline {kind} seed {seed} on {spec['name']}")
                     bstage.begin()
@@ -175,8 +196,9 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
                     if spent():
                         return {"stopped": True}
                 embeddings[(f"baseline:{kind}", seed, spec["name"])] = bstage.path / "emb"
-                new_rows, computed, apath = _analysed(cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir,
-                                                      analyse, progress)
+                new_rows, computed, apath = _analysed(
+                    cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir, analyse, progress
+                )
                 rows += new_rows
                 analyses[(f"baseline:{kind}", seed, spec["name"])] = apath
                 if computed and spent():
@@ -185,8 +207,11 @@ def run_study(out: str | Path, config: dict[str, Any] | None = None, *, preset: 
     nulls = {}
     for spec, ekey, epath in evals:
         acfg = _analysis_config(cfg, spec)
-        nstage = Stage("null", {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates",
-                                                                            "null_seed")}}, stages_dir)
+        nstage = Stage(
+            "null",
+            {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates", "null_seed")}},
+            stages_dir,
+        )
         if not nstage.done:
             progress(f"noise floor of {spec['name']} ({acfg['null_replicates']} random embeddings)")
             nstage.begin()
@@ -210,9 +235,17 @@ def _analysis_config(cfg: dict, spec: dict) -> dict[str, Any]:
 ANALYSIS_FORMAT = 2
 
 
-def _analysed(cfg: dict, spec: dict, data_path: Path, emb_stage: Stage, condition: str, seed: int,
-              stages_dir: Path, analyse: Callable,
-              progress: Callable[[str], None]) -> tuple[list[dict[str, Any]], bool, Path]:
+def _analysed(
+    cfg: dict,
+    spec: dict,
+    data_path: Path,
+    emb_stage: Stage,
+    condition: str,
+    seed: int,
+    stages_dir: Path,
+    analyse: Callable,
+    progress: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], bool, Path]:
     acfg = _analysis_config(cfg, spec)
     astage = Stage("analysis", {"embeddings": emb_stage.key, "analysis": acfg, "format": ANALYSIS_FORMAT}, stages_dir)
     computed = not astage.done
@@ -228,8 +261,9 @@ def _analysed(cfg: dict, spec: dict, data_path: Path, emb_stage: Stage, conditio
     return [{"condition": condition, "seed": seed, "dataset": spec["name"], **r} for r in rows], computed, astage.path
 
 
-def study_items(cfg: dict[str, Any], analyses: dict[tuple[str, int, str], Path],
-                nulls: dict[str, dict[str, dict[str, list[float]]]]) -> Any:
+def study_items(
+    cfg: dict[str, Any], analyses: dict[tuple[str, int, str], Path], nulls: dict[str, dict[str, dict[str, list[float]]]]
+) -> Any:
     """The per-item values of every analysis, aligned by item id and stacked by seed
     (:class:`tunespace.study.claims.StudyItems`)."""
     import numpy as np
@@ -254,8 +288,8 @@ def study_items(cfg: dict[str, Any], analyses: dict[tuple[str, int, str], Path],
                 it = mine[(cond, seed, ds)]
                 where = np.array([pos[i] for i in it["ids"]], dtype=np.int64)
 
-                def full(v: np.ndarray) -> np.ndarray:
-                    out = np.full(len(ids), np.nan)
+                def full(v: np.ndarray, where: np.ndarray = where, n: int = len(ids)) -> np.ndarray:
+                    out = np.full(n, np.nan)
                     out[where] = v
                     return out
 

@@ -79,8 +79,16 @@ class Estimate:
         return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"mean": self.mean, "ci_low": self.low, "ci_high": self.high, "n_seeds": self.n, "se": self.se,
-                "df": self.df, "p": self.p, "n_items": self.n_items}
+        return {
+            "mean": self.mean,
+            "ci_low": self.low,
+            "ci_high": self.high,
+            "n_seeds": self.n,
+            "se": self.se,
+            "df": self.df,
+            "p": self.p,
+            "n_items": self.n_items,
+        }
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> Estimate:
@@ -124,8 +132,16 @@ class TwoSource:
     def estimate(self) -> Estimate:
         """The :class:`Estimate` of an unbatched result."""
         f = lambda v: float(np.asarray(v))  # noqa: E731
-        return Estimate(f(self.mean), f(self.low), f(self.high), self.n_seeds, f(self.se), f(self.df),
-                        f(self.p_two_sided()), int(np.asarray(self.n_items)))
+        return Estimate(
+            f(self.mean),
+            f(self.low),
+            f(self.high),
+            self.n_seeds,
+            f(self.se),
+            f(self.df),
+            f(self.p_two_sided()),
+            int(np.asarray(self.n_items)),
+        )
 
 
 def _p(mean: np.ndarray, se: np.ndarray, df: np.ndarray, side: str) -> np.ndarray:
@@ -141,8 +157,9 @@ def _p(mean: np.ndarray, se: np.ndarray, df: np.ndarray, side: str) -> np.ndarra
     return np.where(np.isfinite(mean), np.where(np.isnan(t), 1.0, p), np.nan)
 
 
-def two_source(a: np.ndarray, b: np.ndarray | None = None, chance: np.ndarray | None = None,
-               level: float = LEVEL) -> TwoSource:
+def two_source(
+    a: np.ndarray, b: np.ndarray | None = None, chance: np.ndarray | None = None, level: float = LEVEL
+) -> TwoSource:
     """Estimate (over seeds and items) of a condition's score, or of the paired difference a - b.
 
     Args:
@@ -169,7 +186,7 @@ def two_source(a: np.ndarray, b: np.ndarray | None = None, chance: np.ndarray | 
     one_c = (1.0 - cm)[..., None, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         grand = xz.sum(axis=(-2, -1)) / (nn * s_n)
-        est = ((grand if b is not None else grand - cm) / one_c[..., 0, 0])
+        est = (grand if b is not None else grand - cm) / one_c[..., 0, 0]
         # per-(seed, item) influence on the estimate (linearised over the items' chance too)
         dc = (c - cm[..., None])[..., None, :]
         slope = est[..., None, None] if b is not None else -(1.0 - est[..., None, None])
@@ -200,8 +217,17 @@ def two_source(a: np.ndarray, b: np.ndarray | None = None, chance: np.ndarray | 
         h = stats.t.ppf(0.5 + level / 2, df) * se
     bad = (n < 2) | ~np.isfinite(est)
     nan = np.full(est.shape, np.nan)
-    return TwoSource(np.where(bad, nan, est), np.where(bad, nan, se), np.where(bad, nan, df),
-                     np.where(bad, nan, est - h), np.where(bad, nan, est + h), var_seed, var_item, s_n, n)
+    return TwoSource(
+        np.where(bad, nan, est),
+        np.where(bad, nan, se),
+        np.where(bad, nan, df),
+        np.where(bad, nan, est - h),
+        np.where(bad, nan, est + h),
+        var_seed,
+        var_item,
+        s_n,
+        n,
+    )
 
 
 def holm(p: np.ndarray, axis: int = -1) -> np.ndarray:

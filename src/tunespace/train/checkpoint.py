@@ -77,7 +77,9 @@ def resolve_checkpoint(run_or_checkpoint: str | Path) -> Path:
     raise UsageError(f"{p}: no such run folder or checkpoint file")
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", training: bool = False) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", training: bool = False
+) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` and check its shape.
 
     Args:
@@ -117,8 +119,11 @@ def checkpoint_problem(state: Any, training: bool = False) -> str | None:
     if not isinstance(state["step"], int) or isinstance(state["step"], bool) or state["step"] < 0:
         return "'step' is not an integer >= 0"
     model = state["model"]
-    if not isinstance(model, dict) or not model or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()):
+    if (
+        not isinstance(model, dict)
+        or not model
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items())
+    ):
         return "'model' is not a state dict of tensors"
     cfg = state["config"]
     if not isinstance(cfg, dict):
@@ -128,7 +133,8 @@ def checkpoint_problem(state: Any, training: bool = False) -> str | None:
             return f"its config has no {section!r} section"
     if not isinstance(cfg["model"].get("encoder"), str):
         return "its config names no encoder"
-    if training and not (isinstance(state["optimizer"], dict) and "state" in state["optimizer"]
-                         and "param_groups" in state["optimizer"]):
+    if training and not (
+        isinstance(state["optimizer"], dict) and "state" in state["optimizer"] and "param_groups" in state["optimizer"]
+    ):
         return "'optimizer' is not an optimiser state dict"
     return None

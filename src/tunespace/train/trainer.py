@@ -48,20 +48,27 @@ from torch import nn
 
 from .. import __version__
 from ..augment.pipeline import make_pair_transform, params_to_json
-from ..features import FrontEnd
 from ..datasets import open_dataset
 from ..errors import ConfigError, UsageError
-from ..lock import FolderLock
-from ..progress import progress_bar
+from ..features import FrontEnd
 from ..files import read_json, write_json, write_text
+from ..lock import FolderLock
 from ..losses import NTXentLoss, alignment, uniformity
 from ..models import ContrastiveModel, build_encoder, build_model
-from ..pairs import (AudioCache, DistinctTrackBatches, PairDataset, SpectrogramCache, collate_pairs, estimate_cache_bytes,
-                     estimate_spectrogram_bytes, track_durations)
+from ..pairs import (
+    AudioCache,
+    DistinctTrackBatches,
+    PairDataset,
+    SpectrogramCache,
+    collate_pairs,
+    estimate_cache_bytes,
+    estimate_spectrogram_bytes,
+    track_durations,
+)
+from ..progress import progress_bar
 from . import distributed
 from .checkpoint import first_lines, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import lr_at, resolve_config
-
 
 #: The trained model (kept under its former name for existing imports).
 ContrastiveNet = ContrastiveModel
@@ -69,7 +76,9 @@ ContrastiveNet = ContrastiveModel
 
 def step_seed(seed: int, step: int, salt: int = 0) -> int:
     """A 63-bit seed for ``step`` (stable across runs and resumption)."""
-    return int(np.random.SeedSequence([int(seed), int(step), int(salt)]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+    return int(
+        np.random.SeedSequence([int(seed), int(step), int(salt)]).generate_state(2, np.uint64)[0] >> np.uint64(1)
+    )
 
 
 @dataclass
@@ -112,9 +121,16 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
         raise UsageError("no dataset given (--data DIR)")
     ds = open_dataset(cfg["data"]["path"], kind=cfg["data"].get("kind", "auto"))
     fe = FrontEnd.from_dict(cfg["frontend"])
-    transform = make_pair_transform(cfg["augment"]["policy"], cfg["augment"]["backend"], fe, cfg["pairs"]["excerpt_seconds"],
-                                    cfg["augment"].get("overrides") or None)
-    build_encoder(cfg["model"]["encoder"], n_mels=int(cfg["frontend"].get("n_mels", 96)), **cfg["model"].get("encoder_args", {}))  # validates name/args
+    transform = make_pair_transform(
+        cfg["augment"]["policy"],
+        cfg["augment"]["backend"],
+        fe,
+        cfg["pairs"]["excerpt_seconds"],
+        cfg["augment"].get("overrides") or None,
+    )
+    build_encoder(
+        cfg["model"]["encoder"], n_mels=int(cfg["frontend"].get("n_mels", 96)), **cfg["model"].get("encoder_args", {})
+    )  # validates name/args
     window_s = transform.input_seconds()
     skipped: dict[str, str] = {}
     usable, durations = [], []
@@ -132,7 +148,8 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     audio_fits = mode is True or (mode == "auto" and estimate_cache_bytes(durations, sr) < budget)
     spec_mode = cfg["data"].get("cache_spectrograms", "auto")
     spec_fits = spec_mode is True or (
-        spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < budget)
+        spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < budget
+    )
     cache, spectrograms = None, None
     usable_ds = dataclasses.replace(ds, tracks=usable)
     if audio_fits and cfg["augment"]["backend"] == "spectral" and spec_fits:
@@ -151,18 +168,31 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
         raise ConfigError(f"{where}: only {n_ok} of {n_all} tracks can be used for training, need at least 2{first}")
     share = cfg["data"].get("max_unreadable_share", 0.5)
     if (n_all - n_ok) / n_all > share:
-        raise ConfigError(f"{where}: {n_all - n_ok} of {n_all} tracks cannot be used, more than "
-                          f"data.max_unreadable_share={share:g}{first}")
+        raise ConfigError(
+            f"{where}: {n_all - n_ok} of {n_all} tracks cannot be used, more than "
+            f"data.max_unreadable_share={share:g}{first}"
+        )
     batch = cfg["train"]["batch_size"]
     if n_ok < batch * world_size:
         batch = n_ok // world_size
         if batch < 1:
             raise ConfigError(f"{where}: {n_ok} usable tracks cannot give each of {world_size} processes a pair")
-        print(f"tunespace train: warning: {n_ok} usable tracks, fewer than the batch of "
-              f"{cfg['train']['batch_size'] * world_size} pairs; using batches of {batch * world_size}", file=sys.stderr)
-    return {"dataset": dataclasses.replace(ds, tracks=usable), "durations": durations, "transform": transform,
-            "cache": cache, "sample_rate": sr, "spectrograms": spectrograms, "skipped": skipped, "batch_size": batch,
-            "n_tracks_listed": n_all}
+        print(
+            f"tunespace train: warning: {n_ok} usable tracks, fewer than the batch of "
+            f"{cfg['train']['batch_size'] * world_size} pairs; using batches of {batch * world_size}",
+            file=sys.stderr,
+        )
+    return {
+        "dataset": dataclasses.replace(ds, tracks=usable),
+        "durations": durations,
+        "transform": transform,
+        "cache": cache,
+        "sample_rate": sr,
+        "spectrograms": spectrograms,
+        "skipped": skipped,
+        "batch_size": batch,
+        "n_tracks_listed": n_all,
+    }
 
 
 _SPEC_MEMO: dict[tuple, SpectrogramCache] = {}
@@ -231,9 +261,18 @@ def _train(out: Path, config: dict[str, Any] | None, *, resume: bool, stop_after
     if dist_info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "config.json", cfg)
-        write_json(out / "run.json", {"tunespace_version": __version__, "world_size": dist_info.world_size, "n_tracks": len(ds),
-                                      "n_tracks_listed": prep["n_tracks_listed"], "n_skipped_before_training": len(prep["skipped"]),
-                                      "batch_size": prep["batch_size"], "track_ids_sha": _ids_digest(ds.ids)})
+        write_json(
+            out / "run.json",
+            {
+                "tunespace_version": __version__,
+                "world_size": dist_info.world_size,
+                "n_tracks": len(ds),
+                "n_tracks_listed": prep["n_tracks_listed"],
+                "n_skipped_before_training": len(prep["skipped"]),
+                "batch_size": prep["batch_size"],
+                "track_ids_sha": _ids_digest(ds.ids),
+            },
+        )
 
     torch.manual_seed(cfg["seed"])
     model = build_model(cfg).to(dist_info.device)
@@ -248,8 +287,9 @@ def _train(out: Path, config: dict[str, Any] | None, *, resume: bool, stop_after
                 model.load_state_dict(state["model"])
                 opt.load_state_dict(state["optimizer"])
             except (RuntimeError, ValueError, KeyError) as e:
-                raise UsageError(f"{ckpt_path}: does not fit the model and optimiser of this run's config "
-                                 f"({first_lines(e)})") from None
+                raise UsageError(
+                    f"{ckpt_path}: does not fit the model and optimiser of this run's config ({first_lines(e)})"
+                ) from None
             start_step = int(state["step"])
             last_loss = float(state.get("loss", float("nan")))
             if not np.isfinite(last_loss):
@@ -259,28 +299,49 @@ def _train(out: Path, config: dict[str, Any] | None, *, resume: bool, stop_after
         _truncate_log(out / "views.jsonl", lambda r: r.get("step", 0) < start_step)
     ddp_model: nn.Module = model
     if dist_info.enabled:
-        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[dist_info.device.index] if dist_info.device.type == "cuda" else None)
+        ddp_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[dist_info.device.index] if dist_info.device.type == "cuda" else None
+        )
     loss_fn = NTXentLoss(cfg["loss"]["temperature"])
     amp = tcfg["amp"]
     scaler = torch.amp.GradScaler("cuda") if (amp == "fp16" and dist_info.device.type == "cuda") else None
 
     total = tcfg["steps"]
     end = min(total, stop_after) if stop_after is not None else total
-    sampler = DistinctTrackBatches(len(ds), prep["batch_size"], cfg["seed"], end, start_step, dist_info.rank, dist_info.world_size)
-    pair_ds = PairDataset(ds.tracks, prep["durations"], prep["sample_rate"], transform.input_seconds(),
-                          cfg["pairs"]["max_centre_distance_s"], transform.cpu_stage, cfg["seed"], prep["cache"],
-                          prep["spectrograms"], transform.input_frames())
+    sampler = DistinctTrackBatches(
+        len(ds), prep["batch_size"], cfg["seed"], end, start_step, dist_info.rank, dist_info.world_size
+    )
+    pair_ds = PairDataset(
+        ds.tracks,
+        prep["durations"],
+        prep["sample_rate"],
+        transform.input_seconds(),
+        cfg["pairs"]["max_centre_distance_s"],
+        transform.cpu_stage,
+        cfg["seed"],
+        prep["cache"],
+        prep["spectrograms"],
+        transform.input_frames(),
+    )
     workers = tcfg["num_workers"]
     if workers == "auto":
         workers = 0 if cfg["augment"]["backend"] == "spectral" else min(4, os.cpu_count() or 1)
-    loader = torch.utils.data.DataLoader(pair_ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate_pairs,
-                                         persistent_workers=False, pin_memory=dist_info.device.type == "cuda")
+    loader = torch.utils.data.DataLoader(
+        pair_ds,
+        batch_sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate_pairs,
+        persistent_workers=False,
+        pin_memory=dist_info.device.type == "cuda",
+    )
     skipped: dict[str, tuple[str, int]] = _read_skipped(out) if resume else {}
     for path, reason in prep["skipped"].items():
         skipped[path] = (reason, skipped.get(path, (reason, 0))[1])
     writer = _tb_writer(out, purge_step=start_step + 1) if dist_info.is_main else None
     metrics_f = open(out / "metrics.jsonl", "a", encoding="utf-8") if dist_info.is_main else None
-    views_f = open(out / "views.jsonl", "a", encoding="utf-8") if (dist_info.is_main and tcfg.get("log_views")) else None
+    views_f = (
+        open(out / "views.jsonl", "a", encoding="utf-8") if (dist_info.is_main and tcfg.get("log_views")) else None
+    )
     bar = progress_bar(total, start_step, "train", "step", dist_info.is_main and tcfg.get("progress", True))
     step = start_step
     t_last, pairs_since = time.perf_counter(), 0
@@ -336,15 +397,31 @@ def _train(out: Path, config: dict[str, Any] | None, *, resume: bool, stop_after
             step += 1
             pairs_since += n * dist_info.world_size
             if views_f is not None:
-                views_f.write(json.dumps({"step": step - 1, "index": batch["index"].tolist(), "cpu": params_to_json(batch["params"]), "device": params_to_json(dparams)}) + "\n")
+                views_f.write(
+                    json.dumps(
+                        {
+                            "step": step - 1,
+                            "index": batch["index"].tolist(),
+                            "cpu": params_to_json(batch["params"]),
+                            "device": params_to_json(dparams),
+                        }
+                    )
+                    + "\n"
+                )
             if dist_info.is_main and (step % tcfg["log_every"] == 0 or step == end):
                 now = time.perf_counter()
                 with torch.no_grad():
-                    ha, hb = torch.nn.functional.normalize(h[:n].float(), dim=1), torch.nn.functional.normalize(h[n:].float(), dim=1)
+                    ha, hb = (
+                        torch.nn.functional.normalize(h[:n].float(), dim=1),
+                        torch.nn.functional.normalize(h[n:].float(), dim=1),
+                    )
                     rec = {
-                        "step": step, "loss": last_loss, "lr": lr,
+                        "step": step,
+                        "loss": last_loss,
+                        "lr": lr,
                         "pairs_per_s": pairs_since / max(1e-9, now - t_last),
-                        "alignment": float(alignment(ha, hb)), "uniformity": float(uniformity(torch.cat([ha, hb]))),
+                        "alignment": float(alignment(ha, hb)),
+                        "uniformity": float(uniformity(torch.cat([ha, hb]))),
                         "skipped": len(skipped),
                     }
                 t_last, pairs_since = now, 0
@@ -371,10 +448,17 @@ def _train(out: Path, config: dict[str, Any] | None, *, resume: bool, stop_after
     return TrainResult(out, step, last_loss, ckpt, {p: r for p, (r, _) in skipped.items()})
 
 
-def _checkpoint(out: Path, step: int, model: nn.Module, opt: torch.optim.Optimizer, cfg: dict, keep: int,
-                loss: float = float("nan")) -> Path:
-    state = {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(), "config": cfg,
-             "version": __version__, "loss": float(loss)}
+def _checkpoint(
+    out: Path, step: int, model: nn.Module, opt: torch.optim.Optimizer, cfg: dict, keep: int, loss: float = float("nan")
+) -> Path:
+    state = {
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "config": cfg,
+        "version": __version__,
+        "loss": float(loss),
+    }
     return save_checkpoint(out, step, state, keep=keep)
 
 
@@ -386,10 +470,20 @@ def _resume_config(out: Path, config: dict[str, Any] | None) -> dict[str, Any]:
     if config is not None:
         a = {k: v for k, v in config.items() if k != "train"}
         b = {k: v for k, v in stored.items() if k != "train"}
-        ta = {k: v for k, v in config["train"].items() if k not in ("steps", "progress", "num_workers", "threads", "device")}
-        tb = {k: v for k, v in stored["train"].items() if k not in ("steps", "progress", "num_workers", "threads", "device")}
+        ta = {
+            k: v
+            for k, v in config["train"].items()
+            if k not in ("steps", "progress", "num_workers", "threads", "device")
+        }
+        tb = {
+            k: v
+            for k, v in stored["train"].items()
+            if k not in ("steps", "progress", "num_workers", "threads", "device")
+        }
         if a != b or ta != tb:
-            raise UsageError(f"{out}: the given settings differ from the run's config.json; resume with the same settings")
+            raise UsageError(
+                f"{out}: the given settings differ from the run's config.json; resume with the same settings"
+            )
         stored = config
     return stored
 
@@ -467,7 +561,6 @@ def _tb_writer(out: Path, purge_step: int | None = None) -> Any:
     except Exception:  # noqa: BLE001 - tensorboard is a declared dependency; be robust anyway
         return None
     return SummaryWriter(log_dir=str(out / "tb"), purge_step=purge_step)
-
 
 
 __all__ = ["ContrastiveNet", "TrainResult", "build_model", "prepare", "resolve_config", "train"]

@@ -8,8 +8,27 @@ parameter sampling, and :mod:`.fused` runs the linear ones as one per-item mel m
 """
 
 from . import functional
-from .augmentations import (AUGMENTATIONS, Equaliser, FrequencyWeighting, Gain, LowPass, Noise, PitchShift,
-                            SpectralAugmentation, TimeStretch)
+from .augmentations import (
+    AUGMENTATIONS,
+    Equaliser,
+    FrequencyWeighting,
+    Gain,
+    LowPass,
+    Noise,
+    PitchShift,
+    SpectralAugmentation,
+    TimeStretch,
+)
 
-__all__ = ["AUGMENTATIONS", "Equaliser", "FrequencyWeighting", "Gain", "LowPass", "Noise", "PitchShift",
-           "SpectralAugmentation", "TimeStretch", "functional"]
+__all__ = [
+    "AUGMENTATIONS",
+    "Equaliser",
+    "FrequencyWeighting",
+    "Gain",
+    "LowPass",
+    "Noise",
+    "PitchShift",
+    "SpectralAugmentation",
+    "TimeStretch",
+    "functional",
+]

@@ -16,8 +16,16 @@ import torch
 
 from ...errors import ConfigError
 from ...features.logmel import FrontEnd
-from ..base import (Augmentation, EqualiserSpec, GainSpec, LowPassSpec, NoiseSpec, Params, PitchShiftSpec,
-                    TimeStretchSpec)
+from ..base import (
+    Augmentation,
+    EqualiserSpec,
+    GainSpec,
+    LowPassSpec,
+    NoiseSpec,
+    Params,
+    PitchShiftSpec,
+    TimeStretchSpec,
+)
 from . import functional as F
 
 
@@ -101,10 +109,19 @@ class Equaliser(FrequencyWeighting, EqualiserSpec):
 
     def response(self, params: Params, like: torch.Tensor) -> torch.Tensor:
         fe = self.frontend
-        return F.eq_response(like, params["peak_freq_hz"], params["peak_gain_db"], params["peak_q"],
-                             params["low_shelf_freq_hz"], params["low_shelf_gain_db"], params["high_shelf_freq_hz"],
-                             params["high_shelf_gain_db"], sample_rate=fe.sample_rate, n_fft=fe.n_fft,
-                             magnitude_power=fe.power)
+        return F.eq_response(
+            like,
+            params["peak_freq_hz"],
+            params["peak_gain_db"],
+            params["peak_q"],
+            params["low_shelf_freq_hz"],
+            params["low_shelf_gain_db"],
+            params["high_shelf_freq_hz"],
+            params["high_shelf_gain_db"],
+            sample_rate=fe.sample_rate,
+            n_fft=fe.n_fft,
+            magnitude_power=fe.power,
+        )
 
 
 class LowPass(FrequencyWeighting, LowPassSpec):
@@ -112,8 +129,9 @@ class LowPass(FrequencyWeighting, LowPassSpec):
 
     def response(self, params: Params, like: torch.Tensor) -> torch.Tensor:
         fe = self.frontend
-        return F.low_pass_response(like, params["cutoff_hz"], sample_rate=fe.sample_rate, n_fft=fe.n_fft,
-                                   magnitude_power=fe.power)
+        return F.low_pass_response(
+            like, params["cutoff_hz"], sample_rate=fe.sample_rate, n_fft=fe.n_fft, magnitude_power=fe.power
+        )
 
 
 class Gain(FrequencyWeighting, GainSpec):
@@ -129,10 +147,16 @@ class Noise(SpectralAugmentation, NoiseSpec):
     needs_squared_magnitude = True
 
     def transform(self, power: torch.Tensor, params: Params) -> torch.Tensor:
-        return F.noise(power, params["snr_db"], params["noise_seed"], n_fft=self.frontend.n_fft,
-                       win_length=self.frontend.win_length)
+        return F.noise(
+            power,
+            params["snr_db"],
+            params["noise_seed"],
+            n_fft=self.frontend.n_fft,
+            win_length=self.frontend.win_length,
+        )
 
 
 #: The spectral backend's augmentations by type (no reverb: it has no spectral equivalent here).
-AUGMENTATIONS: dict[str, type[SpectralAugmentation]] = {cls.kind: cls for cls in (
-    TimeStretch, PitchShift, Equaliser, LowPass, Gain, Noise)}
+AUGMENTATIONS: dict[str, type[SpectralAugmentation]] = {
+    cls.kind: cls for cls in (TimeStretch, PitchShift, Equaliser, LowPass, Gain, Noise)
+}

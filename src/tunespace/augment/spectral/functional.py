@@ -70,7 +70,7 @@ def resample_axis(x: torch.Tensor, pos: torch.Tensor, dim: int) -> torch.Tensor:
     valid = (pos >= 0) & (pos <= size - 1)
     p = pos.clamp(0, size - 1)
     i0 = p.floor().long().clamp(max=size - 2) if size > 1 else p.floor().long()
-    w = (p - i0.to(p.dtype))
+    w = p - i0.to(p.dtype)
     i1 = (i0 + 1).clamp(max=size - 1)
     w = torch.where(valid, w, torch.zeros_like(w))
     if dim == 2:
@@ -129,8 +129,14 @@ def gain(power: torch.Tensor, gain_db: Any, magnitude_power: float = 2.0) -> tor
     return power * gain_response(gain_db, power, magnitude_power)[:, :, None]
 
 
-def filter_response(sos: np.ndarray, n_freqs: int, sample_rate: float, n_fft: int, magnitude_power: float = 2.0,
-                    device: torch.device | str = "cpu") -> torch.Tensor:
+def filter_response(
+    sos: np.ndarray,
+    n_freqs: int,
+    sample_rate: float,
+    n_fft: int,
+    magnitude_power: float = 2.0,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """Power factor of cascaded sections at the STFT bin frequencies ``k * sample_rate / n_fft``.
 
     Args:
@@ -146,22 +152,46 @@ def filter_response(sos: np.ndarray, n_freqs: int, sample_rate: float, n_fft: in
     return curve.pow(magnitude_power / 2.0) if magnitude_power != 2.0 else curve
 
 
-def eq_response(like: torch.Tensor, peak_freq_hz: Any, peak_gain_db: Any, peak_q: Any, low_shelf_freq_hz: Any,
-                low_shelf_gain_db: Any, high_shelf_freq_hz: Any, high_shelf_gain_db: Any, *, sample_rate: float,
-                n_fft: int, magnitude_power: float = 2.0) -> torch.Tensor:
+def eq_response(
+    like: torch.Tensor,
+    peak_freq_hz: Any,
+    peak_gain_db: Any,
+    peak_q: Any,
+    low_shelf_freq_hz: Any,
+    low_shelf_gain_db: Any,
+    high_shelf_freq_hz: Any,
+    high_shelf_gain_db: Any,
+    *,
+    sample_rate: float,
+    n_fft: int,
+    magnitude_power: float = 2.0,
+) -> torch.Tensor:
     """Power factor ``(B, F)`` of the EQ of :func:`eq` (same arguments; ``like`` gives B, F and the device)."""
     n = like.shape[0]
-    peaks = [np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
-             for v in (peak_freq_hz, peak_gain_db, peak_q)]
+    peaks = [
+        np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64)
+        for v in (peak_freq_hz, peak_gain_db, peak_q)
+    ]
     peaks = [np.broadcast_to(v, (n, v.shape[0])) if v.ndim == 1 else v for v in peaks]
     shelves = [_float64(v, n) for v in (low_shelf_freq_hz, low_shelf_gain_db, high_shelf_freq_hz, high_shelf_gain_db)]
     sos = biquad.equaliser_sos(*peaks, *shelves, float(sample_rate))
     return filter_response(sos, like.shape[1], float(sample_rate), n_fft, magnitude_power, like.device)
 
 
-def eq(power: torch.Tensor, peak_freq_hz: Any, peak_gain_db: Any, peak_q: Any, low_shelf_freq_hz: Any,
-       low_shelf_gain_db: Any, high_shelf_freq_hz: Any, high_shelf_gain_db: Any, *, sample_rate: float, n_fft: int,
-       magnitude_power: float = 2.0) -> torch.Tensor:
+def eq(
+    power: torch.Tensor,
+    peak_freq_hz: Any,
+    peak_gain_db: Any,
+    peak_q: Any,
+    low_shelf_freq_hz: Any,
+    low_shelf_gain_db: Any,
+    high_shelf_freq_hz: Any,
+    high_shelf_gain_db: Any,
+    *,
+    sample_rate: float,
+    n_fft: int,
+    magnitude_power: float = 2.0,
+) -> torch.Tensor:
     """Equalise each item: peaking filters (Hz, dB, Q; ``(B, K)``, or ``(K,)`` for every item), a low and
     a high shelf (Hz, dB; ``(B,)`` or a number).
 
@@ -169,21 +199,33 @@ def eq(power: torch.Tensor, peak_freq_hz: Any, peak_gain_db: Any, peak_q: Any, l
     applied as their power response. ``sample_rate`` (Hz) and ``n_fft`` are the STFT's.
     ``(B, F, T) -> (B, F, T)``.
     """
-    curve = eq_response(power, peak_freq_hz, peak_gain_db, peak_q, low_shelf_freq_hz, low_shelf_gain_db,
-                        high_shelf_freq_hz, high_shelf_gain_db, sample_rate=sample_rate, n_fft=n_fft,
-                        magnitude_power=magnitude_power)
+    curve = eq_response(
+        power,
+        peak_freq_hz,
+        peak_gain_db,
+        peak_q,
+        low_shelf_freq_hz,
+        low_shelf_gain_db,
+        high_shelf_freq_hz,
+        high_shelf_gain_db,
+        sample_rate=sample_rate,
+        n_fft=n_fft,
+        magnitude_power=magnitude_power,
+    )
     return power * curve[:, :, None]
 
 
-def low_pass_response(like: torch.Tensor, cutoff_hz: Any, *, sample_rate: float, n_fft: int,
-                      magnitude_power: float = 2.0) -> torch.Tensor:
+def low_pass_response(
+    like: torch.Tensor, cutoff_hz: Any, *, sample_rate: float, n_fft: int, magnitude_power: float = 2.0
+) -> torch.Tensor:
     """Power factor ``(B, F)`` of the first-order low-pass of :func:`low_pass`."""
     sos = biquad.first_order_low_pass(_float64(cutoff_hz, like.shape[0]), float(sample_rate))[:, None, :]
     return filter_response(sos, like.shape[1], float(sample_rate), n_fft, magnitude_power, like.device)
 
 
-def low_pass(power: torch.Tensor, cutoff_hz: Any, *, sample_rate: float, n_fft: int,
-             magnitude_power: float = 2.0) -> torch.Tensor:
+def low_pass(
+    power: torch.Tensor, cutoff_hz: Any, *, sample_rate: float, n_fft: int, magnitude_power: float = 2.0
+) -> torch.Tensor:
     """First-order low-pass (-3 dB at ``cutoff_hz`` Hz, 6 dB/octave) of each item. ``(B, F, T) -> (B, F, T)``."""
     curve = low_pass_response(power, cutoff_hz, sample_rate=sample_rate, n_fft=n_fft, magnitude_power=magnitude_power)
     return power * curve[:, :, None]
@@ -206,8 +248,9 @@ def noise(power: torch.Tensor, snr_db: Any, noise_seed: Any, *, n_fft: int, win_
         weights[-1] = 1.0
     signal_var = (power * weights[None, :, None]).sum(1).mean(1) / (n_fft * win_energy)
     noise_var = signal_var / torch.pow(10.0, per_item(snr_db, power) / 10.0)
-    seeds = np.asarray(noise_seed.cpu() if isinstance(noise_seed, torch.Tensor) else noise_seed,
-                       dtype=np.int64).reshape(-1)
+    seeds = np.asarray(
+        noise_seed.cpu() if isinstance(noise_seed, torch.Tensor) else noise_seed, dtype=np.int64
+    ).reshape(-1)
     seeds = np.broadcast_to(seeds, (power.shape[0],))
     unit = torch.empty_like(power)
     for i, seed in enumerate(seeds):

@@ -33,7 +33,8 @@ def fusable(augmentations: Sequence[Augmentation]) -> bool:
     """True if every augmentation is a spectral TS, PS or frequency weighting (each at most once)."""
     kinds = [a.kind for a in augmentations]
     return len(kinds) == len(set(kinds)) and all(
-        isinstance(a, (TimeStretch, PitchShift, FrequencyWeighting)) for a in augmentations)
+        isinstance(a, (TimeStretch, PitchShift, FrequencyWeighting)) for a in augmentations
+    )
 
 
 def _scatter_through_shift(w: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -57,8 +58,13 @@ def _scatter_through_shift(w: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     return moved
 
 
-def fused_mel(power: torch.Tensor, filterbank: torch.Tensor, augmentations: Sequence[Augmentation],
-              params: dict[str, Params], out_frames: int) -> torch.Tensor:
+def fused_mel(
+    power: torch.Tensor,
+    filterbank: torch.Tensor,
+    augmentations: Sequence[Augmentation],
+    params: dict[str, Params],
+    out_frames: int,
+) -> torch.Tensor:
     """Augmented mel spectrogram of the centre ``out_frames`` frames.
 
     Args:
@@ -94,6 +100,6 @@ def fused_mel(power: torch.Tensor, filterbank: torch.Tensor, augmentations: Sequ
     mel = torch.bmm(w, power)  # (B, n_mels, T_in)
     start = (t_in - out_frames) // 2
     if stretch is None:
-        return mel[..., start:start + out_frames]
+        return mel[..., start : start + out_frames]
     frames = torch.arange(start, start + out_frames, device=power.device, dtype=torch.float32)
     return resample_axis(mel, stretch[0].positions(stretch[1], power, t_in, frames), 2)

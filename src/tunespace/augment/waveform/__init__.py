@@ -8,8 +8,27 @@ binds each to its parameter sampling. The augmentation objects take ``(samples,)
 """
 
 from . import functional
-from .augmentations import (AUGMENTATIONS, Equaliser, Gain, LowPass, Noise, PitchShift, Reverb, TimeStretch,
-                            WaveformAugmentation)
+from .augmentations import (
+    AUGMENTATIONS,
+    Equaliser,
+    Gain,
+    LowPass,
+    Noise,
+    PitchShift,
+    Reverb,
+    TimeStretch,
+    WaveformAugmentation,
+)
 
-__all__ = ["AUGMENTATIONS", "Equaliser", "Gain", "LowPass", "Noise", "PitchShift", "Reverb", "TimeStretch",
-           "WaveformAugmentation", "functional"]
+__all__ = [
+    "AUGMENTATIONS",
+    "Equaliser",
+    "Gain",
+    "LowPass",
+    "Noise",
+    "PitchShift",
+    "Reverb",
+    "TimeStretch",
+    "WaveformAugmentation",
+    "functional",
+]

@@ -10,8 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from ..base import (Augmentation, EqualiserSpec, GainSpec, LowPassSpec, NoiseSpec, Params, PitchShiftSpec,
-                    ReverbSpec, TimeStretchSpec)
+from ..base import (
+    Augmentation,
+    EqualiserSpec,
+    GainSpec,
+    LowPassSpec,
+    NoiseSpec,
+    Params,
+    PitchShiftSpec,
+    ReverbSpec,
+    TimeStretchSpec,
+)
 from . import functional as F
 
 
@@ -67,9 +76,17 @@ class Equaliser(WaveformAugmentation, EqualiserSpec):
     """Peaking biquads and two shelves (:func:`.functional.eq`)."""
 
     def transform(self, x: np.ndarray, item: dict[str, Any]) -> np.ndarray:
-        return F.eq(x, item["peak_freq_hz"], item["peak_gain_db"], item["peak_q"], item["low_shelf_freq_hz"],
-                    item["low_shelf_gain_db"], item["high_shelf_freq_hz"], item["high_shelf_gain_db"],
-                    sample_rate=self.sample_rate)
+        return F.eq(
+            x,
+            item["peak_freq_hz"],
+            item["peak_gain_db"],
+            item["peak_q"],
+            item["low_shelf_freq_hz"],
+            item["low_shelf_gain_db"],
+            item["high_shelf_freq_hz"],
+            item["high_shelf_gain_db"],
+            sample_rate=self.sample_rate,
+        )
 
 
 class LowPass(WaveformAugmentation, LowPassSpec):
@@ -101,5 +118,6 @@ class Reverb(WaveformAugmentation, ReverbSpec):
 
 
 #: The waveform backend's augmentations by type.
-AUGMENTATIONS: dict[str, type[WaveformAugmentation]] = {cls.kind: cls for cls in (
-    TimeStretch, PitchShift, Equaliser, LowPass, Gain, Noise, Reverb)}
+AUGMENTATIONS: dict[str, type[WaveformAugmentation]] = {
+    cls.kind: cls for cls in (TimeStretch, PitchShift, Equaliser, LowPass, Gain, Noise, Reverb)
+}

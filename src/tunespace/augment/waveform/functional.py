@@ -26,7 +26,7 @@ def place_centred(y: np.ndarray, length: int, offset: int) -> np.ndarray:
     out = np.zeros(length, dtype=np.float32)
     lo, hi = max(0, offset), min(length, offset + y.shape[0])
     if hi > lo:
-        out[lo:hi] = y[lo - offset:hi - offset]
+        out[lo:hi] = y[lo - offset : hi - offset]
     return out
 
 
@@ -52,22 +52,38 @@ def pitch_shift(x: np.ndarray, semitones: float, sample_rate: float) -> np.ndarr
     default formant preservation keeps the spectral envelope in place, which attenuates
     partials shifted out of it and is not what the spectral backend does either.
     """
-    y = pedalboard.time_stretch(np.ascontiguousarray(x[None]), float(sample_rate), stretch_factor=1.0,
-                                pitch_shift_in_semitones=float(semitones), preserve_formants=False)[0]
+    y = pedalboard.time_stretch(
+        np.ascontiguousarray(x[None]),
+        float(sample_rate),
+        stretch_factor=1.0,
+        pitch_shift_in_semitones=float(semitones),
+        preserve_formants=False,
+    )[0]
     return place_centred(y, x.shape[0], 0)
 
 
-def eq(x: np.ndarray, peak_freq_hz: np.ndarray, peak_gain_db: np.ndarray, peak_q: np.ndarray,
-       low_shelf_freq_hz: float, low_shelf_gain_db: float, high_shelf_freq_hz: float, high_shelf_gain_db: float,
-       *, sample_rate: float) -> np.ndarray:
+def eq(
+    x: np.ndarray,
+    peak_freq_hz: np.ndarray,
+    peak_gain_db: np.ndarray,
+    peak_q: np.ndarray,
+    low_shelf_freq_hz: float,
+    low_shelf_gain_db: float,
+    high_shelf_freq_hz: float,
+    high_shelf_gain_db: float,
+    *,
+    sample_rate: float,
+) -> np.ndarray:
     """Filter with peaking biquads (Hz, dB, Q; ``(K,)`` each), then a low and a high shelf (Hz, dB).
 
     The RBJ sections of :func:`tunespace.augment.biquad.equaliser_sos` (shelf Q 1/sqrt(2)),
     run by ``scipy.signal.sosfilt`` in float64.
     """
     peaks = (np.asarray(v, dtype=np.float64).reshape(1, -1) for v in (peak_freq_hz, peak_gain_db, peak_q))
-    shelves = (np.asarray(v, dtype=np.float64).reshape(1)
-               for v in (low_shelf_freq_hz, low_shelf_gain_db, high_shelf_freq_hz, high_shelf_gain_db))
+    shelves = (
+        np.asarray(v, dtype=np.float64).reshape(1)
+        for v in (low_shelf_freq_hz, low_shelf_gain_db, high_shelf_freq_hz, high_shelf_gain_db)
+    )
     sos = biquad.equaliser_sos(*peaks, *shelves, sample_rate)[0]
     return sosfilt(sos, x.astype(np.float64)).astype(np.float32)
 
