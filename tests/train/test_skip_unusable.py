@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 
 import numpy as np
@@ -81,3 +82,50 @@ def test_too_many_unusable_tracks_stop_with_one_line(folder, tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "only 1 of 2 tracks can be used" in err and len(err.splitlines()) == 1
+
+
+def test_a_step_without_two_readable_pairs_still_counts_logs_progress_and_checkpoints(
+    train_corpus, tmp_path, monkeypatch, capsys
+):
+    """Every track of step 2's batch fails to read during training (after the checks before it):
+    that step is spent unused, yet the progress bar counts it, the checkpoint due at step 2 is
+    written and the failed reads are in ``skipped.csv`` with their reason and count."""
+    from tunespace.caches import DiskAudio
+    from tunespace.errors import AudioError
+    from tunespace.pairs import DistinctTrackBatches
+    from tunespace.train import load_checkpoint, resolve_config, train
+
+    over = tiny_overrides(steps=4, batch=2, every=2) + [
+        "train.keep_checkpoints=0",
+        "train.progress=true",
+        "train.num_workers=0",
+        "data.cache_audio=false",
+        "data.cache_spectrograms=false",
+    ]
+    cfg = resolve_config(None, over, **{"data.path": str(train_corpus), "augment.policy": "none"})
+    tracks = open_dataset(train_corpus).tracks
+    failing = {str(tracks[i].path) for _, i in DistinctTrackBatches(len(tracks), 2, cfg["seed"], 4).batch_at(1)}
+    window = DiskAudio.window
+
+    def flaky(self, track, start_s, length):
+        if str(track.path) in failing:
+            raise AudioError(track.path, "vanished during training")
+        return window(self, track, start_s, length)
+
+    monkeypatch.setattr(DiskAudio, "window", flaky)
+    run = tmp_path / "run"
+    res = train(run, cfg)
+    err = capsys.readouterr().err
+    assert res.steps == 4
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*.pt")) == [
+        "step_0000002.pt",
+        "step_0000004.pt",
+    ]
+    assert load_checkpoint(run / "checkpoints" / "step_0000002.pt")["step"] == 2
+    assert "4/4" in err.rstrip().rsplit("\r", 1)[-1], err  # the bar's last state counts the unused step
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 3, 4]  # no loss to log for the unused step
+    skipped = {r["file"]: r for r in csv.DictReader(open(run / "skipped.csv", newline=""))}
+    assert set(skipped) == failing
+    assert all(r["reason"] == "vanished during training" and r["count"] == "1" for r in skipped.values())
+    assert set(res.skipped) == failing
