@@ -175,3 +175,125 @@ def test_ivfpq_from_a_memory_map_in_chunks(tmp_path, one_faiss_thread):
         Index.build(emb, "ivfpq", pq_bytes=7)
     with pytest.raises(UsageError, match="at least"):
         Index.build(_emb(), "ivfpq", pq_bytes=4)
+
+
+def _clustered(n=12000, d=16, clusters=30, noise=0.05, seed=3):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, d))
+    label = rng.integers(0, clusters, n)
+    x = (centres[label] + noise * rng.standard_normal((n, d))).astype(np.float32)
+    return EmbeddingSet(ids=[f"t{i}" for i in range(n)], vectors=x, name="big"), label
+
+
+def test_ivfpq_parameters_are_validated_in_one_line(one_faiss_thread):
+    emb, _ = _clustered()
+    cases = [
+        ({"pq_bytes": 5}, "pq_bytes=5 .* must divide the dimension 16"),
+        ({"pq_bytes": 0}, "must divide"),
+        ({"pq_nbits": 0}, "pq_nbits must be an integer from 1 to 16"),
+        ({"pq_nbits": 17}, "pq_nbits"),
+        ({"pq_nbits": 9}, "at least 19968 vectors"),
+        ({"nlist": 0}, "nlist must be an integer >= 1"),
+        ({"nprobe": 0}, "nprobe must be an integer >= 1"),
+        ({"train_size": 100}, "train_size=100 is below the 9984"),
+        ({"rerank": -1}, "rerank must be"),
+    ]
+    for options, message in cases:
+        with pytest.raises(UsageError, match=message) as e:
+            Index.build(emb, "ivfpq", **{"pq_bytes": 4, **options})
+        assert "\n" not in str(e.value)
+    with pytest.raises(UsageError, match="rerank applies to ivfpq"):
+        Index.build(emb, "ivf", rerank=4)
+
+
+def test_ivfpq_code_size_training_sample_and_chunks(tmp_path, one_faiss_thread):
+    """Code size m·nbits/8, the seeded training sample (same seed, same index), and the chunked
+    add path from the memory map (a small chunk size: many FAISS add calls)."""
+    from tunespace.neighbours import build_faiss_index
+
+    emb, label = _clustered()
+    write_embeddings(tmp_path / "emb", emb)
+    timings: dict = {}
+    idx = build_index(
+        tmp_path / "emb", tmp_path / "idx", "ivfpq", pq_bytes=8, pq_nbits=6, nlist=20, train_size=4000,
+        chunk_size=1000, timings=timings, seed=5,
+    )  # fmt: skip
+    assert timings["chunks"] == 12 and timings["train_size"] == 4000 and timings["add_s"] >= 0
+    settings = Index.load(tmp_path / "idx").meta["settings"]
+    assert settings == {
+        "nlist": 20, "nprobe": 16, "seed": 5, "train_size": 4000, "pq_bytes": 8, "pq_nbits": 6,
+        "code_bytes": 6, "rerank": 0,
+    }  # fmt: skip
+    assert idx.nprobe == 16
+    # the input is read as a memory map, chunk by chunk: every chunk is a slice of <= chunk rows
+    from tunespace.embed.format import read_embeddings
+
+    mm = read_embeddings(tmp_path / "emb").vectors
+    assert isinstance(mm, np.memmap)
+    seen = []
+
+    class Spy:
+        shape, dtype = mm.shape, mm.dtype
+
+        def __getitem__(self, sel):
+            seen.append(sel.stop - (sel.start or 0) if isinstance(sel, slice) else len(sel))
+            return mm[sel]
+
+    a = build_faiss_index(Spy(), "ivfpq", pq_bytes=4, nlist=20, train_size=10000, chunk_size=2500, seed=1)
+    b = build_faiss_index(mm, "ivfpq", pq_bytes=4, nlist=20, train_size=10000, chunk_size=2500, seed=1)
+    assert seen[0] == 10000 and seen[1:] == [2500] * 5  # the sample, then 5 chunks (the last one short)
+    q = normalise_rows(emb.vectors[:50])
+    np.testing.assert_array_equal(a.search(q, 10)[1], b.search(q, 10)[1])  # seeded: same index
+
+
+def normalise_rows(x):
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivfpq_rerank_restores_exact_order(tmp_path, one_faiss_thread):
+    emb, label = _clustered(noise=0.3)
+    write_embeddings(tmp_path / "emb", emb)
+    plain = build_index(tmp_path / "emb", tmp_path / "plain", "ivfpq", pq_bytes=4, nlist=30, nprobe=30)
+    build_index(tmp_path / "emb", tmp_path / "rr", "ivfpq", pq_bytes=4, nlist=30, nprobe=30, rerank=20)
+    rr = Index.load(tmp_path / "rr")
+    exact = Index.build(emb)
+    queries = [f"t{i}" for i in range(0, 12000, 400)]
+
+    def recall(index):
+        hits = [
+            len({n.id for n in index.neighbours_of(q, 10)} & {n.id for n in exact.neighbours_of(q, 10)})
+            for q in queries
+        ]
+        return np.mean(hits) / 10
+
+    assert rr.rerank == 20 and recall(rr) >= 0.95 > 0.5 > recall(plain)
+    got = rr.neighbours_of("t0", 5)  # re-ranked similarities are the exact cosines
+    want = [float(exact.vector(n.id) @ exact.vector("t0")) for n in got]
+    np.testing.assert_allclose([n.similarity for n in got], want, rtol=1e-5)
+    np.testing.assert_allclose(rr.vector("t0"), exact.vector("t0"), rtol=1e-6)
+    rr.configure(rerank=0, nprobe=2)
+    assert rr.rerank == 0 and rr.nprobe == 2
+    # without its EMB folder the index still answers, without re-ranking, and says so
+    import shutil
+
+    shutil.rmtree(tmp_path / "emb")
+    with pytest.warns(UserWarning, match="without re-ranking"):
+        back = Index.load(tmp_path / "rr")
+    assert back.rerank == 0 and len(back.neighbours_of("t0", 5)) == 5
+    with pytest.raises(UsageError, match="needs the exact vectors"):
+        back.configure(rerank=5)
+
+
+def test_cli_index_build_ivfpq_errors_in_one_line(tmp_path, capsys, one_faiss_thread):
+    from tunespace.cli import main
+
+    emb, _ = _clustered()
+    write_embeddings(tmp_path / "emb", emb)
+    base = ["index", "build", "--embeddings", str(tmp_path / "emb"), "--out", str(tmp_path / "idx")]
+    assert main([*base, "--method", "ivfpq", "--pq-bytes", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "must divide the dimension 16" in err and "\n" not in err
+    assert main([*base, "--method", "ivfpq", "--chunk-rows", "0"]) == 2
+    assert "--chunk-rows must be >= 1" in capsys.readouterr().err
+    assert main([*base, "--method", "ivfpq", "--pq-bytes", "4", "--nlist", "20", "--chunk-rows", "5000"]) == 0
+    assert Index.load(tmp_path / "idx").meta["settings"]["code_bytes"] == 4

@@ -15,10 +15,18 @@ The INDEX folder (format version :data:`FORMAT_VERSION`)::
 
 Methods: ``exact`` (``IndexFlatIP``: exact, the default up to millions of items), ``ivf``
 (``IndexIVFFlat``, ``nlist`` cells, ``nprobe`` probed), ``hnsw`` (``IndexHNSWFlat``, degree
-``hnsw_m``, beam ``ef_search``) and ``ivfpq`` (``IndexIVFPQ``: ``pq_bytes`` bytes per vector
-instead of 4·D, for catalogues larger than memory; stored vectors are then approximations).
-All are built by :func:`tunespace.neighbours.build_faiss_index`, in chunks from a memory map:
-an EMB folder larger than RAM can be indexed.
+``hnsw_m``, beam ``ef_search``) and ``ivfpq`` (``IndexIVFPQ``: ``pq_bytes`` sub-quantisers of
+``pq_nbits`` bits, i.e. ``pq_bytes`` bytes per vector at the default 8 bits instead of 4·D, for
+catalogues larger than memory; stored vectors are then approximations). All are built by
+:func:`tunespace.neighbours.build_faiss_index`: trained on a seeded sample of ``train_size``
+rows, then added ``chunk_size`` rows at a time from the EMB folder's memory map, so an EMB
+folder larger than RAM can be indexed.
+
+Re-ranking (``rerank`` = R > 1, for ``ivfpq``): each search takes R·k candidates from the
+compressed index and orders them by their exact cosine similarity, read from the source EMB
+folder's memory map (only the candidates' rows are read). The index then needs that folder:
+:meth:`Index.load` opens the one recorded in ``index.json`` (or ``embeddings=``), checks its ids,
+and searches without re-ranking, with a warning, when it is gone.
 
 Single queries (fewer than :data:`SMALL_BATCH` vectors) run FAISS on one thread: a one-vector
 scan is memory-bound, and OpenMP's thread start-up and spinning made it 7x slower on a busy
@@ -46,6 +54,7 @@ import numpy as np
 from . import __version__
 from .errors import UnknownIdError, UsageError
 from .files import atomic_path, read_json, write_json, write_text
+from .neighbours import PQ_BYTES, PQ_NBITS
 
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
@@ -85,12 +94,18 @@ class Index:
         meta: the provenance record (``index.json``).
     """
 
-    def __init__(self, faiss_index: Any, ids: list[str], meta: dict[str, Any]) -> None:
+    def __init__(self, faiss_index: Any, ids: list[str], meta: dict[str, Any], exact: np.ndarray | None = None) -> None:
         if faiss_index.ntotal != len(ids):
             raise UsageError(f"index holds {faiss_index.ntotal} vectors for {len(ids)} ids")
+        if exact is not None and exact.shape != (len(ids), faiss_index.d):
+            raise UsageError(
+                f"exact vectors of shape {exact.shape} do not match the index ({len(ids)} x {faiss_index.d})"
+            )
         self._index = faiss_index
+        self._exact = exact
         self.ids = list(ids)
         self.meta = dict(meta)
+        self.rerank = int(self.meta.get("settings", {}).get("rerank", 0) or 0) if exact is not None else 0
         self._row = {i: n for n, i in enumerate(self.ids)}
         if len(self._row) != len(self.ids):
             raise UsageError("index ids are not unique")
@@ -112,8 +127,39 @@ class Index:
 
     @property
     def method(self) -> str:
-        """``"exact"``, ``"ivf"`` or ``"hnsw"``."""
+        """``"exact"``, ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``."""
         return str(self.meta.get("method", "exact"))
+
+    @property
+    def nprobe(self) -> int | None:
+        """IVF cells probed per query (None for exact and HNSW)."""
+        ivf = self._ivf()
+        return None if ivf is None else int(ivf.nprobe)
+
+    def configure(self, *, nprobe: int | None = None, rerank: int | None = None) -> None:
+        """Change search settings of this open index (not saved): IVF ``nprobe``; ``rerank``
+        factor (0 or 1: off; needs the exact vectors, see the module docstring)."""
+        if nprobe is not None:
+            ivf = self._ivf()
+            if ivf is None:
+                raise UsageError(f"nprobe applies to ivf and ivfpq indexes, not {self.method!r}")
+            if nprobe < 1:
+                raise UsageError(f"nprobe must be >= 1, got {nprobe}")
+            ivf.nprobe = int(min(nprobe, ivf.nlist))
+        if rerank is not None:
+            if rerank < 0:
+                raise UsageError(f"rerank must be >= 0, got {rerank}")
+            if rerank > 1 and self._exact is None:
+                raise UsageError("rerank needs the exact vectors: open the index with its EMB folder available")
+            self.rerank = int(rerank)
+
+    def _ivf(self) -> Any:
+        import faiss
+
+        try:
+            return faiss.extract_index_ivf(self._index)
+        except RuntimeError:
+            return None
 
     @property
     def model_path(self) -> str | None:
@@ -128,8 +174,14 @@ class Index:
             raise UnknownIdError(item_id) from None
 
     def vector(self, item_id: str) -> np.ndarray:
-        """The stored (L2-normalised) float32 vector ``(D,)`` of ``item_id``."""
-        return np.asarray(self._index.reconstruct(self.row_of(item_id)), dtype=np.float32)
+        """The L2-normalised float32 vector ``(D,)`` of ``item_id``: the exact one when the index
+        has its source vectors (re-ranking), else the stored one (approximate for ``ivfpq``)."""
+        row = self.row_of(item_id)
+        if self._exact is not None:
+            from .neighbours import normalise
+
+            return normalise(np.asarray(self._exact[row : row + 1]))[0]
+        return np.asarray(self._index.reconstruct(row), dtype=np.float32)
 
     def vectors(self) -> np.ndarray:
         """All stored vectors, float32 ``(N, D)``, L2-normalised, in row order."""
@@ -148,30 +200,49 @@ class Index:
         nprobe: int = 16,
         hnsw_m: int = 32,
         ef_search: int = 128,
-        pq_bytes: int = 32,
+        pq_bytes: int = PQ_BYTES,
+        pq_nbits: int = PQ_NBITS,
+        train_size: int | None = None,
+        rerank: int = 0,
         seed: int = 0,
+        chunk_size: int | None = None,
+        timings: dict[str, Any] | None = None,
         provenance: Mapping[str, Any] | None = None,
     ) -> Index:
         """Index the vectors of an :class:`~tunespace.embed.format.EmbeddingSet`.
 
         Args:
-            emb: the embeddings (ids and ``(N, D)`` vectors; rows are L2-normalised here).
+            emb: the embeddings (ids and ``(N, D)`` vectors, e.g. a memory map; rows are
+                L2-normalised here, one chunk at a time).
             method: ``"exact"``, ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``.
-            nlist: IVF cells (default 2·sqrt(N), at most N / 39); ``nprobe``: cells probed.
-            hnsw_m: HNSW degree; ``ef_search``: HNSW search beam.
-            pq_bytes: IVF-PQ code size, bytes per vector (must divide D).
-            seed: seed of IVF's k-means sample.
+            nlist: IVF cells (default 2·sqrt(N), lowered to N / 39); ``nprobe``: cells probed (16).
+            hnsw_m: HNSW degree (32); ``ef_search``: HNSW search beam (128).
+            pq_bytes: IVF-PQ sub-quantisers m = bytes per vector at 8 bits (32; must divide D).
+            pq_nbits: IVF-PQ bits per sub-quantiser (8; 1-16); code size m·nbits/8 bytes.
+            train_size: rows of the seeded k-means training sample (default 40·nlist; ivfpq: at
+                least 64·2^nbits; at most N).
+            rerank: ivfpq: re-rank R·k candidates by exact similarity from ``emb.vectors``
+                (0: off; the default).
+            seed: seed of the training sample and of k-means.
+            chunk_size: rows added per FAISS call (default
+                :data:`tunespace.neighbours.CHUNK_ROWS`).
+            timings: if a dict, filled with ``train_s`` and ``add_s`` (seconds) and more.
             provenance: extra fields for ``index.json`` (e.g. ``embeddings``: source folder).
         Raises:
-            UsageError: unknown method, no vectors, non-finite values.
+            UsageError: unknown method, no vectors, non-finite values, bad IVF/PQ parameters.
         """
-        from .neighbours import build_faiss_index
+        from .neighbours import CHUNK_ROWS, build_faiss_index
 
         if method not in METHODS:
             raise UsageError(f"unknown index method {method!r}; expected one of {', '.join(METHODS)}")
         if len(emb.ids) == 0:
             raise UsageError(f"{emb.name}: no embeddings to index")
+        if isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer)) or rerank < 0:
+            raise UsageError(f"rerank must be an integer >= 0, got {rerank!r}")
+        if rerank > 1 and method != "ivfpq":
+            raise UsageError(f"rerank applies to ivfpq (compressed vectors), not to {method!r}")
         n, d = emb.vectors.shape
+        timed: dict[str, Any] = {}
         index = build_faiss_index(
             emb.vectors,
             method,
@@ -181,12 +252,24 @@ class Index:
             hnsw_m=hnsw_m,
             ef_search=ef_search,
             pq_bytes=pq_bytes,
+            pq_nbits=pq_nbits,
+            train_size=train_size,
+            chunk_size=CHUNK_ROWS if chunk_size is None else chunk_size,
+            timings=timed,
         )
+        if timings is not None:
+            timings.update(timed)
         settings: dict[str, Any] = {}
         if method in ("ivf", "ivfpq"):
             settings = {"nlist": int(index.nlist), "nprobe": int(index.nprobe), "seed": seed}
+            settings["train_size"] = int(timed["train_size"])
             if method == "ivfpq":
-                settings["pq_bytes"] = pq_bytes
+                settings.update(
+                    pq_bytes=int(pq_bytes),
+                    pq_nbits=int(pq_nbits),
+                    code_bytes=int(index.code_size),
+                    rerank=int(rerank),
+                )
             index.make_direct_map()
         elif method == "hnsw":
             settings = {"hnsw_m": hnsw_m, "ef_search": ef_search}
@@ -205,7 +288,7 @@ class Index:
             "ids_sha256": _ids_digest(emb.ids),
         }
         meta.update(dict(provenance or {}))
-        return cls(index, list(emb.ids), meta)
+        return cls(index, list(emb.ids), meta, exact=emb.vectors if rerank > 1 else None)
 
     def save(self, out: str | Path) -> Path:
         """Write the INDEX folder ``out`` (each file atomically, ``index.json`` last)."""
@@ -223,9 +306,13 @@ class Index:
         return out
 
     @classmethod
-    def load(cls, path: str | Path) -> Index:
+    def load(cls, path: str | Path, embeddings: str | Path | None = None) -> Index:
         """Open an INDEX folder written by :meth:`save` / ``tunespace index build``.
 
+        Args:
+            path: the INDEX folder.
+            embeddings: the source EMB folder, for re-ranking (default: the one recorded in
+                ``index.json``); only opened when the index was built with ``rerank``.
         Raises:
             UsageError: not an index folder, a newer format, or files that do not belong together.
         """
@@ -257,7 +344,10 @@ class Index:
             )
         if meta.get("method") in ("ivf", "ivfpq"):
             faiss.extract_index_ivf(index).make_direct_map()
-        return cls(index, ids, meta)
+        exact = None
+        if (meta.get("settings") or {}).get("rerank", 0) > 1:
+            exact = _exact_source(path, embeddings or meta.get("embeddings"), meta)
+        return cls(index, ids, meta, exact=exact)
 
     # ------------------------------------------------------------------ queries
     def search_arrays(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -351,8 +441,34 @@ class Index:
 
     def _faiss_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
         ctx = _one_thread() if q.shape[0] < SMALL_BATCH else contextlib.nullcontext()
+        if self.rerank > 1 and self._exact is not None:
+            with ctx:
+                sims, rows = self._index.search(q, min(len(self), kk * self.rerank))
+            return self._rerank(q, rows, kk)
         with ctx:
             return self._index.search(q, kk)
+
+    def _rerank(self, q: np.ndarray, rows: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``kk`` best of each query's candidate ``rows`` by exact cosine similarity (ties:
+        lower row first), from the source vectors; -1 / -inf where fewer candidates came back."""
+        from .neighbours import normalise
+
+        out_s = np.full((len(q), kk), -np.inf, dtype=np.float32)
+        out_r = np.full((len(q), kk), -1, dtype=np.int64)
+        for s in range(0, len(q), 256):  # bounds the gathered rows: 256 x R·k x D floats
+            block = rows[s : s + 256]
+            uniq, inv = np.unique(block[block >= 0], return_inverse=True)
+            x = normalise(np.asarray(self._exact[uniq]))  # sorted rows: sequential reads of the memory map
+            pos = np.full(block.shape, -1, dtype=np.int64)
+            pos[block >= 0] = inv
+            for j in range(len(block)):
+                ok = pos[j] >= 0
+                r = block[j][ok]
+                sim = x[pos[j][ok]] @ q[s + j]
+                order = np.lexsort((r, -sim))[:kk]
+                out_s[s + j, : len(order)] = sim[order]
+                out_r[s + j, : len(order)] = r[order]
+        return out_s, out_r
 
     def _exact_scan(self, q: np.ndarray, excluded: np.ndarray) -> list[tuple[float, int]]:
         sims = self.vectors() @ q
@@ -390,21 +506,44 @@ def model_spec(meta: Mapping[str, Any]) -> str | None:
     return None
 
 
-def build_index(embeddings: str | Path, out: str | Path, method: str = "exact", **options: Any) -> Index:
+def build_index(
+    embeddings: str | Path, out: str | Path, method: str = "exact", *, verify: bool = True, **options: Any
+) -> Index:
     """``tunespace index build``: index the EMB folder ``embeddings`` and save it to ``out``.
+
+    The matrix is memory-mapped, never loaded whole (see :meth:`Index.build`).
 
     Args:
         embeddings: an EMB folder (``tunespace embed`` / ``tunespace baseline``).
         out: the INDEX folder to write.
         method: ``"exact"``, ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``; ``options`` as in :meth:`Index.build`.
+        verify: check the EMB files' SHA-256 first (reads the matrix once, streaming).
     """
     from .embed.format import read_embeddings
 
     src = Path(embeddings)
-    emb = read_embeddings(src)
+    emb = read_embeddings(src, verify=verify)
     index = Index.build(emb, method, provenance={"embeddings": str(src.resolve())}, **options)
     index.save(out)
     return index
+
+
+def _exact_source(path: Path, source: str | Path | None, meta: Mapping[str, Any]) -> np.ndarray | None:
+    """The source EMB folder's memory-mapped matrix for re-ranking, or None with a warning."""
+    from .embed.format import read_embeddings
+
+    why = "no EMB folder recorded"
+    if source is not None:
+        try:
+            emb = read_embeddings(source, verify=False)
+        except UsageError as e:
+            why = str(e)
+        else:
+            if _ids_digest(emb.ids) == meta.get("ids_sha256") and emb.vectors.shape[1] == meta.get("dim"):
+                return emb.vectors
+            why = f"{source}: its ids or dimension differ from the index's"
+    warnings.warn(f"{path}: searching without re-ranking ({why})", UserWarning, stacklevel=3)
+    return None
 
 
 def _ids_digest(ids: Sequence[str]) -> str:

@@ -223,6 +223,71 @@ def approx_index(x: np.ndarray, method: str, seed: int, nlist: int | None, nprob
 
 #: FAISS index kinds :func:`build_faiss_index` makes.
 INDEX_KINDS = ("exact", "ivf", "hnsw", "ivfpq")
+#: Default IVF-PQ code: sub-quantisers m (bytes per vector at 8 bits) and bits per sub-quantiser.
+PQ_BYTES = 32
+PQ_NBITS = 8
+#: Rows normalised and added per FAISS ``add`` call (64 MiB of float32 at D = 256).
+CHUNK_ROWS = 65536
+#: k-means iterations of the IVF coarse quantiser.
+KMEANS_ITER = 10
+
+
+def default_nlist(n: int) -> int:
+    """IVF cells for N vectors when none are asked for: 2·sqrt(N), at least 1."""
+    return max(1, int(2 * np.sqrt(n)))
+
+
+def default_train_size(n: int, method: str, nlist: int, pq_nbits: int = PQ_NBITS) -> int:
+    """Size of the seeded training sample: 40·nlist for ``ivf``; for ``ivfpq`` also at least
+    64·2^nbits (the sub-quantisers' k-means); never more than N."""
+    want = 40 * nlist if method == "ivf" else max(40 * nlist, 64 * 2**pq_nbits)
+    return min(n, want)
+
+
+def check_ivf_params(
+    n: int,
+    d: int,
+    method: str,
+    *,
+    nlist: int | None,
+    nprobe: int,
+    pq_bytes: int,
+    pq_nbits: int,
+    train_size: int | None,
+) -> tuple[int, int]:
+    """Validate IVF / IVF-PQ parameters for N vectors of dimension D; returns (nlist, train size).
+
+    ``nlist`` defaults to :func:`default_nlist` and is lowered to N / 39 when larger (k-means
+    wants 39 training points per cell); ``train_size`` defaults to :func:`default_train_size`
+    and is capped at N.
+    Raises:
+        UsageError: a parameter below 1, ``pq_bytes`` not dividing D, ``pq_nbits`` outside 1-16,
+            a training sample smaller than k-means needs (one line, naming the parameter).
+    """
+    for name, v in (("nlist", nlist), ("nprobe", nprobe), ("train_size", train_size)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise UsageError(f"{method}: {name} must be an integer >= 1, got {v!r}")
+    nl = default_nlist(n) if nlist is None else int(nlist)
+    nl = max(1, min(nl, n // 39))
+    need = nl
+    if method == "ivfpq":
+        if isinstance(pq_bytes, bool) or not isinstance(pq_bytes, (int, np.integer)) or pq_bytes < 1 or d % pq_bytes:
+            divisors = [m for m in range(1, d + 1) if d % m == 0 and m <= 64]
+            raise UsageError(
+                f"ivfpq: pq_bytes={pq_bytes!r} (sub-quantisers m) must divide the dimension {d} (e.g. {divisors[-4:]})"
+            )
+        if isinstance(pq_nbits, bool) or not isinstance(pq_nbits, (int, np.integer)) or not 1 <= pq_nbits <= 16:
+            raise UsageError(f"ivfpq: pq_nbits must be an integer from 1 to 16, got {pq_nbits!r}")
+        need = max(nl, 39 * 2**pq_nbits)
+        if n < need:
+            raise UsageError(
+                f"ivfpq needs at least {need} vectors to train its quantisers "
+                f"(39 x 2^{pq_nbits} codewords), got {n}; use --method ivf or exact, or fewer --pq-nbits"
+            )
+    ts = default_train_size(n, method, nl, pq_nbits) if train_size is None else min(n, int(train_size))
+    if ts < need:
+        raise UsageError(f"{method}: train_size={ts} is below the {need} vectors k-means needs here")
+    return nl, ts
 
 
 def build_faiss_index(
@@ -234,36 +299,54 @@ def build_faiss_index(
     nprobe: int = 16,
     hnsw_m: int = 32,
     ef_search: int = 128,
-    pq_bytes: int = 32,
-    chunk_size: int = 65536,
+    pq_bytes: int = PQ_BYTES,
+    pq_nbits: int = PQ_NBITS,
+    train_size: int | None = None,
+    chunk_size: int = CHUNK_ROWS,
     normalised: bool = False,
+    timings: dict | None = None,
+    on_chunk=None,  # noqa: ANN001 (callable(rows_done, n), for progress and tests)
 ):  # noqa: ANN201
     """A FAISS inner-product index of the L2-normalised rows of ``vectors`` (N, D), built in chunks.
 
-    ``vectors`` may be a memory map larger than RAM: only a seeded training sample and one chunk
-    of ``chunk_size`` rows are normalised in memory at a time.
+    ``vectors`` may be a memory map larger than RAM: only the seeded training sample and one
+    chunk of ``chunk_size`` rows are read and normalised in memory at a time (the index itself
+    holds N x code-size bytes: 4·D for exact/ivf/hnsw, ``pq_bytes`` · ``pq_nbits`` / 8 for ivfpq,
+    plus 8-byte ids for IVF lists).
 
     Args:
         method: ``"exact"`` (IndexFlatIP), ``"ivf"`` (IndexIVFFlat), ``"hnsw"`` (IndexHNSWFlat)
-            or ``"ivfpq"`` (IndexIVFPQ: product-quantised codes of ``pq_bytes`` bytes per vector,
-            8 bits per sub-quantiser; ``pq_bytes`` must divide D).
+            or ``"ivfpq"`` (IndexIVFPQ: residuals product-quantised into ``pq_bytes`` codes of
+            ``pq_nbits`` bits each, i.e. ``pq_bytes`` bytes per vector at the default 8 bits;
+            ``pq_bytes`` must divide D).
         seed: seed of the training sample and of k-means.
-        nlist: IVF cells (default 2·sqrt(N), at most N / 39); ``nprobe``: cells probed per query.
+        nlist: IVF cells (default 2·sqrt(N), lowered to N / 39); ``nprobe``: cells probed per query.
         hnsw_m, ef_search: HNSW degree and search beam.
+        train_size: rows of the seeded training sample (default 40·nlist; ivfpq: at least
+            64·2^nbits; at most N).
+        chunk_size: rows per ``add`` call.
         normalised: the rows are already L2-normalised float32.
+        timings: if a dict, filled with ``train_s``, ``add_s`` (seconds), ``train_size``, ``chunks``.
+        on_chunk: called as ``on_chunk(rows_added, n)`` after each chunk.
     Raises:
-        UsageError: unknown method, ``pq_bytes`` not dividing D, too few vectors to train PQ.
+        UsageError: unknown method, or a parameter :func:`check_ivf_params` refuses.
     """
+    import time
+
     import faiss
 
     if method not in INDEX_KINDS:
         raise UsageError(f"unknown index method {method!r}; expected one of {', '.join(INDEX_KINDS)}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise UsageError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     n, d = vectors.shape
 
     def rows(sel: slice | np.ndarray) -> np.ndarray:
         block = np.asarray(vectors[sel], dtype=np.float32)
         return np.ascontiguousarray(block) if normalised else normalise(block)
 
+    t0 = time.perf_counter()
+    n_train = 0
     if method == "exact":
         index = faiss.IndexFlatIP(d)
     elif method == "hnsw":
@@ -271,28 +354,30 @@ def build_faiss_index(
         index.hnsw.efConstruction = max(40, 2 * hnsw_m)
         index.hnsw.efSearch = ef_search
     else:
-        nlist = int(2 * np.sqrt(n)) if nlist is None else int(nlist)
-        nlist = max(1, min(nlist, n // 39))
+        nlist, n_train = check_ivf_params(
+            n, d, method, nlist=nlist, nprobe=nprobe, pq_bytes=pq_bytes, pq_nbits=pq_nbits, train_size=train_size
+        )
         quantizer = faiss.IndexFlatIP(d)
         if method == "ivf":
             index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-            n_train = min(n, nlist * 40)
         else:
-            if pq_bytes < 1 or d % pq_bytes:
-                divisors = [m for m in range(1, d + 1) if d % m == 0 and m <= 64]
-                raise UsageError(f"pq_bytes={pq_bytes} must divide the dimension {d} (e.g. {divisors[-4:]})")
-            if n < 256 * 39:
-                raise UsageError(f"ivfpq needs at least {256 * 39} vectors to train its quantisers, got {n}")
-            index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_bytes, 8, faiss.METRIC_INNER_PRODUCT)
-            n_train = min(n, max(nlist * 40, 256 * 64))
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, int(pq_bytes), int(pq_nbits), faiss.METRIC_INNER_PRODUCT)
+            index.pq.cp.seed = seed
         index.cp.seed = seed
-        index.cp.niter = 10
+        index.cp.niter = KMEANS_ITER
         rng = np.random.default_rng(seed)
         sample = np.sort(rng.choice(n, size=n_train, replace=False)) if n_train < n else slice(None)
         index.train(rows(sample))
         index.nprobe = min(nprobe, nlist)
+    t1 = time.perf_counter()
+    chunks = 0
     for s in range(0, n, chunk_size):
         index.add(rows(slice(s, s + chunk_size)))
+        chunks += 1
+        if on_chunk is not None:
+            on_chunk(min(n, s + chunk_size), n)
+    if timings is not None:
+        timings.update(train_s=t1 - t0, add_s=time.perf_counter() - t1, train_size=int(n_train), chunks=chunks)
     return index
 
 

@@ -9,9 +9,17 @@ HELP = "build a nearest-neighbour index (FAISS) of an EMB folder, saved with its
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..neighbours import CHUNK_ROWS, PQ_BYTES, PQ_NBITS
+
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
-    b = sub.add_parser("build", help="index the embeddings of an EMB folder")
+    b = sub.add_parser(
+        "build",
+        help="index the embeddings of an EMB folder",
+        description="Index an EMB folder. The matrix is memory-mapped: IVF methods are trained on a seeded "
+        "sample and filled --chunk-rows rows at a time, so a folder larger than RAM can be indexed "
+        "(ivfpq keeps pq-bytes x pq-nbits / 8 bytes per vector, plus 8 for its id).",
+    )
     b.add_argument("--embeddings", required=True, metavar="EMB", help="EMB folder (tunespace embed / baseline)")
     b.add_argument("--out", required=True, metavar="INDEX", help="index folder to write")
     b.add_argument(
@@ -21,22 +29,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exact (default); ivf or hnsw (approximate, for millions of items); "
         "ivfpq (compressed codes, for catalogues larger than memory)",
     )
-    b.add_argument("--nlist", type=int, default=None, help="ivf: cells (default 2*sqrt(N))")
-    b.add_argument("--nprobe", type=int, default=16, help="ivf: cells probed per query (16)")
+    b.add_argument("--nlist", type=int, default=None, help="ivf/ivfpq: cells (default 2*sqrt(N), at most N/39)")
+    b.add_argument("--nprobe", type=int, default=16, help="ivf/ivfpq: cells probed per query (16)")
     b.add_argument("--hnsw-m", type=int, default=32, help="hnsw: graph degree (32)")
     b.add_argument("--ef-search", type=int, default=128, help="hnsw: search beam width (128)")
-    b.add_argument("--pq-bytes", type=int, default=32, help="ivfpq: code size in bytes per vector; must divide D (32)")
-    b.add_argument("--seed", type=int, default=0, help="ivf/ivfpq: k-means sample seed (0)")
+    b.add_argument(
+        "--pq-bytes",
+        type=int,
+        default=PQ_BYTES,
+        metavar="M",
+        help=f"ivfpq: sub-quantisers m, = bytes per vector at 8 bits; must divide D ({PQ_BYTES})",
+    )
+    b.add_argument(
+        "--pq-nbits", type=int, default=PQ_NBITS, help=f"ivfpq: bits per sub-quantiser code, 1-16 ({PQ_NBITS})"
+    )
+    b.add_argument(
+        "--train-size",
+        type=int,
+        default=None,
+        metavar="ROWS",
+        help="ivf/ivfpq: rows of the seeded training sample (default 40*nlist; ivfpq at least 64*2^nbits)",
+    )
+    b.add_argument(
+        "--rerank",
+        type=int,
+        default=0,
+        metavar="R",
+        help="ivfpq: re-rank R*k candidates by exact similarity read from the EMB folder, "
+        "which queries then need (0: off, default)",
+    )
+    b.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows added per step ({CHUNK_ROWS})")
+    b.add_argument("--seed", type=int, default=0, help="ivf/ivfpq: training sample and k-means seed (0)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..index import build_index
 
-    for name in ("nlist", "nprobe", "hnsw_m", "ef_search", "pq_bytes"):
+    for name in ("nlist", "nprobe", "hnsw_m", "ef_search", "pq_bytes", "pq_nbits", "train_size", "chunk_rows"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    if args.rerank < 0:
+        raise UsageError(f"--rerank must be >= 0, got {args.rerank}")
     index = build_index(
         args.embeddings,
         args.out,
@@ -46,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         hnsw_m=args.hnsw_m,
         ef_search=args.ef_search,
         pq_bytes=args.pq_bytes,
+        pq_nbits=args.pq_nbits,
+        train_size=args.train_size,
+        rerank=args.rerank,
+        chunk_size=args.chunk_rows,
         seed=args.seed,
     )
     model = index.model_path or "none (queries by --audio need --model)"
