@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet "torch==2.13.0"
 	# tinysoundfont's metadata asks for pyaudio (live playback only, does not build): no deps.
 	$(PIP) install --quiet --no-deps "tinysoundfont>=0.3.6"
-	$(PIP) install --quiet -e ".[test,bench,cluster]"
+	# every optional part (music21, umap-learn, tensorboard, submitit): the demo and the tests use them
+	$(PIP) install --quiet -e ".[all,test,bench]"
 	@touch $(STAMP)
 
 install: $(STAMP)

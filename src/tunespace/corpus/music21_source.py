@@ -31,6 +31,7 @@ import numpy as np
 import pretty_midi
 
 from ..errors import DatasetError
+from ..extras import import_extra
 from ..files import write_json
 from ..keys import KEY_NAMES, key_name, parse_key
 from .plan import TrackSpec, check_args, label_rng, track_seed
@@ -63,11 +64,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("TUNESPACE_CACHE", "~/.cache/tunespace")).expanduser() / "music21"
 
 
+def _corpus():
+    """``music21.corpus`` (a one-line error naming the extra when music21 is not installed)."""
+    return import_extra("music21.corpus", "the music21 corpus source")
+
+
 @lru_cache(maxsize=1)
 def candidates() -> dict[str, tuple[str, ...]]:
     """Genre -> sorted corpus-relative paths of its pieces (read from the files, no parsing)."""
-    from music21 import corpus
-
+    corpus = _corpus()
     root = Path(corpus.__file__).parent
     out: dict[str, list[str]] = {g: [] for g in M21_GENRES}
     for p in sorted((root / "bach").glob("bwv*.mxl")):
@@ -87,8 +92,8 @@ def load_piece(rel_path: str, cache_dir: str | Path | None = None) -> dict:
     Raises:
         DatasetError: the piece cannot be parsed or has no notes.
     """
+    corpus = _corpus()
     import music21
-    from music21 import corpus
 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     cfile = cache / f"{music21.__version__}" / (rel_path.replace("/", "__") + ".json")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..config import config_hash
+from ..extras import MissingExtraError, import_extra
 from ..files import read_json, write_json
 
 log = logging.getLogger("tunespace.serve")
@@ -47,7 +48,9 @@ def umap_layout(x: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
     n = len(x)
     if n < MIN_UMAP_POINTS:
         return pca_layout(x, seed)
-    import umap  # lazy: importing umap-learn compiles with numba (seconds)
+    # lazy: importing umap-learn compiles with numba (seconds); absent: the map fails with a
+    # one-line error that names the extra (small indexes above need no umap)
+    umap = import_extra("umap", "UMAP maps")
 
     params = {**UMAP_PARAMS, "n_neighbors": min(UMAP_PARAMS["n_neighbors"], n - 1)}
     with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": seeded means one thread
@@ -186,6 +189,9 @@ class MapStore:
                 except OSError as e:
                     log.warning("cannot cache the map of %s in %s (%s); keeping it in memory", name, st.path, e)
             st.result, st.status = result, "ready"
+        except MissingExtraError as e:  # one line, no traceback
+            log.warning("map of %s failed: %s", name, e)
+            st.error, st.status = str(e), "failed"
         except Exception as e:  # noqa: BLE001 (reported to the client, logged here)
             log.exception("map of %s failed", name)
             st.error, st.status = f"{type(e).__name__}: {e}", "failed"
