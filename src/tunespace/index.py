@@ -207,6 +207,7 @@ class Index:
         seed: int = 0,
         chunk_size: int | None = None,
         timings: dict[str, Any] | None = None,
+        on_chunk: Callable[[int, int], Any] | None = None,
         provenance: Mapping[str, Any] | None = None,
     ) -> Index:
         """Index the vectors of an :class:`~tunespace.embed.format.EmbeddingSet`.
@@ -227,6 +228,7 @@ class Index:
             chunk_size: rows added per FAISS call (default
                 :data:`tunespace.neighbours.CHUNK_ROWS`).
             timings: if a dict, filled with ``train_s`` and ``add_s`` (seconds) and more.
+            on_chunk: called as ``on_chunk(rows_added, N)`` after each chunk (progress).
             provenance: extra fields for ``index.json`` (e.g. ``embeddings``: source folder).
         Raises:
             UsageError: unknown method, no vectors, non-finite values, bad IVF/PQ parameters.
@@ -256,6 +258,7 @@ class Index:
             train_size=train_size,
             chunk_size=CHUNK_ROWS if chunk_size is None else chunk_size,
             timings=timed,
+            on_chunk=on_chunk,
         )
         if timings is not None:
             timings.update(timed)
@@ -306,13 +309,14 @@ class Index:
         return out
 
     @classmethod
-    def load(cls, path: str | Path, embeddings: str | Path | None = None) -> Index:
+    def load(cls, path: str | Path, embeddings: str | Path | None = None, rerank: int | None = None) -> Index:
         """Open an INDEX folder written by :meth:`save` / ``tunespace index build``.
 
         Args:
             path: the INDEX folder.
             embeddings: the source EMB folder, for re-ranking (default: the one recorded in
-                ``index.json``); only opened when the index was built with ``rerank``.
+                ``index.json``); only opened when re-ranking.
+            rerank: re-ranking factor for this session (default: the one it was built with).
         Raises:
             UsageError: not an index folder, a newer format, or files that do not belong together.
         """
@@ -345,9 +349,13 @@ class Index:
         if meta.get("method") in ("ivf", "ivfpq"):
             faiss.extract_index_ivf(index).make_direct_map()
         exact = None
-        if (meta.get("settings") or {}).get("rerank", 0) > 1:
+        factor = (meta.get("settings") or {}).get("rerank", 0) if rerank is None else rerank
+        if factor > 1:
             exact = _exact_source(path, embeddings or meta.get("embeddings"), meta)
-        return cls(index, ids, meta, exact=exact)
+        out = cls(index, ids, meta, exact=exact)
+        if exact is not None:
+            out.rerank = int(factor)
+        return out
 
     # ------------------------------------------------------------------ queries
     def search_arrays(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
