@@ -58,7 +58,7 @@ def test_loss_decreases_when_training_longer(train_corpus, tmp_path):
 def test_stop_and_resume_gives_identical_weights(train_corpus, tmp_path):
     cfg = _cfg(train_corpus, steps=6)
     train(tmp_path / "full", cfg)
-    train(tmp_path / "part", cfg, stop_after=2)
+    train(tmp_path / "part", cfg, should_stop=lambda s: s >= 2)
     assert load_checkpoint(latest_checkpoint(tmp_path / "part"))["step"] == 2
     train(tmp_path / "part", cfg, resume=True)
     a, b = _weights(tmp_path / "full"), _weights(tmp_path / "part")
@@ -164,7 +164,7 @@ def test_resumed_run_logs_every_step_once(train_corpus, tmp_path):
     """A run killed after logging steps past its checkpoint replays them: they are logged once."""
     cfg = _cfg(train_corpus, policy="none", steps=6, extra=["train.log_views=true", "train.num_workers=0"])
     run = tmp_path / "run"
-    train(run, cfg, stop_after=2)
+    train(run, cfg, should_stop=lambda s: s >= 2)
     # what a process killed during step 4 leaves: steps 3 and 4 logged, the last line cut short
     with open(run / "metrics.jsonl", "a") as f:
         f.write(

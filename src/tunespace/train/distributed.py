@@ -11,6 +11,9 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class DistInfo:
+    """This process's place in a run: rank and number of processes (1 without torchrun), its
+    rank on this machine and the device it trains on."""
+
     rank: int
     world_size: int
     local_rank: int
@@ -44,6 +47,16 @@ def setup(device: str = "auto") -> DistInfo:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return DistInfo(rank, world, local, dev)
+
+
+def agree(flag: bool, info: DistInfo) -> bool:
+    """The main process's ``flag``, on every process (a broadcast under torchrun; ``flag`` itself
+    otherwise), so that all processes take the same decision (for example to stop)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=info.device)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
 
 
 def teardown() -> None:

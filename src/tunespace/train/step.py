@@ -1,0 +1,131 @@
+"""One contrastive training step (written by hand).
+
+:func:`train_step` takes one collated batch of positive pairs (:func:`tunespace.pairs.collate_pairs`)
+through the transform's device stage, the model and NT-Xent, and updates the weights. Its random
+draws come only from ``(seed, step, rank)`` (:func:`step_seed`), so a step replays identically
+after resumption.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..losses import NTXentLoss, alignment, uniformity
+
+
+def step_seed(seed: int, step: int, salt: int = 0) -> int:
+    """A 63-bit seed for ``step`` (stable across runs and resumption); ``salt`` separates streams:
+    1 for the global torch RNG (dropout, stochastic depth), ``2 + rank`` for the device stage."""
+    return int(
+        np.random.SeedSequence([int(seed), int(step), int(salt)]).generate_state(2, np.uint64)[0] >> np.uint64(1)
+    )
+
+
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
+    """Mixed precision on CUDA (``amp``: ``off``, ``fp16`` or ``bf16``); nothing on CPU."""
+    if device.type != "cuda" or amp == "off":
+        return contextlib.nullcontext()
+    if amp == "fp16":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+@dataclass
+class StepOutput:
+    """What one step gives the run log.
+
+    Attributes:
+        loss: NT-Xent of the step's batch (before the update), a float.
+        embeddings: encoder outputs ``h`` of both views, ``(2 * n, D)``: rows ``:n`` view a,
+            ``n:`` view b (still on the device; not the projector's ``z``).
+        n: pairs in this process's batch.
+        device_params: the device stage's augmentation parameters (per view).
+    """
+
+    loss: float
+    embeddings: torch.Tensor
+    n: int
+    device_params: Any
+
+    def geometry(self) -> dict[str, float]:
+        """Alignment and uniformity of the L2-normalised embeddings of the two views
+        (:func:`tunespace.losses.alignment`, :func:`~tunespace.losses.uniformity`)."""
+        with torch.no_grad():
+            h, n = self.embeddings, self.n
+            ha = torch.nn.functional.normalize(h[:n].float(), dim=1)
+            hb = torch.nn.functional.normalize(h[n:].float(), dim=1)
+            return {"alignment": float(alignment(ha, hb)), "uniformity": float(uniformity(torch.cat([ha, hb])))}
+
+
+def train_step(
+    batch: dict[str, Any],
+    *,
+    step: int,
+    seed: int,
+    rank: int,
+    device: torch.device,
+    transform: Any,
+    model: nn.Module,
+    loss_fn: NTXentLoss,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    amp: str,
+) -> StepOutput:
+    """Run global step ``step`` (0-based) on one process's batch and update the weights.
+
+    1. Reseed the global torch RNG from ``step_seed(seed, step, 1)`` (dropout, stochastic depth)
+       and a device generator from ``step_seed(seed, step, 2 + rank)`` (spectral augmentation).
+    2. Device stage, without gradients: power windows ``power_a``, ``power_b`` ``(n, F, T)``
+       (spectrogram cache) or audio ``wave_a``, ``wave_b`` ``(n, samples)`` at the front end's
+       rate -> the two standardised log-mel views ``x_a``, ``x_b`` ``(n, 1, n_mels, T)``.
+    3. Forward both views as one batch ``(2n, 1, n_mels, T)`` (under ``amp`` on CUDA) ->
+       ``h`` ``(2n, D)``, ``z`` ``(2n, P)``; NT-Xent of ``z[:n]`` against ``z[n:]`` in float32
+       (over the global batch under DistributedDataParallel: see :class:`NTXentLoss`).
+    4. Zero the gradients, backward, optimiser step (through ``scaler`` for fp16). There is no
+       gradient clipping.
+
+    Args:
+        batch: a collated batch with at least two readable pairs (``batch["index"]`` ``(n,)``).
+        step: the global step number, counted from 0.
+        seed: the run's seed.
+        rank: this process's rank (0 without torchrun).
+        device: where the model lives.
+        transform: the run's :class:`~tunespace.augment.pipeline.PairTransform`.
+        model: the model, possibly wrapped in DistributedDataParallel; returns ``(h, z)``.
+        loss_fn: NT-Xent at the configured temperature.
+        optimizer: with its learning rate already set for ``step``.
+        scaler: a GradScaler for ``amp == "fp16"`` on CUDA, else None.
+        amp: ``off``, ``fp16`` or ``bf16`` (only on CUDA).
+    """
+    torch.manual_seed(step_seed(seed, step, 1))
+    gen = torch.Generator(device=device)
+    gen.manual_seed(step_seed(seed, step, 2 + rank))
+    with torch.no_grad():
+        if batch["wave_a"] is None:
+            pa = batch["power_a"].to(device, non_blocking=True)
+            pb = batch["power_b"].to(device, non_blocking=True)
+            xa, xb, dparams = transform.device_stage_power(pa, pb, gen)
+        else:
+            wa = batch["wave_a"].to(device, non_blocking=True)
+            wb = batch["wave_b"].to(device, non_blocking=True)
+            xa, xb, dparams = transform.device_stage(wa, wb, gen)
+    with autocast(device, amp):
+        x = torch.cat([xa, xb], dim=0)
+        h, z = model(x)
+        n = xa.shape[0]
+        loss = loss_fn(z[:n].float(), z[n:].float())
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return StepOutput(float(loss.detach()), h, n, dparams)
