@@ -233,3 +233,38 @@ def test_a_foreign_checkpoint_in_the_run_folder_is_refused_on_resume(train_corpu
     assert main(["train", "--out", str(run), "--resume"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "does not fit" in err
+
+
+def test_should_stop_is_asked_after_each_step_and_its_checkpoint_and_stops_resumably(train_corpus, tmp_path):
+    """``should_stop(step)`` is called after every step, once any checkpoint due at that step is
+    written; True checkpoints and logs the step, returns ``stopped``; resuming ends where an
+    uninterrupted run ends."""
+    cfg = _cfg(train_corpus, policy="none", steps=6, extra=["train.log_every=2"])
+    full = train(tmp_path / "full", cfg)
+    assert not full.stopped
+    run = tmp_path / "part"
+    seen = []
+
+    def stop_at_3(step: int) -> bool:
+        ckpt = latest_checkpoint(run)
+        seen.append((step, ckpt.name if ckpt else None))
+        return step >= 3
+
+    res = train(run, cfg, should_stop=stop_at_3)
+    assert seen == [(1, None), (2, "step_0000002.pt"), (3, "step_0000002.pt")]
+    assert res.stopped and res.steps == 3 and res.checkpoint.name == "step_0000003.pt"
+    assert load_checkpoint(res.checkpoint)["loss"] == pytest.approx(res.final_loss)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 3]  # the step it stopped at is logged, though not a multiple of 2
+    seen.clear()
+    again = train(run, cfg, resume=True, should_stop=lambda s: seen.append(s) or False)
+    assert seen == [4, 5, 6] and not again.stopped and again.steps == 6
+    assert again.final_loss == full.final_loss
+    a, b = _weights(tmp_path / "full"), _weights(run)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_should_stop_after_the_last_step_changes_nothing(train_corpus, tmp_path):
+    res = train(tmp_path / "run", _cfg(train_corpus, policy="none", steps=2), should_stop=lambda s: s >= 2)
+    assert res.steps == 2 and not res.stopped and res.checkpoint.name == "step_0000002.pt"

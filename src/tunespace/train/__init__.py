@@ -1,4 +1,6 @@
-"""Contrastive training: config, trainer, checkpoints, distributed set-up."""
+"""Contrastive training (written by hand): config, the trainer in parts (``run``: the prepared
+run; ``step``: one training step; ``runlog``: metrics, TensorBoard, views, skipped files;
+``trainer``: the loop, :func:`train`), checkpoints, distributed set-up."""
 
 from .checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint
 from .config import DEFAULT_CONFIG, resolve_config
