@@ -68,7 +68,10 @@ def test_embed_cli_writes_the_documented_format(run_dir, train_corpus, tmp_path)
 def test_interrupted_embedding_resumes_to_identical_result(run_dir, train_corpus, tmp_path):
     bundle = load_encoder(run_dir)
     full = embed_dataset(bundle, train_corpus, tmp_path / "full", workers=0, progress=False)
-    assert embed_dataset(bundle, train_corpus, tmp_path / "part", workers=2, progress=False, stop_after=5) is None
+    assert (
+        embed_dataset(bundle, train_corpus, tmp_path / "part", workers=2, progress=False, should_stop=lambda n: n >= 5)
+        is None
+    )
     assert not (tmp_path / "part" / "embeddings.npy").exists()
     resumed = embed_dataset(bundle, train_corpus, tmp_path / "part", workers=2, progress=False)
     assert resumed.ids == full.ids
@@ -125,6 +128,6 @@ def test_changed_settings_refuse_a_half_finished_folder(run_dir, train_corpus, t
     from tunespace.errors import UsageError
 
     bundle = load_encoder(run_dir)
-    embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, stop_after=2)
+    embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, should_stop=lambda n: n >= 2)
     with pytest.raises(UsageError, match="other settings"):
         embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, hop_seconds=1.0)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 NAME = "embed"
 HELP = "embed every track of a dataset, a folder, one audio file or a list of files (resumable; EMB folder output)"
+#: ``torchrun --nproc_per_node N -m tunespace embed ...`` shards the tracks over N processes
+#: (see :mod:`tunespace.embed.extract`); the EMB folder is the one a single process writes.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         name = str(e).split(" ", 1)[0]
         raise UsageError(f"--{name.replace('_', '-')} {str(e).split(' ', 1)[1]}") from None
     device = resolve_device(args.device)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and device == "cuda":  # under torchrun: this rank's GPU
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     model = load_model(args.model, device=device, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds)
     emb = embed_dataset(
         model,
@@ -93,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     assert emb is not None
+    if int(os.environ.get("RANK", "0")) != 0:  # a shard of torchrun --nproc_per_node N: rank 0 reports
+        return 0
     print(
         f"embedded {len(emb.ids)} tracks ({emb.dim}-d) into {args.out}; {len(emb.errors)} error(s)"
         + (f" listed in {args.out}/errors.csv" if emb.errors else "")

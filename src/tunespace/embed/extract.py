@@ -31,6 +31,15 @@ assembles the same files an uninterrupted run writes. Unreadable files are recor
 ``EMB/errors.csv`` and never stop the batch; a non-finite embedding is never written.
 One process at a time writes an EMB folder (:class:`tunespace.lock.FolderLock`): a second
 ``tunespace embed`` on the same ``--out`` is refused with a one-line error naming the first.
+
+Sharding: under ``torchrun --nproc_per_node N -m tunespace embed ...`` (or in a job of the
+study's slurm launcher: any process group given by ``RANK`` / ``WORLD_SIZE``), rank r embeds
+the tracks ``r, r + N, r + 2N ...`` of the dataset into the shared ``EMB/.parts/`` (so a rerun,
+with any number of processes, finishes only what is missing); the ranks wait for each other
+through torch.distributed (gloo, on CPU, whatever the device) and rank 0 alone, holding the
+folder's lock, assembles the EMB folder: the same ids, order and values as one process writes.
+An error on any rank stops every rank with that error. Each process embeds on its own GPU
+(``cuda:LOCAL_RANK``) when the device is ``cuda``.
 Every setting is checked (:func:`check_embed_settings`) and the model is tried on one slice
 before anything is written, so a bad value never leaves a manifest behind.
 """
@@ -40,10 +49,12 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
+import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +71,7 @@ from ..errors import AudioError, UsageError
 from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
-from .format import TIMELINES, EmbeddingSet, write_embeddings
+from .format import TIMELINES, EmbeddingSet, read_embeddings, write_embeddings
 from .model import Model, cut_slices, slice_starts, track_embedding
 
 #: Shortest track (s) that is embedded; shorter ones are reported as bad items.
@@ -75,6 +86,57 @@ MAX_WORKERS = 64
 MAX_CHUNK_SLICES = 1024
 
 PARTS = ".parts"
+#: How long the processes of a sharded run wait for each other (the slowest shard, the merge).
+SHARD_TIMEOUT = timedelta(hours=48)
+
+
+class _Shards:
+    """This process's share of a sharded run: ``rank`` of ``world`` (1 of 1 without torchrun)."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.group: Any = None
+        self._created = False
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("gloo", timeout=SHARD_TIMEOUT)
+                self._created = True
+            elif dist.get_backend() != "gloo":
+                self.group = dist.new_group(backend="gloo", timeout=SHARD_TIMEOUT)
+
+    def mine(self, index: int) -> bool:
+        return index % self.world == self.rank
+
+    def agree(self, fn: Callable[[], Any]) -> list[Any]:
+        """Run ``fn`` here, then wait for every rank; the values of all ranks. If ``fn`` raised
+        on any rank, every rank raises (this one its own exception, the others its message)."""
+        try:
+            value, error = fn(), None
+        except Exception as e:
+            if self.world == 1:
+                raise
+            value, error = None, e
+        if self.world == 1:
+            return [value]
+        import torch.distributed as dist
+
+        got: list[Any] = [None] * self.world
+        dist.all_gather_object(got, (value, None if error is None else str(error) or type(error).__name__), self.group)
+        if error is not None:
+            raise error
+        for r, (_, msg) in enumerate(got):
+            if msg is not None:
+                raise UsageError(f"rank {r} of {self.world} failed: {msg}")
+        return [v for v, _ in got]
+
+    def close(self) -> None:
+        if self._created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
 
 
 @dataclass
@@ -275,7 +337,7 @@ def embed_dataset(
     workers: int = 2,
     device: torch.device | str = "cpu",
     progress: bool = True,
-    stop_after: int | None = None,
+    should_stop: Callable[[int], bool] | None = None,
 ) -> EmbeddingSet | None:
     """Embed every track of ``data`` into the EMB folder ``out`` (see :mod:`tunespace.embed.format`).
 
@@ -293,10 +355,12 @@ def embed_dataset(
         silence_db: tracks whose peak stays below this level (dBFS) are reported as "silent",
             not embedded; None embeds them.
         workers: decoding worker processes (0 = in this process).
-        device: where the front end and encoder run.
-        stop_after: stop after this many newly embedded tracks (tests interruption); returns None.
+        device: where the front end and encoder run (``cuda``: this process's GPU when sharded).
+        should_stop: called after each newly embedded (or failed) track with the number of them
+            so far (in this process); True stops there, as an interruption would; returns None.
     Returns:
-        the written :class:`EmbeddingSet`, or None when stopped early.
+        the written :class:`EmbeddingSet` (on every rank of a sharded run), or None when stopped
+        early (on any rank).
     Raises:
         UsageError: a setting out of range (:func:`check_embed_settings`), a slicing the model
             cannot take, ``out`` is a file, another process is writing ``out``, or ``out``
@@ -308,27 +372,39 @@ def embed_dataset(
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise UsageError(f"device {device!r}: expected cpu, cuda or cuda:N") from None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     bundle = encoder.bundle if isinstance(encoder, Model) else encoder
     model = Model(bundle, slice_seconds, hop_seconds, device)  # validates the slicing
     _try_model(model, slice_seconds)
     ds = data if isinstance(data, Dataset) else open_dataset(data)
     out = Path(out)
-    with FolderLock(out, "tunespace embed"):
-        return _embed(
-            model,
-            bundle,
-            ds,
-            out,
-            slice_seconds=slice_seconds,
-            hop_seconds=hop_seconds,
-            chunk_slices=chunk_slices,
-            timelines=timelines,
-            min_seconds=min_seconds,
-            silence_db=silence_db,
-            workers=workers,
-            progress=progress,
-            stop_after=stop_after,
-        )
+    shards = _Shards()
+    try:
+        lock = FolderLock(out, "tunespace embed") if shards.rank == 0 else None
+        shards.agree(lambda: lock.acquire() if lock is not None else None)
+        try:
+            return _embed(
+                model,
+                bundle,
+                ds,
+                out,
+                shards,
+                slice_seconds=slice_seconds,
+                hop_seconds=hop_seconds,
+                chunk_slices=chunk_slices,
+                timelines=timelines,
+                min_seconds=min_seconds,
+                silence_db=silence_db,
+                workers=workers,
+                progress=progress,
+                should_stop=should_stop,
+            )
+        finally:
+            if lock is not None:
+                lock.release()
+    finally:
+        shards.close()
 
 
 def _embed(
@@ -336,6 +412,7 @@ def _embed(
     encoder: EncoderBundle,
     ds: Dataset,
     out: Path,
+    shards: _Shards,
     *,
     slice_seconds: float,
     hop_seconds: float,
@@ -345,7 +422,7 @@ def _embed(
     silence_db: float | None,
     workers: int,
     progress: bool,
-    stop_after: int | None,
+    should_stop: Callable[[int], bool] | None,
 ) -> EmbeddingSet | None:
     settings = {
         "model": {k: v for k, v in encoder.meta.items() if k != "train_config"},
@@ -361,21 +438,70 @@ def _embed(
     digest = config_hash(settings)
     parts = out / PARTS
     manifest = parts / "manifest.json"
-    if manifest.is_file() and _manifest_digest(manifest) != digest and _finished_parts(parts):
-        raise UsageError(f"{out}: holds an unfinished run with other settings; choose another --out or delete it")
-    parts.mkdir(parents=True, exist_ok=True)
-    write_json(manifest, {"digest": digest, "settings": settings})
 
+    def start() -> str:
+        if shards.rank == 0:
+            if manifest.is_file() and _manifest_digest(manifest) != digest and _finished_parts(parts):
+                raise UsageError(
+                    f"{out}: holds an unfinished run with other settings; choose another --out or delete it"
+                )
+            parts.mkdir(parents=True, exist_ok=True)
+            write_json(manifest, {"digest": digest, "settings": settings})
+        return config_hash({"settings": digest, "ids": ds.ids})
+
+    if len(set(shards.agree(start))) > 1:
+        raise UsageError(f"{out}: the processes of this run see different data or settings; give them the same")
+    mine = [(i, t) for i, t in enumerate(ds.tracks) if shards.mine(i)]
     todo = [
         (i, t)
-        for i, t in enumerate(ds.tracks)
+        for i, t in mine
         if not (parts / f"{_part_name(t.id)}.npz").is_file() and not (parts / f"{_part_name(t.id)}.err").is_file()
     ]
+    stopped = shards.agree(
+        lambda: _embed_tracks(
+            model,
+            ds,
+            todo,
+            parts,
+            total=len(mine),
+            slice_seconds=slice_seconds,
+            hop_seconds=hop_seconds,
+            chunk_slices=chunk_slices,
+            min_seconds=min_seconds,
+            silence_db=silence_db,
+            workers=workers,
+            progress=progress and shards.rank == 0,
+            should_stop=should_stop,
+        )
+    )
+    if any(stopped):
+        return None
+    merged = shards.agree(lambda: _assemble(ds, out, parts, encoder, settings, timelines) if shards.rank == 0 else None)
+    return merged[0] if shards.rank == 0 else read_embeddings(out, verify=False)
+
+
+def _embed_tracks(
+    model: Model,
+    ds: Dataset,
+    todo: list[tuple[int, Track]],
+    parts: Path,
+    *,
+    total: int,
+    slice_seconds: float,
+    hop_seconds: float,
+    chunk_slices: int,
+    min_seconds: float,
+    silence_db: float | None,
+    workers: int,
+    progress: bool,
+    should_stop: Callable[[int], bool] | None,
+) -> bool:
+    """Embed ``todo`` into ``parts``; whether ``should_stop`` stopped it."""
     stream = _SliceStream(todo, model.sample_rate, slice_seconds, hop_seconds, chunk_slices, min_seconds)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(workers, len(todo)) if todo else 0)
     pending: dict[int, list[np.ndarray]] = {}
     peaks: dict[int, float] = {}
-    bar = progress_bar(len(ds), len(ds) - len(todo), "embed", "track", progress)
+    bar = progress_bar(total, total - len(todo), "embed", "track", progress)
     t0, done_new, audio_s = time.perf_counter(), 0, 0.0
     with torch.inference_mode():
         for item in loader:
@@ -409,11 +535,11 @@ def _embed(
                     bar.update(1)
                     el = time.perf_counter() - t0
                     bar.set_postfix(tracks_s=f"{done_new / el:.2f}", audio_h_s=f"{audio_s / 3600 / el:.4f}")
-            if stop_after is not None and done_new >= stop_after:
+            if should_stop is not None and should_stop(done_new):
                 bar.close()
-                return None
+                return True
     bar.close()
-    return _assemble(ds, out, parts, encoder, settings, timelines)
+    return False
 
 
 def _manifest_digest(path: Path) -> str | None:
