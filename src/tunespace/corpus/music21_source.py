@@ -34,7 +34,7 @@ from ..errors import DatasetError
 from ..extras import import_extra
 from ..files import write_json
 from ..keys import KEY_NAMES, key_name, parse_key
-from .plan import TrackSpec, check_args, label_rng, track_seed
+from .plan import TrackSpec, check_args, label_rng, track_spec
 from .styles import MOOD_NAMES, MOODS, Instrument
 
 M21_GENRES: dict[str, dict] = {
@@ -149,22 +149,7 @@ def plan_music21(tracks: int, seconds: float, seed: int, cache_dir: str | Path |
         tempo = int(rng.integers(lo, hi + 1))
         mood = MOOD_NAMES[int(rng.integers(len(MOOD_NAMES)))]
         inst = M21_PALETTE[int(rng.integers(len(M21_PALETTE)))]
-        tid = f"t{i:04d}"
-        out.append(
-            TrackSpec(
-                tid,
-                f"audio/{tid}.flac",
-                float(seconds),
-                key_name(tonic, mode),
-                float(tempo),
-                genre,
-                mood,
-                inst,
-                "music21",
-                track_seed(seed, i),
-                rel,
-            )
-        )
+        out.append(track_spec(i, seconds, seed, "music21", key_name(tonic, mode), tempo, genre, mood, inst, rel))
     assert all(s.key in KEY_NAMES for s in out)
     return out
 

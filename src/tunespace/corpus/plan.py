@@ -80,6 +80,36 @@ class TrackSpec:
         return {k: str(d[k]) for k in csv_columns(self.source)}
 
 
+def track_spec(
+    i: int,
+    seconds: float,
+    seed: int,
+    source: str,
+    key: str,
+    tempo_bpm: float,
+    genre: str,
+    mood: str,
+    instrument: str,
+    piece: str = "",
+) -> TrackSpec:
+    """Row ``i`` of a build of ``seed`` (every source): id ``t0000``, audio ``audio/t0000.flac``,
+    composition seed :func:`track_seed`."""
+    tid = f"t{i:04d}"
+    return TrackSpec(
+        tid,
+        f"audio/{tid}.flac",
+        float(seconds),
+        key,
+        float(tempo_bpm),
+        genre,
+        mood,
+        instrument,
+        source,
+        track_seed(seed, i),
+        piece,
+    )
+
+
 def check_args(tracks: int, seconds: float, source: str) -> None:
     """Raise :class:`UsageError` for arguments a build cannot work with."""
     if not isinstance(tracks, int) or tracks < 1:
@@ -112,19 +142,5 @@ def plan_procedural(tracks: int, seconds: float, seed: int) -> list[TrackSpec]:
         tempo = int(rng.integers(g.tempo_bpm[0], g.tempo_bpm[1] + 1))
         mood = MOOD_NAMES[int(rng.integers(len(MOOD_NAMES)))]
         inst = g.palette[int(rng.integers(len(g.palette)))]
-        tid = f"t{i:04d}"
-        out.append(
-            TrackSpec(
-                tid,
-                f"audio/{tid}.flac",
-                float(seconds),
-                key,
-                float(tempo),
-                genre,
-                mood,
-                inst,
-                "procedural",
-                track_seed(seed, i),
-            )
-        )
+        out.append(track_spec(i, seconds, seed, "procedural", key, tempo, genre, mood, inst))
     return out

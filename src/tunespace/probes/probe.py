@@ -9,6 +9,8 @@ binary cross-entropy), ``"regression"`` ((N,) real, mean squared error).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,25 @@ class Probe:
         return out[:, 0].numpy().astype(np.float64) * self.y_std + self.y_mean
 
 
+def _one_torch_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` with one torch thread (probes are tiny: extra threads only add contention on
+    shared CPUs), restoring the caller's setting."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
+@_one_torch_thread
 def fit_probe(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -76,47 +97,6 @@ def fit_probe(
         batch_size: examples per step.
         max_epochs, patience: early stopping on validation loss.
     """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # probes are tiny: extra threads only add contention on shared CPUs
-    try:
-        return _fit(
-            x_train,
-            y_train,
-            x_valid,
-            y_valid,
-            task,
-            kind,
-            n_outputs,
-            hidden,
-            seed,
-            lr,
-            weight_decay,
-            batch_size,
-            max_epochs,
-            patience,
-        )
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _fit(
-    x_train,
-    y_train,
-    x_valid,
-    y_valid,
-    task,
-    kind,
-    n_outputs,
-    hidden,
-    seed,
-    lr,
-    weight_decay,  # noqa: ANN001
-    batch_size,
-    max_epochs,
-    patience,
-) -> Probe:  # noqa: ANN001
     import torch
     from torch import nn
 

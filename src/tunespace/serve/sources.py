@@ -148,6 +148,15 @@ def from_indexes(
     return Served(indexes=served, catalogue=cat, notes=notes + cat.problems)
 
 
+def _exact_index(emb_dir: Path, dataset: Path) -> Any:
+    """An exact :class:`tunespace.Index` of the EMB folder ``emb_dir`` (of ``dataset``'s tracks)."""
+    from .. import Index
+    from ..embed.format import read_embeddings
+
+    provenance = {"embeddings": str(emb_dir), "dataset": str(dataset)}
+    return Index.build(read_embeddings(emb_dir), method="exact", provenance=provenance)
+
+
 def from_study(
     study: str | Path, eval_name: str | None = None, baselines: bool = False, map_cache: str | Path | None = None
 ) -> Served:
@@ -161,8 +170,7 @@ def from_study(
     Raises:
         UsageError: not a study folder, unknown evaluation set, an unfinished stage.
     """
-    from .. import Index, __version__
-    from ..embed.format import read_embeddings
+    from .. import __version__
     from ..files import read_json
     from ..study.cache import Stage
     from ..study.runner import data_stage, embed_stage, train_stage
@@ -208,11 +216,7 @@ def from_study(
                 f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r}; "
                 f"run `tunespace study --out {root}` to finish the study"
             )
-        idx = Index.build(
-            read_embeddings(estage.path / "emb"),
-            method="exact",
-            provenance={"embeddings": str(estage.path / "emb"), "dataset": str(eval_path)},
-        )
+        idx = _exact_index(estage.path / "emb", eval_path)
         served.append(
             ServedIndex(
                 name=condition,
@@ -232,11 +236,7 @@ def from_study(
             if not bstage.done:
                 raise UsageError(f"{root}: baseline {kind!r} on {spec['name']!r} is not finished")
             name = f"baseline-{kind}"
-            idx = Index.build(
-                read_embeddings(bstage.path / "emb"),
-                method="exact",
-                provenance={"embeddings": str(bstage.path / "emb"), "dataset": str(eval_path)},
-            )
+            idx = _exact_index(bstage.path / "emb", eval_path)
             served.append(
                 ServedIndex(
                     name=name,
