@@ -432,7 +432,19 @@ class Index:
             return eligible
         return int(k)
 
+    def neighbour_rows(self, row: int, k: int, excluded: np.ndarray) -> np.ndarray:
+        """Rows (int64, most similar first) of the ``k`` nearest items to the item at ``row``,
+        leaving out the rows where the boolean mask ``excluded`` (N,) is True (pass the query's
+        own row set there to leave it out). Fewer than ``k`` when fewer are eligible."""
+        q = self.vector(self.ids[row])[None]
+        k = min(int(k), len(self) - int(excluded.sum()))
+        return np.array([r for _, r in self._search_kept(q, k, excluded)[:k]], dtype=np.int64)
+
     def _search_one(self, q: np.ndarray, k: int, excluded: np.ndarray) -> list[Neighbour]:
+        keep = self._search_kept(q, k, excluded)
+        return [Neighbour(r + 1, self.ids[i], s) for r, (s, i) in enumerate(keep[:k])]
+
+    def _search_kept(self, q: np.ndarray, k: int, excluded: np.ndarray) -> list[tuple[float, int]]:
         n = len(self)
         if k == 0:
             return []
@@ -445,7 +457,7 @@ class Index:
             kk = min(n, kk * 2)
         if len(keep) < k:  # an approximate index returned too few: exact scan of the rest
             keep = self._exact_scan(q[0], excluded)
-        return [Neighbour(r + 1, self.ids[i], s) for r, (s, i) in enumerate(keep[:k])]
+        return keep
 
     def _faiss_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
         ctx = _one_thread() if q.shape[0] < SMALL_BATCH else contextlib.nullcontext()

@@ -86,9 +86,14 @@ def agreement_curve(scores: np.ndarray, ks: list[int]) -> np.ndarray:
     return np.stack([cum[:, k - 1] / k for k in ks], axis=1)
 
 
-def categorical_scores(codes: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
-    """Pair scores (N, K): 1 where neighbour label == query label."""
-    return (codes[neighbours] == codes[:, None]).astype(np.float64)
+def _query_values(values: np.ndarray, queries: np.ndarray | None) -> np.ndarray:
+    return values if queries is None else values[np.asarray(queries, dtype=np.int64)]
+
+
+def categorical_scores(codes: np.ndarray, neighbours: np.ndarray, queries: np.ndarray | None = None) -> np.ndarray:
+    """Pair scores (Q, K): 1 where neighbour label == query label. Row q of ``neighbours``
+    belongs to item ``queries[q]`` (default: to item q, Q = N)."""
+    return (codes[neighbours] == _query_values(codes, queries)[:, None]).astype(np.float64)
 
 
 def group_codes(groups: np.ndarray | None) -> np.ndarray | None:
@@ -122,9 +127,10 @@ def categorical_chance(codes: np.ndarray, groups: np.ndarray | None = None) -> n
     return _divide(counts[codes] - same[inv.ravel()], _eligible(n, groups))
 
 
-def key_graded_scores(codes: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
-    """Pair scores (N, K): mir_eval weighted score with the query's key as reference."""
-    return key_score_table()[codes[:, None], codes[neighbours]]
+def key_graded_scores(codes: np.ndarray, neighbours: np.ndarray, queries: np.ndarray | None = None) -> np.ndarray:
+    """Pair scores (Q, K): mir_eval weighted score with the query's key as reference (rows as
+    in :func:`categorical_scores`)."""
+    return key_score_table()[_query_values(codes, queries)[:, None], codes[neighbours]]
 
 
 def key_graded_chance(codes: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
@@ -141,9 +147,12 @@ def key_graded_chance(codes: np.ndarray, groups: np.ndarray | None = None) -> np
     return _divide((w @ counts)[codes] - within, _eligible(n, groups))
 
 
-def tempo_scores(tempi: np.ndarray, neighbours: np.ndarray, octave: bool) -> np.ndarray:
-    """Pair scores (N, K): 1 where the neighbour's tempo agrees with the query's (Acc1/Acc2)."""
-    return tempo_agree(tempi[:, None], tempi[neighbours], octave=octave).astype(np.float64)
+def tempo_scores(
+    tempi: np.ndarray, neighbours: np.ndarray, octave: bool, queries: np.ndarray | None = None
+) -> np.ndarray:
+    """Pair scores (Q, K): 1 where the neighbour's tempo agrees with the query's (Acc1/Acc2;
+    rows as in :func:`categorical_scores`)."""
+    return tempo_agree(_query_values(tempi, queries)[:, None], tempi[neighbours], octave=octave).astype(np.float64)
 
 
 def _tempo_count(t: np.ndarray, ref: np.ndarray, octave: bool) -> np.ndarray:

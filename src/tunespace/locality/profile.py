@@ -53,39 +53,54 @@ def measures_of(prop: str, kind: str) -> list[str]:
 
 
 def per_query_terms(
-    kind: str, values: np.ndarray, neighbours: np.ndarray, ks: list[int], groups: np.ndarray | None = None
+    kind: str,
+    values: np.ndarray,
+    neighbours: np.ndarray,
+    ks: list[int],
+    groups: np.ndarray | None = None,
+    queries: np.ndarray | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-query agreement (N, len(ks)) and chance (N,) for each measure of one property.
+    """Per-query agreement (Q, len(ks)) and chance (N,) for each measure of one property.
 
     Args:
         kind: property kind.
         values: (N,) labels of the N items (all known).
-        neighbours: (N, K) neighbour indices into ``values``, K >= max(ks).
+        neighbours: (Q, K) neighbour indices into ``values``, K >= max(ks).
         ks: neighbourhood sizes.
         groups: (N,) integer group codes (neighbours of the query's group were excluded, and
             the chance term excludes them too), or None.
+        queries: (Q,) the items whose neighbours the rows of ``neighbours`` are (default: all
+            N items, in order).
     Returns:
-        suffix (``""``, ``"_graded"`` or ``"_acc2"``) -> (agreement, chance).
+        suffix (``""``, ``"_graded"`` or ``"_acc2"``) -> (agreement (Q, len(ks)), chance (N,) of
+        every item: the population's chance terms, ``chance[queries]`` being the queries').
     """
+    q = queries
     if kind == "tempo":
         t = values.astype(np.float64)
         return {
-            "": (M.agreement_curve(M.tempo_scores(t, neighbours, False), ks), M.tempo_chance(t, False, groups)),
-            "_acc2": (M.agreement_curve(M.tempo_scores(t, neighbours, True), ks), M.tempo_chance(t, True, groups)),
+            "": (M.agreement_curve(M.tempo_scores(t, neighbours, False, q), ks), M.tempo_chance(t, False, groups)),
+            "_acc2": (M.agreement_curve(M.tempo_scores(t, neighbours, True, q), ks), M.tempo_chance(t, True, groups)),
         }
     if kind == "key":
         codes = M.key_codes(values)
         return {
-            "": (M.agreement_curve(M.categorical_scores(codes, neighbours), ks), M.categorical_chance(codes, groups)),
+            "": (
+                M.agreement_curve(M.categorical_scores(codes, neighbours, q), ks),
+                M.categorical_chance(codes, groups),
+            ),
             "_graded": (
-                M.agreement_curve(M.key_graded_scores(codes, neighbours), ks),
+                M.agreement_curve(M.key_graded_scores(codes, neighbours, q), ks),
                 M.key_graded_chance(codes, groups),
             ),
         }
     if kind == "categorical":
         codes, _ = encode(values)
         return {
-            "": (M.agreement_curve(M.categorical_scores(codes, neighbours), ks), M.categorical_chance(codes, groups))
+            "": (
+                M.agreement_curve(M.categorical_scores(codes, neighbours, q), ks),
+                M.categorical_chance(codes, groups),
+            )
         }
     raise UsageError(f"no agreement measure for properties of kind {kind!r}")
 

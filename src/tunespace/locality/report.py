@@ -161,6 +161,12 @@ def write_locality_report(
         " (definitions: docs/metrics.md in the tunespace repository). Null SD: standard deviation of L for"
         " random embeddings of the same items (the noise floor a difference of L should be judged against).\n\n"
     )
+    if any(p.get("sampling") for p in profiles.values()):
+        text += (
+            "Sets estimated from sampled queries against a full index (`--index --sample-queries`): the interval"
+            " is L +- 1.96 SE over the sampled queries (finite-population correction); chance is exact, from"
+            " all labels.\n\n"
+        )
     for n, p in profiles.items():
         j = p["join"]
         text += (
