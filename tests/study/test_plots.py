@@ -153,7 +153,7 @@ def test_many_classes_keep_the_most_frequent_and_grey_the_rest():
 def _items(props=("key", "tempo_bpm", "genre"), conds=("none", "ts", "ps"), ks=(5, 10, 20)) -> StudyItems:
     rng = np.random.default_rng(1)
     values = {
-        ("ev", p, "locality", str(k)): {c: rng.uniform(0.2, 0.5, (2, 30)) for c in conds} for p in props for k in ks
+        ("ev", p, "locality", str(k)): {c: rng.uniform(0.2, 0.5, (4, 30)) for c in conds} for p in props for k in ks
     }
     return StudyItems(
         ids={"ev": [f"t{i}" for i in range(30)]},
@@ -179,6 +179,7 @@ def test_locality_vs_k_title_overlaps_no_panel_title(props):
     sup = _extent(fig._suptitle, r)
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in panels] == list(props)
+    assert [t.get_text() for t in panels[0].get_xticklabels()] == ["5", "10", "20"]
     for ax in panels:
         assert not sup.overlaps(_extent(ax.title, r)), ax.get_title()
         assert sup.y0 >= _extent(ax.title, r).y1

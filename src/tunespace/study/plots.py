@@ -124,6 +124,8 @@ def locality_vs_k_figure(items, cfg: dict[str, Any], ds: str):
     The legend is outside the panels (right), the title above their titles (constrained layout).
     """
     plt = _plt()
+    from matplotlib.ticker import NullLocator
+
     ks = sorted(int(k) for k in cfg["analysis"]["ks"])
     per_k = {k: _estimates(items, cfg, ds, str(k)) for k in ks}
     props = per_k[ks[0]][1]
@@ -140,6 +142,8 @@ def locality_vs_k_figure(items, cfg: dict[str, Any], ds: str):
             ax.plot(ks, m, marker="o", ms=3, label=c, ls="--" if c.startswith("baseline:") else "-")
             ax.fill_between(ks, m - vals[:, 1], m + vals[:, 2], alpha=0.15)
         ax.set_xscale("log")
+        ax.set_xticks(ks, [str(k) for k in ks])  # the measured k, not powers of ten
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_title(p, fontsize=9)
         ax.set_xlabel("k")
     axes[0][0].set_ylabel("locality")
