@@ -190,9 +190,13 @@ def test_locality_vs_k_title_overlaps_no_panel_title(props):
         assert not legend.get_window_extent(r).overlaps(ax.get_window_extent(r))
 
 
-def test_locality_by_property_has_a_legend_of_conditions():
+def test_locality_by_property_has_a_legend_of_conditions_beside_the_bars():
     fig = locality_by_property_figure(_items(), _cfg(), "ev")
-    assert _texts(fig.axes[0].get_legend()) == ["none", "ts", "ps"]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    legend = fig.legends[0]
+    assert _texts(legend) == ["none", "ts", "ps"]
+    assert not legend.get_window_extent(r).overlaps(fig.axes[0].get_window_extent(r))
 
 
 def test_plot_umaps_takes_a_reducer_and_leaves_the_maps_out_without_umap(tmp_path, monkeypatch, caplog):

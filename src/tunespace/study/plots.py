@@ -86,7 +86,7 @@ def locality_by_property_figure(items, cfg: dict[str, Any], ds: str):
     conds, props, est = _estimates(items, cfg, ds, k)
     if not props:
         return None
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(props)), 3.8), layout="constrained")
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(props)) + 1.2, 3.8), layout="constrained")
     width = 0.8 / max(1, len(conds))
     for j, p in enumerate(props):
         sd = items.null.get((ds, p, k))
@@ -108,7 +108,7 @@ def locality_by_property_figure(items, cfg: dict[str, Any], ds: str):
     ax.axhline(0, color="k", lw=0.5)
     ax.set_ylabel(f"locality L@{k}")
     ax.set_title(f"Locality by property ({ds}); 95 % CI over seeds and tracks; grey: noise floor (2 SD)", fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+    fig.legend(loc="outside right upper", fontsize=7)  # outside: it covers no bar
     return fig
 
 
