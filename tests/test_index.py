@@ -297,3 +297,38 @@ def test_cli_index_build_ivfpq_errors_in_one_line(tmp_path, capsys, one_faiss_th
     assert "--chunk-rows must be >= 1" in capsys.readouterr().err
     assert main([*base, "--method", "ivfpq", "--pq-bytes", "4", "--nlist", "20", "--chunk-rows", "5000"]) == 0
     assert Index.load(tmp_path / "idx").meta["settings"]["code_bytes"] == 4
+
+
+def test_bench_index_scale_runs_small(tmp_path, one_faiss_thread):
+    """bench/bench_index_scale.py end to end at N = 20 000 (the 10-million run's code path)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_index_scale.py"
+    spec = importlib.util.spec_from_file_location("bench_index_scale", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    argv = [
+        "--n",
+        "20000",
+        "--d",
+        "64",
+        "--pq-bytes",
+        "8",
+        "--clusters",
+        "50",
+        "--nlist",
+        "32",
+        "--train-size",
+        "12000",
+    ]
+    res = bench.main(
+        [*argv, "--threads", "1", "--rerank", "5", "--workdir", str(tmp_path), "--json", str(tmp_path / "r.json")]
+    )
+    assert res["emb_bytes"] > 20000 * 64 * 4 and 0 < res["index_bytes"] < res["emb_bytes"] / 5
+    assert res["train_size"] == 12000 and res["nlist"] == 32 and res["build_s"] >= res["train_s"] + res["add_s"]
+    plain, wide, rerank = res["runs"]
+    assert (plain["nprobe"], wide["nprobe"], rerank["rerank"]) == (16, 64, 5)
+    assert 0 <= plain["recall_at_10"] <= 1 and rerank["recall_at_10"] > plain["recall_at_10"]
+    assert plain["single_p50_ms"] > 0 and res["anon_peak_gb"] > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # the EMB and INDEX folders are gone
