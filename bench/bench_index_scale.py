@@ -15,7 +15,10 @@ and SHA-256, hashed while writing): 4·N·D bytes on disk, never in memory. Then
    allocated).
 3. The anchor: exact top-10 of ``--queries`` held-out query vectors (same mixture, another seed)
    by a chunked FAISS ``IndexFlatIP`` scan over the memory map, merged chunk by chunk.
-4. Recall@10 of the index against the anchor (at ``--nprobe`` and at 4x that, and with
+4. Optionally (``--locality-queries Q``): locality at k = 10 of the mixture's cluster label and
+   of a random label, estimated from Q sampled queries against the full index
+   (:func:`tunespace.locality.sampled_locality`), with its standard error.
+5. Recall@10 of the index against the anchor (at ``--nprobe`` and at 4x that, and with
    re-ranking of ``--rerank`` x 10 candidates by exact vectors from the memory map); query
    latency p50 / p99 of single queries (``Index.search_arrays`` one vector at a time: FAISS on
    one thread) and of one batch of all queries (``--threads`` FAISS threads).
@@ -78,18 +81,26 @@ class AnonPeak:
         self.peak = max(self.peak, self.now())
 
 
-def mixture(n: int, d: int, clusters: int, sigma: float, seed: int, stream: int) -> np.ndarray:
-    """``n`` rows of the seeded mixture; ``stream`` picks an independent draw (chunk number)."""
+def mixture(
+    n: int, d: int, clusters: int, sigma: float, seed: int, stream: int, labels: list | None = None
+) -> np.ndarray:
+    """``n`` rows of the seeded mixture; ``stream`` picks an independent draw (chunk number);
+    the rows' cluster numbers are appended to ``labels`` when given."""
     centres = np.random.default_rng([seed, 0]).standard_normal((clusters, d), dtype=np.float32)
     rng = np.random.default_rng([seed, 1, stream])
     x = rng.standard_normal((n, d), dtype=np.float32)
     x *= sigma
-    x += centres[rng.integers(0, clusters, n)]
+    which = rng.integers(0, clusters, n)
+    x += centres[which]
+    if labels is not None:
+        labels.append(which.astype(np.int32))
     return x
 
 
-def write_emb(folder: Path, n: int, d: int, clusters: int, sigma: float, seed: int) -> float:
-    """Write the EMB folder chunk by chunk (hashing as it goes); returns seconds."""
+def write_emb(folder: Path, n: int, d: int, clusters: int, sigma: float, seed: int) -> tuple[float, np.ndarray]:
+    """Write the EMB folder chunk by chunk (hashing as it goes); returns seconds and the rows'
+    cluster numbers."""
+    labels: list = []
     from tunespace.files import write_json
 
     t0 = time.perf_counter()
@@ -102,7 +113,7 @@ def write_emb(folder: Path, n: int, d: int, clusters: int, sigma: float, seed: i
     with open(folder / "embeddings.npy", "wb") as f:
         f.write(head)
         for c, s in enumerate(range(0, n, CHUNK)):
-            b = mixture(min(CHUNK, n - s), d, clusters, sigma, seed, c).tobytes()
+            b = mixture(min(CHUNK, n - s), d, clusters, sigma, seed, c, labels).tobytes()
             f.write(b)
             h.update(b)
             size += len(b)
@@ -118,7 +129,29 @@ def write_emb(folder: Path, n: int, d: int, clusters: int, sigma: float, seed: i
     }
     meta = {"model": {"kind": "synthetic"}, "synthetic": {"clusters": clusters, "sigma": sigma, "seed": seed}}
     write_json(folder / "meta.json", {**meta, "files": files})
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, np.concatenate(labels)
+
+
+def sampled(index, cluster: np.ndarray, n_queries: int, seed: int) -> dict:  # noqa: ANN001
+    """Locality at k = 10 from ``n_queries`` sampled queries against the full index, for two
+    labels: the mixture's cluster (what the neighbourhoods carry) and a seeded random label
+    with 10 values (what they do not: 0 within the stated error)."""
+    from tunespace.labels import LabelTable
+    from tunespace.locality import sampled_locality
+
+    noise = np.random.default_rng([seed, 2]).integers(0, 10, len(cluster))
+    labels = LabelTable(
+        ids=index.ids,
+        values={"cluster": cluster.astype(object), "random": noise.astype(object)},
+        kinds={"cluster": "categorical", "random": "categorical"},
+    )
+    t = time.perf_counter()
+    prof = sampled_locality(index, labels, n_queries, [10], seed=seed)
+    out = {"seconds": time.perf_counter() - t, "queries": n_queries}
+    for m in ("cluster", "random"):
+        r = prof["properties"][m]["10"]
+        out[m] = {x: r[x] for x in ("locality", "locality_se", "locality_ci", "chance", "agreement", "n_population")}
+    return out
 
 
 def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 262144) -> np.ndarray:
@@ -187,6 +220,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--nprobe", type=int, default=16, help="cells probed (16); recall also at 4x")
     ap.add_argument("--rerank", type=int, default=10, help="re-ranking factor measured on top (10; 0: skip)")
     ap.add_argument("--queries", type=int, default=1000, help="held-out queries (1 000)")
+    ap.add_argument(
+        "--locality-queries",
+        type=int,
+        default=0,
+        help="also estimate locality at k=10 from this many sampled queries against the index (0: skip)",
+    )
     ap.add_argument("--threads", type=int, default=2, help="FAISS threads for build and batches (2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default=None, help="where the EMB and INDEX folders go (default: a temp dir)")
@@ -214,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"workdir {work}; load average {res['loadavg_start']}", flush=True)
     try:
         with AnonPeak() as anon:
-            res["write_s"] = write_emb(emb_dir, args.n, args.d, args.clusters, args.sigma, args.seed)
+            res["write_s"], cluster = write_emb(emb_dir, args.n, args.d, args.clusters, args.sigma, args.seed)
             res["emb_bytes"] = folder_bytes(emb_dir)
             print(f"wrote {res['emb_bytes'] / 1e9:.2f} GB in {res['write_s']:.1f} s", flush=True)
             anon_before_build = AnonPeak.now()
@@ -273,6 +312,10 @@ def main(argv: list[str] | None = None) -> dict:
                 runs.append(run)
                 print(json.dumps(run), flush=True)
             res["runs"] = runs
+            if args.locality_queries:
+                index = Index.load(idx_dir)
+                res["locality"] = sampled(index, cluster, args.locality_queries, args.seed)
+                print(json.dumps(res["locality"]), flush=True)
         res["maxrss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
         res["anon_peak_gb"] = anon.peak / 1e9
     finally:

@@ -323,7 +323,19 @@ def test_bench_index_scale_runs_small(tmp_path, one_faiss_thread):
         "12000",
     ]
     res = bench.main(
-        [*argv, "--threads", "1", "--rerank", "5", "--workdir", str(tmp_path), "--json", str(tmp_path / "r.json")]
+        [
+            *argv,
+            "--threads",
+            "1",
+            "--rerank",
+            "5",
+            "--locality-queries",
+            "60",
+            "--workdir",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
     )
     assert res["emb_bytes"] > 20000 * 64 * 4 and 0 < res["index_bytes"] < res["emb_bytes"] / 5
     assert res["train_size"] == 12000 and res["nlist"] == 32 and res["build_s"] >= res["train_s"] + res["add_s"]
@@ -331,4 +343,8 @@ def test_bench_index_scale_runs_small(tmp_path, one_faiss_thread):
     assert (plain["nprobe"], wide["nprobe"], rerank["rerank"]) == (16, 64, 5)
     assert 0 <= plain["recall_at_10"] <= 1 and rerank["recall_at_10"] > plain["recall_at_10"]
     assert plain["single_p50_ms"] > 0 and res["anon_peak_gb"] > 0
+    loc = res["locality"]
+    assert loc["cluster"]["locality"] > 0.9 and loc["cluster"]["n_population"] == 20000
+    lo, hi = loc["random"]["locality_ci"]
+    assert lo < 0 < hi and loc["random"]["locality_se"] > 0
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # the EMB and INDEX folders are gone
