@@ -6,9 +6,12 @@ and answers by id (:meth:`Index.neighbours_of`) or by vector (:meth:`Index.searc
 
 The INDEX folder (format version :data:`FORMAT_VERSION`)::
 
-    INDEX/index.faiss   the FAISS index (IndexFlatIP, IndexIVFFlat or IndexHNSWFlat, inner product)
+    INDEX/index.faiss   the FAISS index (IndexFlatIP, IndexIVFFlat, IndexHNSWFlat or IndexIVFPQ,
+                        inner product)
     INDEX/ids.txt       N ids, one per line, in the index's row order
-    INDEX/index.json    written last: format_version, method, dim, n, metric, settings,
+    INDEX/index.json    written last: format_version, method, dim, n, metric, settings (ivf:
+                        nlist, nprobe, seed, train_size; ivfpq also pq_bytes, pq_nbits,
+                        code_bytes, rerank; hnsw: hnsw_m, ef_search),
                         model (the run folder / checkpoint that made the embeddings, or None),
                         embeddings (source EMB folder), dataset (the audio's dataset root),
                         ids_sha256 (checked on load), tunespace_version
