@@ -7,23 +7,26 @@ with the seeds (another initialisation and pair sampling) *and* with the tracks 
 evaluation set of the same kind): every seed sees the same tracks, so the spread over seeds
 alone says nothing about the second. Each estimate here is a mean over seeds of a per-seed
 statistic ``T_s`` computed from per-item values (per-query agreement for locality, per-item
-0/1 or graded scores for k-NN retrieval and probes), and its variance is the sum of
+0/1 or graded scores for k-NN retrieval and probes). Each (seed, item) value is first turned
+into its linearised influence ``z_si`` on the estimate (below; this carries the items' chance
+for locality), and the ``S x N`` table of influences is analysed as a two-way random-effects
+design with one value per cell (seeds crossed with items): mean squares ``MS_seed``,
+``MS_item``, ``MS_error`` with ``S - 1``, ``N - 1`` and ``(S - 1)(N - 1)`` degrees of freedom.
+The variance of the estimate is the sum of
 
-- the seed term ``var_s(T_s) / S`` (sample variance over seeds), and
-- the track term ``sum_i u_i² / (N (N - 1))``, the variance of the seed-averaged statistic
-  over resamples of the tracks, by linearisation (the infinitesimal jackknife) with the
-  per-track influence ``u_i`` (below): what a bootstrap over tracks estimates, in closed form,
-  so that a thousand simulated studies run in seconds.
+- the seed term ``MS_seed / (S N)``, which estimates ``sigma_seed² / S + sigma_e² / (S N)``
+  and is kept whole (flooring its seed part at 0 would hide how few seeds there are), and
+- the track term ``max(MS_item - MS_error, 0) / (S N)``, which estimates ``sigma_item² / N``:
+  what a bootstrap over tracks would add, in closed form, so that a thousand simulated
+  studies run in seconds.
 
 Resampling seeds and tracks independently (Owen's "pigeonhole" bootstrap for crossed
 designs) estimates the same sum. The interval is Student's t with Welch-Satterthwaite degrees
-of freedom, ``(a + b)² / (a² / (S - 1) + b² / (N - 1))`` for the seed term ``a`` and track
-term ``b``: with few seeds and a dominant seed term this is the t-interval over seeds
-(3 degrees of freedom for 4 seeds), where a percentile bootstrap over 4 seeds would be
-anti-conservative (it treats the 4 values as the population: about 9 % one-sided false
-positives at a nominal 2.5 %). The track term contains the seed-by-track noise once more
-(``var/S`` of it is in the seed term too), so the sum errs on the conservative side; the
-calibration tests (``tests/study/test_calibration.py``) measure the resulting error rates.
+of freedom for that combination of mean squares: with few seeds and a dominant seed term
+this is the t-interval over seeds (3 degrees of freedom for 4 seeds), where a percentile
+bootstrap over 4 seeds would be anti-conservative (it treats the 4 values as the population:
+about 9 % one-sided false positives at a nominal 2.5 %). The calibration tests
+(``tests/study/test_calibration.py``) measure the resulting error rates.
 
 **Statistics.** For locality, with per-query agreement ``a_si`` and chance ``c_i``
 (``C = mean_i c_i``): one condition ``T_s = (mean_i a_si - C) / (1 - C)``, influence
@@ -32,7 +35,7 @@ difference of two conditions (same seeds, same tracks, same chance) ``T_s = mean
 b_si) / (1 - C)``, ``u_i = ((x_i - X) + D (c_i - C)) / (1 - C)`` with ``x_i = a_i - b_i``. Plain
 means (k-NN accuracy, probe scores) are the same with ``c = 0``.
 
-scipy.stats gives the t distribution; the variance components, the linearisation and Holm's
+scipy.stats gives the t distribution; the mean squares, the linearisation and Holm's
 step-down procedure (not in scipy) are written here.
 """
 
