@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tunespace.train.runlog import RunLog, read_skipped, truncate_log, write_skipped
 
 
@@ -65,3 +67,14 @@ def test_metrics_records_keep_their_order_and_truncation_keeps_whole_records(tmp
         f.write('{"step": 3, "lo')  # cut short by a kill
     truncate_log(tmp_path / "metrics.jsonl", lambda r: r["step"] <= 1)
     assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1]
+
+
+def test_tensorboard_missing_warns_and_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from tunespace.train.runlog import tb_writer
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.warns(UserWarning, match=r"tunespace\[tensorboard\]"):
+        assert tb_writer(tmp_path) is None
+    assert not (tmp_path / "tb").exists()

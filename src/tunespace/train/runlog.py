@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -198,10 +199,16 @@ def write_skipped(out: Path, skipped: dict[str, tuple[str, int]]) -> None:
 
 
 def tb_writer(out: Path, purge_step: int | None = None) -> Any:
-    """TensorBoard writer into ``out/tb``, or None without tensorboard; events at ``purge_step``
-    and later, left by a killed run, are purged."""
+    """TensorBoard writer into ``out/tb``, or None without tensorboard (the ``tensorboard``
+    extra: a one-line warning says so); events at ``purge_step`` and later, left by a killed
+    run, are purged."""
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # noqa: BLE001 - tensorboard is a declared dependency; be robust anyway
+    except ImportError:
+        warnings.warn(
+            "TensorBoard logs are not written: install them with pip install 'tunespace[tensorboard]' "
+            "(metrics.jsonl holds the same scalars)",
+            stacklevel=2,
+        )
         return None
     return SummaryWriter(log_dir=str(out / "tb"), purge_step=purge_step)
