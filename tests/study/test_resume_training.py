@@ -23,7 +23,7 @@ def test_interrupted_training_stage_resumes(train_corpus, tmp_path):
         ],
     )
     out = tmp_path / "study"
-    assert run_study(out, cfg, stop_after_stages=1) == {"stopped": True}  # the training stage, done
+    assert run_study(out, cfg, should_stop=lambda n: n >= 1) == {"stopped": True}  # the training stage, done
     (stage,) = (out / "stages").glob("train-*")
     run = stage / "run"
     # turn it into a stage killed after its step-2 checkpoint: no done marker, newest checkpoint 2

@@ -7,11 +7,13 @@ Stage graph (each a :class:`tunespace.study.cache.Stage`, keyed by its resolved 
     corpus(eval data)  ──► baseline(kind) ──────────────────────────────────────► analysis
     corpus(eval data)  ──► null (random embeddings: the noise floor of locality)
 
-Results are gathered into ``DIR/results.csv`` / ``DIR/results.json`` (one row per
-condition x seed x dataset x property x metric); the per-item values of every analysis
-(``items.npz``) and the noise floors are gathered into a
-:class:`tunespace.study.claims.StudyItems`, from which :mod:`tunespace.study.report` computes
-every interval and verdict.
+:func:`study_graph` lists the stages (:class:`StageTask`, each naming the stages it needs);
+a launcher (:mod:`tunespace.study.launcher`) computes those not yet done, here one after the
+other or as cluster jobs, each with :func:`run_task`. Once all are done, results are gathered
+into ``DIR/results.csv`` / ``DIR/results.json`` (one row per condition x seed x dataset x
+property x metric); the per-item values of every analysis (``items.npz``) and the noise floors
+are gathered into a :class:`tunespace.study.claims.StudyItems`, from which
+:mod:`tunespace.study.report` computes every interval and verdict.
 """
 
 from __future__ import annotations
@@ -19,17 +21,21 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import os
+import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..augment import parse_condition
-from ..files import write_json, write_text
+from ..files import read_json, write_json, write_text
 from ..lock import holds_folder_lock
 from .cache import Stage
 from .config import resolve_study_config
+from .launcher import resolve_launcher, run_tasks, world_size
 
 RESULT_FIELDS = ("condition", "seed", "dataset", "property", "metric", "k", "value")
 
@@ -46,27 +52,10 @@ def data_stage(spec: dict[str, Any], root: Path) -> tuple[Stage | None, Path]:
     return None, Path(spec["path"]).expanduser().resolve()
 
 
-def ensure_data(spec: dict[str, Any], root: Path) -> tuple[str, Path]:
-    """Build the corpus of ``spec`` if needed; returns (a cache key for the data, its folder)."""
-    from ..corpus import build_corpus
-
+def data_key(spec: dict[str, Any], root: Path) -> tuple[str, Path]:
+    """A cache key for the data of ``spec`` (its corpus stage's, or its path) and its folder."""
     st, path = data_stage(spec, root)
-    if st is None:
-        return f"path:{path}", path
-    if not st.done:
-        _log(f"building corpus {spec['name']} ({spec['corpus']})")
-        st.begin()
-        t0 = time.perf_counter()
-        c = spec["corpus"]
-        build_corpus(
-            path,
-            tracks=int(c.get("tracks", 200)),
-            seconds=float(c.get("seconds", 30.0)),
-            seed=int(c.get("seed", 0)),
-            source=c.get("source", "procedural"),
-        )
-        st.finish({"seconds": time.perf_counter() - t0})
-    return st.key, path
+    return (f"path:{path}" if st is None else st.key), path
 
 
 def train_config(study: dict[str, Any], condition: str, seed: int, data_path: Path) -> dict[str, Any]:
@@ -88,143 +77,25 @@ def train_stage(
     cfg: dict[str, Any], condition: str, seed: int, train_key: str, train_path: Path, stages_dir: Path
 ) -> tuple[dict[str, Any], Stage]:
     """The resolved trainer config and the cached stage of one condition and seed (``run/`` inside
-    the stage holds the run folder). ``train_key`` / ``train_path`` as :func:`ensure_data` gives."""
+    the stage holds the run folder). ``train_key`` / ``train_path`` as :func:`data_key` gives.
+    Trained by several processes (the launcher's ``world_size``), the stage's key says how many:
+    the global batch is ``train.batch_size`` times that."""
     tcfg = train_config(cfg, condition, seed, train_path)
+    n = world_size(cfg)
     return tcfg, Stage(
-        "train", {"train": {**tcfg, "data": {**tcfg["data"], "path": train_key}}, "version": __version__}, stages_dir
+        "train",
+        {
+            "train": {**tcfg, "data": {**tcfg["data"], "path": train_key}},
+            "version": __version__,
+            **({"world_size": n} if n > 1 else {}),
+        },
+        stages_dir,
     )
 
 
 def embed_stage(cfg: dict[str, Any], trained: Stage, eval_key: str, stages_dir: Path) -> Stage:
     """The cached stage of the embeddings (``emb/`` inside) of one evaluation set by one trained model."""
     return Stage("embed", {"model": trained.key, "data": eval_key, "embed": cfg["embed"]}, stages_dir)
-
-
-@holds_folder_lock("tunespace study")  # one writer per study folder (tunespace.lock)
-def run_study(
-    out: str | Path,
-    config: dict[str, Any] | None = None,
-    *,
-    preset: str | None = None,
-    overrides: list[str] | None = None,
-    stop_after_stages: int | None = None,
-    progress: Callable[[str], None] = _log,
-) -> dict[str, Any]:
-    """Run (or resume) a study into ``out``; returns the summary (see :func:`report.summarise`).
-
-    Args:
-        out: study folder: ``stages/`` (the cache), results, report, plots, ``config.json``.
-        config: a study config dict (else ``preset`` / defaults are resolved).
-        stop_after_stages: stop after this many newly computed stages (tests interruption).
-    """
-    from ..embed.extract import embed_dataset, load_encoder
-    from ..train import train
-    from ..train.checkpoint import latest_checkpoint
-    from .analysis import analyse, baseline_embeddings, noise_floor, read_noise_floor
-    from .report import write_report
-
-    cfg = config if config is not None else resolve_study_config(None, preset, overrides)
-    out = Path(out)
-    stages_dir = out / "stages"
-    stages_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", cfg)
-    budget = [stop_after_stages]
-
-    def spent() -> bool:
-        if budget[0] is None:
-            return False
-        budget[0] -= 1
-        return budget[0] <= 0
-
-    t_start = time.perf_counter()
-    train_key, train_path = ensure_data(cfg["train_data"], stages_dir)
-    evals = []
-    for spec in cfg["eval_data"]:
-        key, path = ensure_data(spec, stages_dir)
-        evals.append((spec, key, path))
-
-    rows: list[dict[str, Any]] = []
-    embeddings: dict[tuple[str, int, str], Path] = {}
-    analyses: dict[tuple[str, int, str], Path] = {}
-    for condition in cfg["conditions"]:
-        for seed in cfg["seeds"]:
-            tcfg, tstage = train_stage(cfg, condition, seed, train_key, train_path, stages_dir)
-            if not tstage.done:
-                resume = latest_checkpoint(tstage.path / "run") is not None
-                progress(f"train {condition} seed {seed} ({'resuming' if resume else 'new'}) -> {tstage.path.name}")
-                tstage.begin()
-                t0 = time.perf_counter()
-                res = train(tstage.path / "run", tcfg, resume=resume)
-                tstage.finish({"seconds": time.perf_counter() - t0, "final_loss": res.final_loss, "steps": res.steps})
-                if spent():
-                    return {"stopped": True}
-            for spec, ekey, epath in evals:
-                estage = embed_stage(cfg, tstage, ekey, stages_dir)
-                if not estage.done:
-                    progress(f"embed {condition} seed {seed} on {spec['name']}")
-                    estage.begin()
-                    t0 = time.perf_counter()
-                    bundle = load_encoder(tstage.path / "run")
-                    embed_dataset(bundle, epath, estage.path / "emb", progress=False, workers=1, **cfg["embed"])
-                    estage.finish({"seconds": time.perf_counter() - t0})
-                    if spent():
-                        return {"stopped": True}
-                embeddings[(condition, seed, spec["name"])] = estage.path / "emb"
-                new_rows, computed, apath = _analysed(
-                    cfg, spec, epath, estage, condition, seed, stages_dir, analyse, progress
-                )
-                rows += new_rows
-                analyses[(condition, seed, spec["name"])] = apath
-                if computed and spent():
-                    return {"stopped": True}
-
-    for spec, ekey, epath in evals:
-        for kind in cfg.get("baselines", []):
-            seeds = cfg["seeds"] if kind == "random" else [0]
-            for seed in seeds:
-                bstage = Stage(
-                    "baseline",
-                    {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"], "version": __version__},
-                    stages_dir,
-                )
-                if not bstage.done:
-                    progress(f"baseline {kind} seed {seed} on {spec['name']}")
-                    bstage.begin()
-                    t0 = time.perf_counter()
-                    baseline_embeddings(kind, epath, bstage.path / "emb", seed=seed, embed_cfg=cfg["embed"])
-                    bstage.finish({"seconds": time.perf_counter() - t0})
-                    if spent():
-                        return {"stopped": True}
-                embeddings[(f"baseline:{kind}", seed, spec["name"])] = bstage.path / "emb"
-                new_rows, computed, apath = _analysed(
-                    cfg, spec, epath, bstage, f"baseline:{kind}", seed, stages_dir, analyse, progress
-                )
-                rows += new_rows
-                analyses[(f"baseline:{kind}", seed, spec["name"])] = apath
-                if computed and spent():
-                    return {"stopped": True}
-
-    nulls = {}
-    for spec, ekey, epath in evals:
-        acfg = _analysis_config(cfg, spec)
-        nstage = Stage(
-            "null",
-            {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates", "null_seed")}},
-            stages_dir,
-        )
-        if not nstage.done:
-            progress(f"noise floor of {spec['name']} ({acfg['null_replicates']} random embeddings)")
-            nstage.begin()
-            noise_floor(epath, acfg, out=nstage.path)
-            nstage.finish({})
-        nulls[spec["name"]] = read_noise_floor(nstage.path)
-
-    write_results(out, rows)
-    items = study_items(cfg, analyses, nulls)
-    summary = write_report(out, cfg, rows, embeddings, evals, items)
-    summary["wall_seconds"] = time.perf_counter() - t_start
-    write_json(out / "summary.json", summary)
-    return summary
 
 
 def _analysis_config(cfg: dict, spec: dict) -> dict[str, Any]:
@@ -235,30 +106,258 @@ def _analysis_config(cfg: dict, spec: dict) -> dict[str, Any]:
 ANALYSIS_FORMAT = 2
 
 
-def _analysed(
-    cfg: dict,
-    spec: dict,
-    data_path: Path,
-    emb_stage: Stage,
-    condition: str,
-    seed: int,
-    stages_dir: Path,
-    analyse: Callable,
-    progress: Callable[[str], None],
-) -> tuple[list[dict[str, Any]], bool, Path]:
-    acfg = _analysis_config(cfg, spec)
-    astage = Stage("analysis", {"embeddings": emb_stage.key, "analysis": acfg, "format": ANALYSIS_FORMAT}, stages_dir)
-    computed = not astage.done
-    if computed:
-        progress(f"analyse {condition} seed {seed} on {spec['name']}")
-        astage.begin()
-        rows = analyse(emb_stage.path / "emb", data_path, acfg, seed=seed, out=astage.path)
-        write_json(astage.path / "rows.json", rows)
-        astage.finish({"rows": len(rows)})
-    from ..files import read_json
+@dataclass(frozen=True)
+class StageTask:
+    """One stage of the study graph and how to compute it (picklable: a cluster job runs it).
 
-    rows = read_json(astage.path / "rows.json")
-    return [{"condition": condition, "seed": seed, "dataset": spec["name"], **r} for r in rows], computed, astage.path
+    Attributes:
+        name: for messages (``train ts seed 0``).
+        stage: the cached stage it completes.
+        action: ``corpus``, ``train``, ``embed``, ``baseline``, ``analysis`` or ``null``.
+        args: what :func:`run_task` needs for the action.
+        deps: ids of the stages it reads.
+        heavy: runs on the launcher's GPUs, one process per GPU (training, embedding).
+    """
+
+    name: str
+    stage: Stage
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+    deps: tuple[str, ...] = ()
+    heavy: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.stage.path.name
+
+    @property
+    def done(self) -> bool:
+        return self.stage.done
+
+
+@dataclass
+class StudyGraph:
+    """Every stage of a study (in an order that puts each after what it needs) and where the
+    report finds their outputs."""
+
+    tasks: list[StageTask]
+    evals: list[tuple[dict[str, Any], str, Path]]  # (spec, data key, folder) per evaluation set
+    embeddings: dict[tuple[str, int, str], Path]  # (condition, seed, dataset) -> EMB folder
+    analyses: dict[tuple[str, int, str], Path]  # (condition, seed, dataset) -> analysis stage folder
+    nulls: dict[str, Path]  # dataset -> noise-floor stage folder
+
+
+def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -> StudyGraph:
+    """The stages of the study ``cfg`` under ``stages_dir`` (``device``: of the embedding stages)."""
+    tasks: dict[str, StageTask] = {}
+
+    def add(task: StageTask) -> StageTask:
+        return tasks.setdefault(task.id, task)  # two evaluation sets may share a stage
+
+    def data(spec: dict[str, Any]) -> tuple[str, Path, tuple[str, ...]]:
+        st, path = data_stage(spec, stages_dir)
+        if st is None:
+            return f"path:{path}", path, ()
+        c = spec["corpus"]
+        add(StageTask(f"corpus {spec['name']} ({c})", st, "corpus", {"corpus": c, "path": path}))
+        return st.key, path, (st.path.name,)
+
+    train_key, train_path, train_deps = data(cfg["train_data"])
+    evals, eval_deps = [], {}
+    for spec in cfg["eval_data"]:
+        key, path, deps = data(spec)
+        evals.append((spec, key, path))
+        eval_deps[spec["name"]] = deps
+    embeddings: dict[tuple[str, int, str], Path] = {}
+    analyses: dict[tuple[str, int, str], Path] = {}
+
+    def analysis(spec: dict, path: Path, emb: StageTask, condition: str, seed: int) -> None:
+        acfg = _analysis_config(cfg, spec)
+        st = Stage("analysis", {"embeddings": emb.stage.key, "analysis": acfg, "format": ANALYSIS_FORMAT}, stages_dir)
+        a = add(
+            StageTask(
+                f"analyse {condition} seed {seed} on {spec['name']}",
+                st,
+                "analysis",
+                {"emb": emb.stage.path / "emb", "data": path, "analysis": acfg, "seed": seed},
+                (emb.id, *eval_deps[spec["name"]]),
+            )
+        )
+        embeddings[(condition, seed, spec["name"])] = emb.stage.path / "emb"
+        analyses[(condition, seed, spec["name"])] = a.stage.path
+
+    for condition in cfg["conditions"]:
+        for seed in cfg["seeds"]:
+            tcfg, tstage = train_stage(cfg, condition, seed, train_key, train_path, stages_dir)
+            tr = add(
+                StageTask(f"train {condition} seed {seed}", tstage, "train", {"config": tcfg}, train_deps, heavy=True)
+            )
+            for spec, ekey, epath in evals:
+                emb = add(
+                    StageTask(
+                        f"embed {condition} seed {seed} on {spec['name']}",
+                        embed_stage(cfg, tstage, ekey, stages_dir),
+                        "embed",
+                        {"model": tstage.path / "run", "data": epath, "embed": cfg["embed"], "device": device},
+                        (tr.id, *eval_deps[spec["name"]]),
+                        heavy=True,
+                    )
+                )
+                analysis(spec, epath, emb, condition, seed)
+
+    for spec, ekey, epath in evals:
+        for kind in cfg.get("baselines", []):
+            for seed in cfg["seeds"] if kind == "random" else [0]:
+                bst = Stage(
+                    "baseline",
+                    {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"], "version": __version__},
+                    stages_dir,
+                )
+                b = add(
+                    StageTask(
+                        f"baseline {kind} seed {seed} on {spec['name']}",
+                        bst,
+                        "baseline",
+                        {"kind": kind, "data": epath, "seed": seed, "embed": cfg["embed"]},
+                        eval_deps[spec["name"]],
+                    )
+                )
+                analysis(spec, epath, b, f"baseline:{kind}", seed)
+
+    nulls = {}
+    for spec, ekey, epath in evals:
+        acfg = _analysis_config(cfg, spec)
+        nst = Stage(
+            "null",
+            {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates", "null_seed")}},
+            stages_dir,
+        )
+        n = add(
+            StageTask(
+                f"noise floor of {spec['name']} ({acfg['null_replicates']} random embeddings)",
+                nst,
+                "null",
+                {"data": epath, "analysis": acfg},
+                eval_deps[spec["name"]],
+            )
+        )
+        nulls[spec["name"]] = n.stage.path
+    return StudyGraph(list(tasks.values()), evals, embeddings, analyses, nulls)
+
+
+def run_task(task: StageTask) -> dict[str, Any]:
+    """Compute one stage and mark it done (in every process of a job: ranks other than 0 take
+    their share of a training or embedding stage and leave the marker to rank 0)."""
+    rank = int(os.environ.get("RANK", "0"))
+    st, a = task.stage, task.args
+    if rank == 0:
+        st.begin()
+    started, t0 = time.time(), time.perf_counter()
+    summary: dict[str, Any] = {}
+    if task.action == "corpus":
+        from ..corpus import build_corpus
+
+        c = a["corpus"]
+        build_corpus(
+            a["path"],
+            tracks=int(c.get("tracks", 200)),
+            seconds=float(c.get("seconds", 30.0)),
+            seed=int(c.get("seed", 0)),
+            source=c.get("source", "procedural"),
+        )
+    elif task.action == "train":
+        from ..train import train
+        from ..train.checkpoint import latest_checkpoint
+
+        run = st.path / "run"
+        res = train(run, a["config"], resume=latest_checkpoint(run) is not None)
+        summary = {"final_loss": res.final_loss, "steps": res.steps}
+    elif task.action == "embed":
+        from ..embed.extract import embed_dataset, load_encoder
+
+        device = a.get("device", "cpu")
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        embed_dataset(
+            load_encoder(a["model"]), a["data"], st.path / "emb", progress=False, workers=1, device=device, **a["embed"]
+        )
+    elif task.action == "baseline":
+        from .analysis import baseline_embeddings
+
+        baseline_embeddings(a["kind"], a["data"], st.path / "emb", seed=a["seed"], embed_cfg=a["embed"])
+    elif task.action == "analysis":
+        from .analysis import analyse
+
+        rows = analyse(a["emb"], a["data"], a["analysis"], seed=a["seed"], out=st.path)
+        write_json(st.path / "rows.json", rows)
+        summary = {"rows": len(rows)}
+    elif task.action == "null":
+        from .analysis import noise_floor
+
+        noise_floor(a["data"], a["analysis"], out=st.path)
+    else:
+        raise ValueError(f"unknown stage action {task.action!r}")
+    summary = {
+        "seconds": time.perf_counter() - t0,
+        **summary,
+        "started": started,
+        "ended": time.time(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "processes": int(os.environ.get("WORLD_SIZE", "1")),
+    }
+    if rank == 0:
+        st.finish(summary)
+    return summary
+
+
+@holds_folder_lock("tunespace study")  # one writer per study folder (tunespace.lock)
+def run_study(
+    out: str | Path,
+    config: dict[str, Any] | None = None,
+    *,
+    preset: str | None = None,
+    overrides: list[str] | None = None,
+    should_stop: Callable[[int], bool] | None = None,
+    progress: Callable[[str], None] = _log,
+) -> dict[str, Any]:
+    """Run (or resume) a study into ``out``; returns the summary (see :func:`report.summarise`).
+
+    Args:
+        out: study folder: ``stages/`` (the cache), results, report, plots, ``config.json``;
+            with the slurm launcher also ``jobs/`` (submitit's scripts and logs).
+        config: a study config dict (else ``preset`` / defaults are resolved); its ``launcher``
+            section says where stages run (:mod:`tunespace.study.launcher`).
+        should_stop: called after each newly completed stage with the number completed so
+            far; True stops the study there (returns ``{"stopped": True}``), as an
+            interruption would.
+    """
+    from .analysis import read_noise_floor
+    from .report import write_report
+
+    cfg = config if config is not None else resolve_study_config(None, preset, overrides)
+    lc = resolve_launcher(cfg.get("launcher"))
+    out = Path(out)
+    stages_dir = out / "stages"
+    stages_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", cfg)
+    t_start = time.perf_counter()
+    graph = study_graph(cfg, stages_dir, device="cpu" if lc["kind"] == "local" else "auto")
+    if not run_tasks(graph.tasks, run_task, lc, out / "jobs", should_stop=should_stop, progress=progress):
+        return {"stopped": True}
+
+    rows: list[dict[str, Any]] = []
+    for (condition, seed, ds), apath in graph.analyses.items():
+        rows += [{"condition": condition, "seed": seed, "dataset": ds, **r} for r in read_json(apath / "rows.json")]
+    nulls = {ds: read_noise_floor(path) for ds, path in graph.nulls.items()}
+    write_results(out, rows)
+    items = study_items(cfg, graph.analyses, nulls)
+    summary = write_report(out, cfg, rows, graph.embeddings, graph.evals, items)
+    summary["wall_seconds"] = time.perf_counter() - t_start
+    write_json(out / "summary.json", summary)
+    return summary
 
 
 def study_items(

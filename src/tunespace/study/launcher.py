@@ -1,0 +1,325 @@
+"""Where a study's stages run: in the study's own process (``local``) or as Slurm jobs (``slurm``).
+
+The study is a graph of cached stages (:mod:`tunespace.study.runner`). The ``local`` launcher
+computes them one after the other in this process. The ``slurm`` launcher submits every stage
+whose inputs are done as a job with `submitit <https://github.com/facebookincubator/submitit>`_
+(``pip install 'tunespace[cluster]'``), waits, and submits the stages that became ready, until
+all are done; the report is then built in this process. Training and embedding stages get
+``nodes`` x ``gpus_per_node`` GPUs and one process per GPU (torch.distributed: DDP with
+negatives gathered across all ranks for training, one shard of the tracks per rank for
+embedding); the other stages (corpora, baselines, analyses, noise floors) get one process
+without a GPU, on ``cpu_partition`` when given.
+
+Failures: a job that fails or dies is resubmitted (``max_retries`` times); the stage it runs
+resumes from what is cached (a training stage from its last checkpoint, an embedding stage
+from its finished tracks). A job that reaches its time limit or is preempted is requeued by
+submitit (``max_timeouts`` times) and resumes the same way. The study process itself holds
+the study folder's lock; if it is interrupted it cancels the jobs it submitted, and running
+the same command again resumes from the cache.
+
+The ``launcher:`` section of a study config (``--launcher`` on the command line sets ``kind``):
+
+- ``kind``: ``local`` (default) or ``slurm``.
+- ``partition``: Slurm partition of the training and embedding jobs; ``cpu_partition``: that
+  of the other jobs (default: ``partition``).
+- ``nodes`` (1), ``gpus_per_node`` (1), ``tasks_per_node`` (processes per node; default:
+  ``gpus_per_node``, or 1 without GPUs), ``cpus_per_task`` (8), ``mem_gb`` (per node; default:
+  Slurm's), ``timeout_min`` (time limit of one job, 1440).
+- ``max_retries`` (2), ``max_timeouts`` (20), ``poll_seconds`` (30): how often jobs are checked.
+- ``folder``: where submitit keeps job scripts and logs (default ``OUT/jobs``).
+- ``setup``: shell lines run before each job (``module load ...``, ``source venv/bin/activate``).
+- ``slurm``: further ``sbatch`` parameters, e.g. ``{account: myproj, qos: high, constraint: a100}``.
+- ``cluster``: submitit's executor, ``slurm`` (default) or ``local``: jobs as processes on this
+  machine (for tests; one node, no Slurm).
+
+A training stage's cache key includes the number of processes when it is above 1 (the global
+batch is ``train.batch_size`` x processes), so a study trained on 16 GPUs never reuses a
+one-process run, nor the reverse.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import require
+from ..errors import TunespaceError, UsageError
+
+LAUNCHERS = ("local", "slurm")
+CLUSTERS = ("slurm", "local")
+DEFAULTS: dict[str, Any] = {
+    "kind": "local",
+    "cluster": "slurm",
+    "partition": None,
+    "cpu_partition": None,
+    "nodes": 1,
+    "gpus_per_node": 1,
+    "tasks_per_node": None,
+    "cpus_per_task": 8,
+    "mem_gb": None,
+    "timeout_min": 1440,
+    "max_retries": 2,
+    "max_timeouts": 20,
+    "poll_seconds": 30.0,
+    "folder": None,
+    "setup": [],
+    "slurm": {},
+}
+#: The keys of the ``launcher`` section (for :data:`tunespace.study.config.SCHEMA`).
+SCHEMA: dict[str, Any] = dict.fromkeys(DEFAULTS)
+INSTALL = "pip install 'tunespace[cluster]'"
+
+
+class StageFailed(TunespaceError):
+    """A stage's job failed more often than ``launcher.max_retries`` allows."""
+
+    exit_code = 1
+
+
+def _int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def resolve_launcher(section: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``launcher`` section with its defaults filled in, checked (ConfigError naming the key)."""
+    section = section if section is not None else {}
+    require(isinstance(section, dict), f"launcher must be a section of keys, got {section!r}")
+    lc = {**DEFAULTS, **section}
+    require(lc["kind"] in LAUNCHERS, f"launcher.kind must be one of {', '.join(LAUNCHERS)}, got {lc['kind']!r}")
+    require(lc["cluster"] in CLUSTERS, f"launcher.cluster must be one of {', '.join(CLUSTERS)}, got {lc['cluster']!r}")
+    for key in ("nodes", "cpus_per_task", "timeout_min"):
+        require(_int(lc[key]) and lc[key] >= 1, f"launcher.{key} must be an integer >= 1, got {lc[key]!r}")
+    for key in ("gpus_per_node", "max_retries", "max_timeouts"):
+        require(_int(lc[key]) and lc[key] >= 0, f"launcher.{key} must be an integer >= 0, got {lc[key]!r}")
+    if lc["tasks_per_node"] is None:
+        lc["tasks_per_node"] = max(1, lc["gpus_per_node"])
+    require(
+        _int(lc["tasks_per_node"]) and lc["tasks_per_node"] >= 1,
+        f"launcher.tasks_per_node must be an integer >= 1, got {lc['tasks_per_node']!r}",
+    )
+    require(
+        lc["mem_gb"] is None or (isinstance(lc["mem_gb"], (int, float)) and lc["mem_gb"] > 0),
+        f"launcher.mem_gb must be a positive number of GB, got {lc['mem_gb']!r}",
+    )
+    require(
+        isinstance(lc["poll_seconds"], (int, float)) and lc["poll_seconds"] > 0,
+        f"launcher.poll_seconds must be a number of seconds > 0, got {lc['poll_seconds']!r}",
+    )
+    for key in ("partition", "cpu_partition", "folder"):
+        require(lc[key] is None or isinstance(lc[key], str), f"launcher.{key} must be a string, got {lc[key]!r}")
+    require(
+        isinstance(lc["setup"], list) and all(isinstance(s, str) for s in lc["setup"]),
+        f"launcher.setup must be a list of shell lines, got {lc['setup']!r}",
+    )
+    require(
+        isinstance(lc["slurm"], dict), f"launcher.slurm must be a section of sbatch parameters, got {lc['slurm']!r}"
+    )
+    require(
+        lc["cluster"] != "local" or lc["nodes"] == 1,
+        "launcher.nodes must be 1 with launcher.cluster=local (processes on this machine)",
+    )
+    return lc
+
+
+def world_size(cfg: dict[str, Any]) -> int:
+    """Processes of a training or embedding stage under the study config's launcher (1 locally)."""
+    lc = resolve_launcher(cfg.get("launcher"))
+    return 1 if lc["kind"] == "local" else lc["nodes"] * lc["tasks_per_node"]
+
+
+def submitit_module() -> Any:
+    """``submitit``, or a one-line error naming the extra that installs it."""
+    try:
+        import submitit
+    except ImportError:
+        raise UsageError(f"the slurm launcher needs submitit: {INSTALL}") from None
+    return submitit
+
+
+def export_distributed_env() -> int:
+    """In a job of several tasks, set ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
+    ``MASTER_PORT`` for torch.distributed (env:// initialisation); returns this task's rank."""
+    submitit = submitit_module()
+    env = submitit.JobEnvironment()
+    if env.num_tasks <= 1:
+        return 0
+    tde = submitit.helpers.TorchDistributedEnvironment()
+    tde.export(set_cuda_visible_devices=False, overwrite=True)
+    if env.num_nodes == 1:  # always reachable, whatever the host name resolves to
+        os.environ["MASTER_ADDR"] = "127.0.0.1"
+    try:
+        import torch
+
+        # Slurm may have bound each task to its own GPU(s): then the first visible one is ours
+        if torch.cuda.is_available() and torch.cuda.device_count() < tde.local_world_size:
+            os.environ["LOCAL_RANK"] = "0"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return tde.rank
+
+
+class StageJob:
+    """The callable a job runs: ``work(task)`` on every task of the job.
+
+    Submitit calls :meth:`checkpoint` when the job reaches its time limit or is preempted, and
+    requeues what it returns: the same stage, which resumes from its cache.
+    """
+
+    def __init__(self, work: Callable[[Any], Any], task: Any) -> None:
+        self.work, self.task = work, task
+
+    def __call__(self) -> Any:
+        export_distributed_env()
+        return self.work(self.task)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        return submitit_module().helpers.DelayedSubmission(StageJob(self.work, self.task), *args, **kwargs)
+
+
+def _first_line(e: BaseException) -> str:
+    """What went wrong, in one line: the job's own exception when submitit relays its traceback."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    raised = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", ln)]
+    return (raised[-1] if raised else lines[0] if lines else type(e).__name__)[:300]
+
+
+def run_tasks(
+    tasks: Sequence[Any],
+    work: Callable[[Any], Any],
+    lc: dict[str, Any],
+    folder: Path,
+    *,
+    should_stop: Callable[[int], bool] | None = None,
+    progress: Callable[[str], None] = print,
+) -> bool:
+    """Compute every task that is not done, each once the tasks it depends on are done.
+
+    Each task has ``id`` (unique), ``name`` (for messages), ``deps`` (ids), ``heavy`` (gets the
+    GPUs) and ``done`` (a property: its result is in the cache). ``work(task)`` computes one
+    (in every process of its job) and marks it done.
+
+    Args:
+        lc: the resolved launcher section (:func:`resolve_launcher`).
+        folder: where submitit keeps its job files (``lc["folder"]`` wins).
+        should_stop: called with the number of tasks completed so far after each completion;
+            True stops (running jobs are cancelled).
+    Returns:
+        True when every task is done, False when stopped.
+    Raises:
+        StageFailed: a task's job failed ``max_retries`` + 1 times.
+    """
+    todo = [t for t in tasks if not t.done]
+    if lc["kind"] == "local":
+        for n, t in enumerate(todo, 1):
+            progress(t.name)
+            work(t)
+            if should_stop is not None and should_stop(n):
+                return False
+        return True
+
+    submitit = submitit_module()
+    folder = Path(lc["folder"]).expanduser() if lc["folder"] else folder
+    executors = {heavy: _executor(submitit, lc, folder, heavy) for heavy in (True, False)}
+    known = {t.id for t in tasks}
+    done = {t.id for t in tasks if t.done}
+    for t in todo:
+        missing = [d for d in t.deps if d not in known]
+        if missing:
+            raise UsageError(f"stage {t.name} depends on {missing[0]}, which is not a stage of this study")
+    pending = list(todo)
+    running: dict[str, tuple[Any, Any, int]] = {}  # id -> (job, task, attempt)
+    completed = 0
+
+    def submit(t: Any, attempt: int) -> None:
+        ex = executors[bool(t.heavy)]
+        ex.update_parameters(name=f"tunespace-{t.id}")
+        job = ex.submit(StageJob(work, t))
+        running[t.id] = (job, t, attempt)
+        retry = f", attempt {attempt + 1}" if attempt else ""
+        progress(f"{t.name}: submitted job {job.job_id}{retry}")
+
+    try:
+        while pending or running:
+            for t in [t for t in pending if all(d in done for d in t.deps)]:
+                pending.remove(t)
+                submit(t, 0)
+            if not running:  # cannot happen: deps are checked above and tasks form a graph
+                raise UsageError(f"stages wait on each other: {', '.join(t.name for t in pending)}")
+            finished = _wait_any(running, lc["poll_seconds"])
+            for tid in finished:
+                job, t, attempt = running.pop(tid)
+                error = None
+                try:
+                    job.result()
+                except Exception as e:  # noqa: BLE001 - a failed or killed job, whatever its error
+                    error = e
+                if error is None and t.done:
+                    done.add(tid)
+                    completed += 1
+                    progress(f"{t.name}: done (job {job.job_id})")
+                    if should_stop is not None and should_stop(completed):
+                        return False
+                    continue
+                why = _first_line(error) if error is not None else "the job ended without completing the stage"
+                log = _log_path(job)
+                if attempt < lc["max_retries"]:
+                    progress(f"{t.name}: job {job.job_id} failed ({why}); resubmitting, it resumes from its cache")
+                    submit(t, attempt + 1)
+                else:
+                    raise StageFailed(
+                        f"stage {t.name} failed in {attempt + 1} job(s); last: {why} (log: {log}); "
+                        "fix the cause and run the same command again (finished stages are kept)"
+                    )
+        return True
+    finally:
+        for job, t, _ in running.values():
+            progress(f"{t.name}: cancelling job {job.job_id}")
+            try:
+                job.cancel(check=False)
+            except Exception:  # noqa: BLE001 - best effort: the job may have ended meanwhile
+                pass
+
+
+def _wait_any(running: dict[str, tuple[Any, Any, int]], poll_seconds: float) -> list[str]:
+    """Block until at least one running job has ended; their ids."""
+    while True:
+        ended = [tid for tid, (job, _, _) in running.items() if job.done()]
+        if ended:
+            return ended
+        time.sleep(poll_seconds)
+
+
+def _log_path(job: Any) -> str:
+    try:
+        return str(job.paths.stderr)
+    except Exception:  # noqa: BLE001 - only for the message
+        return "?"
+
+
+def _executor(submitit: Any, lc: dict[str, Any], folder: Path, heavy: bool) -> Any:
+    ex = submitit.AutoExecutor(folder=folder, cluster=lc["cluster"], slurm_max_num_timeout=lc["max_timeouts"])
+    params: dict[str, Any] = {
+        "timeout_min": lc["timeout_min"],
+        "nodes": lc["nodes"] if heavy else 1,
+        "tasks_per_node": lc["tasks_per_node"] if heavy else 1,
+        "gpus_per_node": lc["gpus_per_node"] if heavy else 0,
+        "cpus_per_task": lc["cpus_per_task"],
+    }
+    if lc["mem_gb"] is not None:
+        params["mem_gb"] = lc["mem_gb"]
+    partition = lc["partition"] if heavy else (lc["cpu_partition"] or lc["partition"])
+    if lc["cluster"] == "slurm":
+        if partition:
+            params["slurm_partition"] = partition
+        if lc["setup"]:
+            params["slurm_setup"] = list(lc["setup"])
+        if lc["slurm"]:
+            params["slurm_additional_parameters"] = dict(lc["slurm"])
+    elif lc["setup"]:
+        params["local_setup"] = list(lc["setup"])
+    ex.update_parameters(**params)
+    return ex

@@ -1,0 +1,168 @@
+"""The study's launchers: stages as submitit jobs (its local executor: processes on this
+machine) give the results the in-process launcher gives; failed jobs are resubmitted."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.conftest import tiny_study_overrides
+
+from tunespace.cli import main
+from tunespace.errors import ConfigError, UsageError
+from tunespace.study import resolve_study_config, run_study
+from tunespace.study.launcher import StageFailed, resolve_launcher, run_tasks
+from tunespace.study.runner import train_stage
+
+ROOT = str(Path(__file__).resolve().parents[2])
+JOBS = "launcher={kind: slurm, cluster: local, gpus_per_node: 0, poll_seconds: 0.3, timeout_min: 10}"
+
+
+@pytest.fixture
+def job_env(monkeypatch):
+    """Jobs are new processes: they import tunespace and these tests from the checkout."""
+    paths = [ROOT, str(Path(ROOT) / "tests"), str(Path(ROOT) / "src")]  # pytest may name this module study.*
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def _rows(out: Path) -> list[dict]:
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_stages_as_jobs_run_concurrently_and_match_the_local_launcher(train_corpus, tmp_path, job_env):
+    over = [*tiny_study_overrides(train_corpus), "analysis.null_replicates=5", "analysis.properties=[genre]"]
+    local = run_study(tmp_path / "local", resolve_study_config(None, "demo", over))
+    assert "stopped" not in local
+    out = tmp_path / "jobs"
+    messages: list[str] = []
+    run_study(out, resolve_study_config(None, "demo", [*over, JOBS]), progress=messages.append)
+    # the same stages (keys), the same numbers
+    names = {p.parent.name for p in (tmp_path / "local" / "stages").glob("*/done.json")}
+    assert names == {p.parent.name for p in (out / "stages").glob("*/done.json")}
+    assert len(names) == 7  # 2 trainings, 2 embeddings, 2 analyses, 1 noise floor
+    a, b = _rows(tmp_path / "local"), _rows(out)
+    assert len(a) == len(b) > 0
+    for ra, rb in zip(a, b, strict=True):
+        assert {k: v for k, v in ra.items() if k != "value"} == {k: v for k, v in rb.items() if k != "value"}
+        assert ra["value"] == pytest.approx(rb["value"], abs=1e-9, nan_ok=True)
+    assert (tmp_path / "local" / "results.csv").read_text() == (out / "results.csv").read_text()
+    assert (out / "report.md").is_file() and (out / "claims.json").is_file()
+    # every stage ran in a process of its own; the two trainings at the same time
+    done = {p.parent.name: json.loads(p.read_text()) for p in (out / "stages").glob("*/done.json")}
+    pids = {d["pid"] for d in done.values()}
+    assert len(pids) == 7 and os.getpid() not in pids
+    t1, t2 = (d for n, d in done.items() if n.startswith("train-"))
+    assert max(t1["started"], t2["started"]) < min(t1["ended"], t2["ended"])
+    assert sum("submitted job" in m for m in messages) == 7
+    assert list((out / "jobs").glob("*_log.out"))  # submitit's logs
+    # a rerun finds everything cached and submits nothing
+    messages.clear()
+    run_study(out, resolve_study_config(None, "demo", [*over, JOBS]), progress=messages.append)
+    assert not any("submitted" in m for m in messages)
+
+
+@dataclass(frozen=True)
+class FakeTask:
+    """A stage of a toy graph: done once its marker file exists."""
+
+    id: str
+    folder: str
+    deps: tuple[str, ...] = ()
+    fail: int = 0  # the first `fail` jobs die
+    heavy: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"task {self.id}"
+
+    @property
+    def done(self) -> bool:
+        return (Path(self.folder) / f"{self.id}.done").is_file()
+
+
+def fake_work(task: FakeTask) -> None:
+    folder = Path(task.folder)
+    attempts = len(list(folder.glob(f"{task.id}.attempt*")))
+    (folder / f"{task.id}.attempt{attempts}").write_text(f"{time.time()} {os.getpid()}")
+    for dep in task.deps:
+        assert (folder / f"{dep}.done").is_file(), f"{task.id} started before {dep} was done"
+    if attempts < task.fail:
+        os._exit(3)  # the process dies, as a killed job would
+    time.sleep(0.5)
+    (folder / f"{task.id}.done").write_text(str(time.time()))
+
+
+def test_dead_jobs_are_resubmitted_and_dependencies_wait(tmp_path, job_env):
+    lc = resolve_launcher({"kind": "slurm", "cluster": "local", "poll_seconds": 0.2, "max_retries": 1})
+    f = str(tmp_path)
+    tasks = [FakeTask("a", f, fail=1), FakeTask("b", f), FakeTask("c", f, deps=("a", "b"))]
+    messages: list[str] = []
+    assert run_tasks(tasks, fake_work, lc, tmp_path / "jobs", progress=messages.append)
+    assert all(t.done for t in tasks)
+    assert len(list(tmp_path.glob("a.attempt*"))) == 2 and len(list(tmp_path.glob("c.attempt*"))) == 1
+    assert any("task a: job" in m and "resubmitting" in m for m in messages)
+    c_start = float((tmp_path / "c.attempt0").read_text().split()[0])
+    assert c_start >= max(float((tmp_path / f"{x}.done").read_text()) for x in "ab")
+    # a job that keeps dying fails the run with one line naming the stage and its log
+    g = tmp_path / "g"
+    g.mkdir()
+    with pytest.raises(StageFailed, match=r"stage task x failed in 2 job\(s\).*log: "):
+        run_tasks([FakeTask("x", str(g), fail=5)], fake_work, lc, g / "jobs", progress=messages.append)
+
+
+def test_should_stop_stops_and_cancels(tmp_path, job_env):
+    lc = resolve_launcher({"kind": "slurm", "cluster": "local", "poll_seconds": 0.2})
+    f = str(tmp_path)
+    tasks = [FakeTask("a", f), FakeTask("b", f, deps=("a",)), FakeTask("c", f, deps=("b",))]
+    seen = []
+    assert not run_tasks(tasks, fake_work, lc, tmp_path / "jobs", should_stop=lambda n: seen.append(n) or n >= 1)
+    assert seen == [1] and tasks[0].done and not tasks[1].done and not (tmp_path / "c.attempt0").exists()
+    # local: the same convention, in this process
+    g = tmp_path / "g"
+    g.mkdir()
+    loc = [FakeTask("a", str(g)), FakeTask("b", str(g), deps=("a",))]
+    assert not run_tasks(loc, fake_work, resolve_launcher(None), g, should_stop=lambda n: n >= 1)
+    assert loc[0].done and not loc[1].done
+    assert run_tasks(loc, fake_work, resolve_launcher(None), g)
+    assert loc[1].done
+
+
+def test_launcher_config_is_checked(train_corpus, tmp_path, capsys, monkeypatch):
+    over = tiny_study_overrides(train_corpus)
+    with pytest.raises(ConfigError, match=r"launcher\.kind must be .*local.*slurm.*'k8s'"):
+        resolve_study_config(None, "demo", [*over, "launcher.kind=k8s"])
+    with pytest.raises(ConfigError, match=r"launcher\.gpus_per_node.*-1"):
+        resolve_study_config(None, "demo", [*over, "launcher.gpus_per_node=-1"])
+    with pytest.raises(ConfigError, match=r"launcher\.partiton.*partition"):
+        resolve_study_config(None, "demo", [*over, "launcher.partiton=gpu"])
+    assert main(["study", "--preset", "demo", "--out", str(tmp_path / "s"), "--launcher", "pbs"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    # without submitit: one line naming the extra
+    monkeypatch.setitem(sys.modules, "submitit", None)
+    cfg = resolve_study_config(None, "demo", [*over, JOBS])
+    with pytest.raises(UsageError, match=r"pip install 'tunespace\[cluster\]'"):
+        run_study(tmp_path / "s", cfg)
+
+
+def test_training_key_counts_processes(train_corpus, tmp_path):
+    over = tiny_study_overrides(train_corpus)
+    keys = {}
+    for name, extra in {
+        "local": [],
+        "one job process": ["launcher={kind: slurm, gpus_per_node: 1}"],
+        "8 GPUs": ["launcher={kind: slurm, gpus_per_node: 8}"],
+        "2 nodes": ["launcher={kind: slurm, gpus_per_node: 8, nodes: 2}"],
+    }.items():
+        cfg = resolve_study_config(None, "demo", [*over, *extra])
+        keys[name] = train_stage(cfg, "ts", 0, "k", train_corpus, tmp_path)[1]
+    assert keys["local"].key == keys["one job process"].key  # the same global batch: the cache is shared
+    assert len({k.key for k in keys.values()}) == 3
+    assert keys["2 nodes"].config["world_size"] == 16
+    assert keys["8 GPUs"].config["world_size"] == 8
