@@ -1,13 +1,60 @@
-"""Config helpers: every key checked at every depth, with a did-you-mean suggestion."""
+"""The config machinery: typed settings, every key checked at every depth with a did-you-mean,
+bools never numbers, one merge rule, and docs/config.md generated from the definitions."""
 
 from __future__ import annotations
 
+import math
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
-from tunespace.config import Each, apply_overrides, check_keys, merge, unknown_key
+from tunespace.config import (
+    Each,
+    Param,
+    Section,
+    apply_overrides,
+    check_keys,
+    merge,
+    reference_markdown,
+    setting,
+    unknown_key,
+)
 from tunespace.errors import ConfigError
 
-DEFAULTS = {"train": {"steps": 1, "lr": 0.1}, "model": {"projector": {"out_dim": 8}}, "frontend": {}, "seed": 0}
+ROOT = Path(__file__).resolve().parents[1]
+
+DEFS = Section(
+    "a test config",
+    {
+        "seed": Param(0, int, "a seed", min=0),
+        "train": Section(
+            "training",
+            {
+                "steps": Param(1, int, "steps", unit="steps", min=1),
+                "lr": Param(0.1, float, "rate", min=0, max=10, min_open=True, max_open=True),
+                "workers": Param("auto", int, "workers", min=0, also=("auto",)),
+                "amp": Param("auto", str, "precision", choices=("auto", "off", "bf16")),
+                "flag": Param(False, bool, "a flag"),
+            },
+        ),
+        "model": Section(
+            "model",
+            {
+                "args": Param({}, dict, "free-form"),
+                "projector": Section("head", {"out_dim": Param(8, int, "width", min=1)}),
+                "dims": Param([4], list, "widths", item=int, min=1),
+            },
+        ),
+        "frontend": Section("front end", {"n_mels": Param(96, int, "bands", min=1)}, fill=False),
+        "data": Each(
+            Section("an entry", {"name": Param(None, str, "name", required=True), "path": Param(None, str, "p")}),
+            "entries",
+        ),
+    },
+)
 
 
 @pytest.mark.parametrize(
@@ -17,98 +64,150 @@ DEFAULTS = {"train": {"steps": 1, "lr": 0.1}, "model": {"projector": {"out_dim":
         ("model.projector.out_dimm=3", "did you mean 'model.projector.out_dim'?"),
         ("sede=1", "did you mean 'seed'?"),
         ("train.steps.x=1", "config key 'train.steps' is not a section"),
-        ("wholly_unrelated=1", "unknown config key 'wholly_unrelated' (known here: frontend, model, seed, train)"),
+        ("data.name=x", "config key 'data' is a list: give it whole (data=[...])"),
+        (
+            "wholly_unrelated=1",
+            "unknown config key 'wholly_unrelated' (known here: data, frontend, model, seed, train)",
+        ),
+        ("frontend.n_melz=64", "did you mean 'frontend.n_mels'?"),
     ],
 )
 def test_overrides_refuse_unknown_keys_with_a_suggestion(override, message):
     with pytest.raises(ConfigError) as e:
-        apply_overrides(DEFAULTS, [override])
+        apply_overrides(DEFS.defaults(), [override], DEFS)
     assert message in str(e.value)
 
 
-def test_open_sections_take_any_key():
-    assert apply_overrides(DEFAULTS, ["frontend.n_mels=64"])["frontend"] == {"n_mels": 64}
-    assert merge(DEFAULTS, {"frontend": {"anything": 1}})["frontend"] == {"anything": 1}
-
-
-def test_merge_refuses_unknown_keys_with_a_suggestion():
-    with pytest.raises(ConfigError, match="did you mean 'train.lr'"):
-        merge(DEFAULTS, {"train": {"lrr": 1}})
-
-
-SCHEMA = {
-    "name": None,
-    "data": Each({"name": None, "path": None}),
-    "analysis": {"headline_k": None, "ks": None},
-    "train": DEFAULTS,
-}
+def test_free_form_mappings_take_any_key_and_other_settings_none():
+    cfg = apply_overrides(DEFS.defaults(), ["model.args.width=3", "model.args.deep.er=1"], DEFS)
+    assert cfg["model"]["args"] == {"width": 3, "deep": {"er": 1}}
+    check_keys(cfg, DEFS)  # free-form: not looked into
+    with pytest.raises(ConfigError, match="config key 'model.dims' is not a section"):
+        apply_overrides(DEFS.defaults(), ["model.dims.x=1"], DEFS)
 
 
 @pytest.mark.parametrize(
     "config,message",
     [
-        ({"analysis": {"headlin_k": 5}}, "'analysis.headlin_k'; did you mean 'analysis.headline_k'?"),
-        ({"train": {"train": {"stepz": 5}}}, "'train.train.stepz'; did you mean 'train.train.steps'?"),
+        ({"train": {"steps": True}}, "train.steps must be an integer >= 1, got true"),
+        ({"train": {"lr": True}}, "train.lr must be a number in (0, 10), got true"),
+        ({"train": {"lr": math.nan}}, "train.lr must be a number in (0, 10), got nan"),
+        ({"train": {"lr": math.inf}}, "train.lr must be a number in (0, 10), got inf"),
+        ({"train": {"lr": 10}}, "train.lr must be a number in (0, 10), got 10"),
+        ({"train": {"workers": -1}}, "train.workers must be auto or an integer >= 0, got -1"),
+        ({"train": {"workers": "many"}}, "train.workers must be auto or an integer >= 0, got 'many'"),
+        ({"train": {"amp": "fp8"}}, "train.amp must be auto, off or bf16, got 'fp8'"),
+        ({"train": {"flag": 1}}, "train.flag must be true or false, got 1"),
+        ({"train": {"flag": "yes"}}, "train.flag must be true or false, got 'yes'"),
+        ({"model": {"dims": [4, 0]}}, "model.dims must be a list of integers >= 1, got [4, 0]"),
+        ({"model": {"dims": [True]}}, "model.dims must be a list of integers >= 1, got [true]"),
+        ({"model": {"args": 3}}, "model.args must be a mapping, got 3"),
+        ({"model": 5}, "model must be a section (a mapping of args, projector, dims), got 5"),
+        ({"train": {"train": {"stepz": 5}}}, "unknown config key 'train.train'"),
         ({"data": [{"name": "a"}, {"nmae": "b"}]}, "'data[1].nmae'; did you mean 'data[1].name'?"),
-        ({"analysis": 5}, "analysis must be a section"),
-        ({"nam": "x"}, "did you mean 'name'?"),
+        ({"data": [{"path": "p"}]}, "data[0] lacks 'name'"),
+        ({"data": {"name": "a"}}, "data must be a list of sections (name, path), got {name: 'a'}"),
+        ({"frontend": {"n_mels": 0}}, "frontend.n_mels must be an integer >= 1, got 0"),
     ],
 )
-def test_check_keys(config, message):
+def test_values_are_checked_naming_the_dotted_key(config, message):
     with pytest.raises(ConfigError) as e:
-        check_keys(config, SCHEMA, what="study config key")
-    assert message in str(e.value)
+        check_keys(config, DEFS)
+    assert str(e.value) == message or message in str(e.value)
+    assert "\n" not in str(e.value)
 
 
-def test_check_keys_accepts_known_keys_and_open_sections():
-    check_keys(
-        {
-            "name": "x",
-            "data": [{"name": "a", "path": "/p"}],
-            "analysis": {"ks": [1]},
-            "train": {"frontend": {"n_fft": 1024}, "train": {"steps": 3}},
-        },
-        SCHEMA,
-    )
+@pytest.mark.parametrize("value", [1, 2.5, 0.001, 9])
+def test_numbers_accept_ints_and_floats_in_range(value):
+    check_keys({"train": {"lr": value}}, DEFS)
+
+
+def test_bools_are_not_integers_anywhere():
+    """``True == 1`` in Python: no integer, number or literal setting may take a bool for one."""
+    for key, p in [("seed", DEFS["seed"]), ("lr", DEFS["train"]["lr"]), ("workers", DEFS["train"]["workers"])]:
+        assert not p.accepts(True) and not p.accepts(False), key
+    assert Param(1, int, "x", choices=(0, 1)).accepts(1) and not Param(1, int, "x", choices=(0, 1)).accepts(True)
+    assert not Param(0, int, "x", also=(0,)).accepts(False)
+
+
+def test_defaults_and_complete_follow_the_definitions():
+    d = DEFS.defaults()
+    assert d == {
+        "seed": 0,
+        "train": {"steps": 1, "lr": 0.1, "workers": "auto", "amp": "auto", "flag": False},
+        "model": {"args": {}, "projector": {"out_dim": 8}, "dims": [4]},
+        "frontend": {},  # fill=False: holds only what is given
+        "data": [],
+    }
+    d["model"]["dims"].append(5)
+    assert DEFS.defaults()["model"]["dims"] == [4]  # defaults are copies
+    cfg = DEFS.complete({"model": {"projector": {}}, "frontend": {"n_mels": 64}})
+    assert cfg["model"] == {"projector": {"out_dim": 8}, "args": {}, "dims": [4]}
+    assert cfg["frontend"] == {"n_mels": 64}
+
+
+def test_merge_rule():
+    """A mapping merges into a mapping at every depth; anything else (lists too) replaces; a null
+    section changes nothing; a ``whole`` section is replaced."""
+    base = DEFS.defaults()
+    out = merge(base, {"train": {"steps": 5}, "model": {"projector": {"out_dim": 3}, "dims": [1, 2]}}, DEFS)
+    assert out["train"] == {**base["train"], "steps": 5}
+    assert out["model"] == {"args": {}, "projector": {"out_dim": 3}, "dims": [1, 2]}
+    assert merge(out, {"model": {"dims": [7]}}, DEFS)["model"]["dims"] == [7]
+    assert merge(base, {"train": None}, DEFS)["train"] == base["train"]
+    assert base == DEFS.defaults()  # inputs untouched
+    whole = Section("w", {"src": Section("s", {"a": Param(1, int, "a"), "b": Param(2, int, "b")}, whole=True)})
+    assert merge({"src": {"a": 1}}, {"src": {"b": 2}}, whole) == {"src": {"b": 2}}
+    assert merge({"src": {"a": 1}}, {"src": {"b": 2}}) == {"src": {"a": 1, "b": 2}}  # no definitions: merged
+
+
+def test_an_override_with_a_mapping_replaces_the_section():
+    cfg = apply_overrides(DEFS.defaults(), ["train={steps: 3}"], DEFS)
+    assert cfg["train"] == {"steps": 3}
+    assert DEFS.complete(cfg)["train"]["lr"] == 0.1
 
 
 def test_no_suggestion_when_nothing_is_close():
     assert "did you mean" not in str(unknown_key("a.zzzzzz", ["steps", "lr"]))
 
 
-@pytest.mark.parametrize(
-    "override,message",
-    [
-        ("analysis.headlin_k=5", "did you mean 'analysis.headline_k'"),
-        ("embed.slice_secondz=1", "did you mean 'embed.slice_seconds'"),
-        ("umap=maybe", "umap must be true or false"),
-        ("train.train.stepz=5", "did you mean 'train.train.steps'"),
-        ("train_data.corpus.trackz=5", "did you mean 'train_data.corpus.tracks'"),
-        ("eval_data=[{name: a, path: /x, propertis: [key]}]", "did you mean 'eval_data[0].properties'"),
-    ],
-)
-def test_study_overrides_are_checked_before_any_work(override, message):
-    """The four typos of issue #12 (each started a study) and two more."""
-    from tunespace.study.config import resolve_study_config
+def test_dataclass_settings_take_their_type_from_the_annotation():
+    @dataclass(frozen=True)
+    class Conf:
+        rate: int = setting(16000, "sample rate", unit="Hz", min=1)
+        norm: str | None = setting("slaney", "norm", choices=("slaney",))
+        on: bool = setting(True, "switch")
 
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        resolve_study_config(None, "demo", [override])
+    s = Section.from_dataclass(Conf, "conf")
+    assert s["rate"].type is int and s["rate"].unit == "Hz" and s["rate"].default == 16000
+    assert s["norm"].accepts(None) and s["norm"].accepts("slaney") and not s["norm"].accepts("l2")
+    assert not s["on"].accepts(0)
+    assert s.defaults() == {"rate": 16000, "norm": "slaney", "on": True}
 
 
-def test_study_config_file_keys_are_checked(tmp_path):
-    from tunespace.study.config import resolve_study_config
+def test_reference_lists_every_setting_once_per_section():
+    text = reference_markdown()
+    from tunespace.features.logmel import FRONTEND
+    from tunespace.study.config import STUDY
+    from tunespace.train.config import TRAIN
 
-    (tmp_path / "s.yaml").write_text("analysis: {ks: [1, 5], headline_k: 5, bootstrapp: 10}\n")
-    with pytest.raises(ConfigError, match="did you mean 'analysis.bootstrap'"):
-        resolve_study_config(tmp_path / "s.yaml", "demo")
+    for section in (TRAIN["train"], TRAIN["data"], FRONTEND, STUDY["analysis"], STUDY["embed"]):
+        for name in section.entries:
+            assert f"| `{name}` |" in text, name
+    assert "| `batch_size` | an integer >= 2 | `32` | pairs |" in text
+    assert "| `sample_rate` | an integer >= 1 | `16000` | Hz |" in text
+    assert "../" not in text
 
 
-def test_presets_resolve_unchanged():
-    """Key checks change no value: stage keys (hashes of the resolved config) stay as they were."""
-    from tunespace.study.config import preset, resolve_study_config
+def test_docs_config_md_is_generated_from_the_definitions():
+    """docs/config.md cannot drift: regenerate it with ``python -m tunespace.config --write docs/config.md``."""
+    assert (ROOT / "docs" / "config.md").read_text(encoding="utf-8") == reference_markdown()
 
-    for name in ("demo", "default", "paper"):
-        resolved = resolve_study_config(None, name)
-        raw = preset(name)
-        for key in ("seeds", "conditions", "train", "embed"):
-            assert resolved[key] == raw[key], (name, key)
+
+def test_reference_command_checks_and_writes(tmp_path):
+    target = tmp_path / "config.md"
+    cmd = [sys.executable, "-m", "tunespace.config"]
+    assert subprocess.run([*cmd, "--check", str(target)], capture_output=True).returncode == 1
+    assert subprocess.run([*cmd, "--write", str(target)], capture_output=True).returncode == 0
+    assert target.read_text(encoding="utf-8") == reference_markdown()
+    assert subprocess.run([*cmd, "--check", str(target)], capture_output=True).returncode == 0

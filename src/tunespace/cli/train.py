@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "without @BACKEND the configured backend is kept",
     )
     parser.add_argument("--out", required=True, help="run folder (config, metrics, TensorBoard, checkpoints)")
-    parser.add_argument("--config", help="YAML config file (its sections and keys: src/tunespace/train/config.py)")
+    parser.add_argument("--config", help="YAML config file (its sections and keys: docs/config.md)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     parser.add_argument(
         "overrides",

@@ -24,59 +24,54 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import Section, check_keys, setting
 from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
 class FrontEnd:
-    """Settings of the log-mel front end.
+    """Settings of the log-mel front end (the trainer config's ``frontend`` section).
 
-    Attributes:
-        sample_rate: input sample rate, Hz.
-        n_fft: FFT size, samples; the spectrogram has ``n_fft // 2 + 1`` bins.
-        win_length: Hann window length, samples (zero-padded to ``n_fft``, centred).
-        hop_length: hop between frames, samples.
-        n_mels: number of mel bands.
-        f_min: lowest mel band edge, Hz.
-        f_max: highest mel band edge, Hz.
-        power: exponent of the magnitude (2 = power spectrogram).
-        htk: HTK mel scale (True) or Slaney's (False).
-        mel_norm: filter normalisation passed to ``librosa.filters.mel`` ("slaney" or None).
-        log_scale: ``c`` in the compression ``log10(1 + c * x)``, dimensionless.
-        center: pad the signal so that frame ``t`` is centred at sample ``t * hop_length``.
-        pad_mode: padding mode when centring ("constant" or "reflect").
+    Each field is a config setting (:func:`tunespace.config.setting`): its default, unit and
+    documentation are here, its type the annotation; :data:`FRONTEND` is the section made of
+    them, and ``docs/config.md`` lists them. Out-of-range values raise ConfigError naming
+    ``frontend.<field>``.
     """
 
-    sample_rate: int = 16000
-    n_fft: int = 2048
-    win_length: int = 400
-    hop_length: int = 160
-    n_mels: int = 96
-    f_min: float = 0.0
-    f_max: float = 8000.0
-    power: float = 2.0
-    htk: bool = True
-    mel_norm: str | None = "slaney"
-    log_scale: float = 10000.0
-    center: bool = True
-    pad_mode: str = "constant"
+    sample_rate: int = setting(16000, "input sample rate; audio is resampled to it", unit="Hz", min=1)
+    n_fft: int = setting(2048, "FFT size; the spectrogram has n_fft // 2 + 1 bins", unit="samples", min=1)
+    win_length: int = setting(
+        400, "Hann window length, zero-padded to n_fft and centred; at most n_fft", unit="samples", min=1
+    )
+    hop_length: int = setting(160, "hop between frames", unit="samples", min=1)
+    n_mels: int = setting(96, "number of mel bands", unit="bands", min=1)
+    f_min: float = setting(0.0, "lowest mel band edge; below f_max", unit="Hz", min=0)
+    f_max: float = setting(8000.0, "highest mel band edge; at most sample_rate / 2", unit="Hz", min=0, min_open=True)
+    power: float = setting(2.0, "exponent of the magnitude (2: power spectrogram)", min=0, min_open=True)
+    htk: bool = setting(True, "HTK mel scale (true) or Slaney's (false)")
+    mel_norm: str | None = setting(
+        "slaney", "filter normalisation passed to librosa.filters.mel (slaney, or null: none)", choices=("slaney",)
+    )
+    log_scale: float = setting(10000.0, "c in the compression log10(1 + c * x)", min=0, min_open=True)
+    center: bool = setting(True, "pad the signal so that frame t is centred at sample t * hop_length")
+    pad_mode: str = setting("constant", "padding mode when centring", choices=("constant", "reflect"))
 
     def __post_init__(self) -> None:
-        for name in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
-            if int(getattr(self, name)) <= 0:
-                raise ConfigError(f"frontend.{name}: must be a positive integer")
-        if self.win_length > self.n_fft:
-            raise ConfigError("frontend.win_length: must not exceed n_fft")
-        if not 0 <= self.f_min < self.f_max <= self.sample_rate / 2:
-            raise ConfigError("frontend.f_min/f_max: need 0 <= f_min < f_max <= sample_rate / 2")
-        if self.power <= 0:
-            raise ConfigError("frontend.power: must be positive")
-        if self.log_scale <= 0:
-            raise ConfigError("frontend.log_scale: must be positive")
-        if self.mel_norm not in ("slaney", None):
-            raise ConfigError(f"frontend.mel_norm: {self.mel_norm!r} is not 'slaney' or None")
-        if self.pad_mode not in ("constant", "reflect"):
-            raise ConfigError(f"frontend.pad_mode: {self.pad_mode!r} is not 'constant' or 'reflect'")
+        FrontEnd.check(dataclasses.asdict(self))
+
+    @staticmethod
+    def check(cfg: dict[str, Any], where: str = "frontend") -> None:
+        """Check a (partial) dict of settings: unknown keys, types, ranges, and the settings'
+        relations; ConfigError naming ``where.<key>``."""
+        check_keys(cfg, FRONTEND, where)
+        c = {**FRONTEND.defaults(), **cfg}
+        if c["win_length"] > c["n_fft"]:
+            raise ConfigError(f"{where}.win_length must not exceed n_fft ({c['n_fft']}), got {c['win_length']}")
+        if not c["f_min"] < c["f_max"] <= c["sample_rate"] / 2:
+            raise ConfigError(
+                f"{where}.f_min/f_max: need f_min < f_max <= sample_rate / 2, got f_min={c['f_min']:g}, "
+                f"f_max={c['f_max']:g}, sample_rate={c['sample_rate']}"
+            )
 
     @property
     def n_freqs(self) -> int:
@@ -84,14 +79,21 @@ class FrontEnd:
         return self.n_fft // 2 + 1
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> FrontEnd:
-        """Build from a (partial) dict of field values; unknown keys raise ConfigError."""
+    def from_dict(cls, cfg: dict[str, Any] | None, where: str = "frontend") -> FrontEnd:
+        """Build from a (partial) dict of field values; unknown keys (with a did-you-mean) and
+        bad values raise ConfigError naming ``where.<key>``."""
         cfg = dict(cfg or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in cfg:
-            if key not in known:
-                raise ConfigError(f"frontend.{key}: unknown setting (known: {', '.join(sorted(known))})")
+        cls.check(cfg, where)
         return cls(**cfg)
+
+
+#: The front end's settings as a config section (the trainer's ``frontend``), from :class:`FrontEnd`.
+FRONTEND = Section.from_dataclass(
+    FrontEnd,
+    "Log-mel front end (MULE's by default: 16 kHz, 25 ms Hann window, 10 ms hop, 96 HTK mel bands up "
+    "to 8 kHz, log10(1 + 10000 x)). The defaults are applied where the front end is built; a trained "
+    "model keeps the front end it was trained with.",
+)
 
 
 class LogMel(torch.nn.Module):

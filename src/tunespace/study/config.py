@@ -1,30 +1,18 @@
-"""Study configuration: presets (``demo``, ``default``, ``paper``), YAML files, overrides.
+"""Study configuration: its settings (:data:`STUDY`), presets (``demo``, ``default``, ``paper``),
+YAML files, overrides.
 
-Keys (see ``src/tunespace/configs/study-*.yaml``):
-
-- ``name``; ``seeds``: list of ints; ``conditions``: policy names, ``NAME@BACKEND`` picks
-  the augmentation backend (``ps@waveform`` against ``ps@spectral``).
-- ``train_data``: ``{name, corpus: {tracks, seconds, seed, source}}`` to build a corpus, or
-  ``{name, path, kind}`` for any dataset the readers understand.
-- ``eval_data``: list of the same; evaluation may use other data than training.
-  Each may restrict ``properties`` and declares its ``role``: ``exploratory`` (the default:
-  design choices may be judged on it) or ``confirmatory`` (held back: its verdicts confirm a
-  design fixed beforehand; see docs/study.md). The report gives the verdicts of each set
-  separately.
-- ``train``: trainer config sections (see :mod:`tunespace.train.config`).
-- ``embed``: ``slice_seconds``, ``hop_seconds``.
-- ``analysis``: ``ks``, ``headline_k`` (the k the claims use), ``properties``, ``bootstrap``
-  (query resamples of each model's own locality intervals), ``knn_k``, ``probes``
-  (``linear``, ``mlp``), ``folds`` and ``fold_seed`` (the probes' cross-validation, the same
-  folds for every condition), ``null_replicates`` and ``null_seed`` (random embeddings for the
-  noise floor), ``split_seed`` (the halves of claim 4).
-- ``baselines``: reference embeddings computed alongside (chroma, mfcc, tempogram, random).
-- ``umap``: draw the 2-D maps.
+Every key (default, type, unit, description) is defined once, in :data:`STUDY` below; the
+reference ``docs/config.md`` ("Study") is generated from it. The presets are
+``src/tunespace/configs/study-*.yaml``. A study's ``train`` section holds trainer settings
+(:data:`tunespace.train.config.TRAIN`) merged over the trainer's defaults for every condition
+and seed; its ``launcher`` section says where the stages run (:mod:`tunespace.study.launcher`).
+Evaluation sets declare their ``role``: ``exploratory`` (the default: design choices may be
+judged on it) or ``confirmatory`` (held back: its verdicts confirm a design fixed beforehand;
+see docs/study.md). The report gives the verdicts of each set separately.
 """
 
 from __future__ import annotations
 
-import copy
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,49 +21,210 @@ import yaml
 
 from ..augment import parse_condition
 from ..augment.policy import build_policy
-from ..config import Each, apply_overrides, check_keys, load_yaml, require
+from ..config import Each, Param, Section, apply_overrides, check_keys, load_yaml, merge, require
+from ..corpus.plan import SOURCES
+from ..embed.extract import MAX_HOP_SECONDS, MAX_SLICE_SECONDS, MIN_HOP_SECONDS, MIN_SECONDS, SILENCE_DB
 from ..errors import ConfigError
+from ..train.config import TRAIN, validate_config
+from .launcher import CLUSTERS, LAUNCHERS, resolve_launcher
+from .launcher import DEFAULTS as LAUNCHER_DEFAULTS
 
 PRESETS = ("demo", "default", "paper")
-_KNOWN = {"name", "seeds", "conditions", "train_data", "eval_data", "train", "embed", "analysis", "baselines", "umap"}
-_BASELINES = {"chroma", "mfcc", "tempogram", "random"}
+BASELINES = ("chroma", "mfcc", "tempogram", "random")
+PROBES = ("linear", "mlp")
 ROLES = ("exploratory", "confirmatory")
-_DATA = {
-    "name": None,
-    "corpus": {"tracks": None, "seconds": None, "seed": None, "source": None},
-    "path": None,
-    "kind": None,
-    "properties": None,
-    "role": None,
-}
-#: Every key a study config may hold, checked at every depth with a did-you-mean suggestion
-#: (tunespace.config.check_keys); ``train`` is checked against the trainer's defaults. Add new keys here.
-SCHEMA: dict[str, Any] = {
-    "name": None,
-    "seeds": None,
-    "conditions": None,
-    "train_data": _DATA,
-    "eval_data": Each(_DATA),
-    "train": None,
-    "embed": {"slice_seconds": None, "hop_seconds": None, "min_seconds": None, "silence_db": None},
-    "analysis": dict.fromkeys(
-        (
-            "ks",
-            "headline_k",
-            "properties",
-            "bootstrap",
-            "knn_k",
-            "probes",
-            "folds",
-            "fold_seed",
-            "null_replicates",
-            "null_seed",
-            "split_seed",
+
+
+def _data(doc: str, evaluation: bool) -> Section:
+    """A data entry: a corpus to build or an existing dataset (``whole``: a file's entry replaces
+    the preset's, since ``corpus`` and ``path`` are alternatives); an evaluation set also has
+    ``properties`` and a ``role``."""
+    entries: dict[str, Param | Section] = {
+        "name": Param(None, str, "name of the set (stages, report)", required=True),
+        "corpus": Section(
+            "A corpus built by `tunespace corpus build` (instead of `path`); cached as a stage.",
+            {
+                "tracks": Param(200, int, "number of tracks", unit="tracks", min=1),
+                "seconds": Param(30.0, float, "length of each track", unit="s", min=5),
+                "seed": Param(0, int, "seed of the compositions", min=0),
+                "source": Param("procedural", str, "where the compositions come from", choices=SOURCES),
+            },
+            fill=False,
+            optional=True,
+        ),
+        "path": Param(None, Path, "an existing dataset, any that `--data` accepts (instead of `corpus`)", fill=False),
+        "kind": Param("auto", str, "dataset reader of `path`", fill=False),
+    }
+    if evaluation:
+        entries["properties"] = Param(
+            None,
+            list,
+            "the labelled properties evaluated on this set (null: analysis.properties)",
+            item=str,
+            also=(None,),
+            fill=False,
         )
-    ),
-    "baselines": None,
-    "umap": None,
-}
+        entries["role"] = Param(
+            "exploratory",
+            str,
+            "exploratory: design choices may be judged on it; confirmatory: held back, its verdicts "
+            "confirm a design fixed beforehand (docs/study.md)",
+            choices=ROLES,
+        )
+    return Section(doc, entries, whole=True, required=True)
+
+
+#: Where the stages run; the defaults are applied by :func:`tunespace.study.launcher.resolve_launcher`.
+LAUNCHER = Section(
+    "Where the stages run: here, one after the other, or as Slurm jobs via submitit "
+    "(tunespace.study.launcher; `--launcher` sets kind).",
+    {
+        "kind": Param(
+            LAUNCHER_DEFAULTS["kind"], str, "local: in this process; slurm: each stage a job", choices=LAUNCHERS
+        ),
+        "cluster": Param(
+            LAUNCHER_DEFAULTS["cluster"],
+            str,
+            "submitit's executor: slurm, or local (jobs as processes on this machine; for tests)",
+            choices=CLUSTERS,
+        ),
+        "partition": Param(
+            LAUNCHER_DEFAULTS["partition"], str, "Slurm partition of the training and embedding jobs", also=(None,)
+        ),
+        "cpu_partition": Param(
+            LAUNCHER_DEFAULTS["cpu_partition"], str, "Slurm partition of the other jobs (null: partition)", also=(None,)
+        ),
+        "nodes": Param(LAUNCHER_DEFAULTS["nodes"], int, "nodes of a training or embedding job", unit="nodes", min=1),
+        "gpus_per_node": Param(LAUNCHER_DEFAULTS["gpus_per_node"], int, "GPUs per node", unit="GPUs", min=0),
+        "tasks_per_node": Param(
+            LAUNCHER_DEFAULTS["tasks_per_node"],
+            int,
+            "processes per node (null: gpus_per_node, or 1 without GPUs)",
+            min=1,
+            also=(None,),
+        ),
+        "cpus_per_task": Param(LAUNCHER_DEFAULTS["cpus_per_task"], int, "CPUs per process", unit="CPUs", min=1),
+        "mem_gb": Param(
+            LAUNCHER_DEFAULTS["mem_gb"],
+            float,
+            "memory per node (null: Slurm's default)",
+            unit="GB",
+            min=0,
+            min_open=True,
+            also=(None,),
+        ),
+        "timeout_min": Param(LAUNCHER_DEFAULTS["timeout_min"], int, "time limit of one job", unit="min", min=1),
+        "max_retries": Param(LAUNCHER_DEFAULTS["max_retries"], int, "resubmissions of a job that fails or dies", min=0),
+        "max_timeouts": Param(
+            LAUNCHER_DEFAULTS["max_timeouts"],
+            int,
+            "requeues of a job that reaches its time limit or is preempted",
+            min=0,
+        ),
+        "poll_seconds": Param(
+            LAUNCHER_DEFAULTS["poll_seconds"], float, "how often jobs are checked", unit="s", min=0, min_open=True
+        ),
+        "folder": Param(
+            LAUNCHER_DEFAULTS["folder"], str, "where submitit keeps job scripts and logs (null: OUT/jobs)", also=(None,)
+        ),
+        "setup": Param(
+            LAUNCHER_DEFAULTS["setup"],
+            list,
+            "shell lines run before each job (module load ..., source venv/bin/activate)",
+            item=str,
+        ),
+        "slurm": Param(
+            LAUNCHER_DEFAULTS["slurm"], dict, "further sbatch parameters, e.g. {account: myproj, qos: high}"
+        ),
+    },
+    fill=False,
+    optional=True,
+)
+
+#: Every key a study config may hold (``docs/config.md``, "Study").
+STUDY = Section(
+    "A study: conditions (augmentation policies) x training seeds, each trained, embedded and analysed.",
+    {
+        "name": Param(None, str, "the study's name, in the report's title", also=(None,), fill=False),
+        "seeds": Param(None, list, "training seeds of every condition", item=int, min=0, min_items=1, required=True),
+        "conditions": Param(
+            None,
+            list,
+            "augmentation policies compared (none, ts, ps, eq, ts+ps, ts+ps+eq, lp); NAME@BACKEND picks the "
+            "backend (ps@waveform against ps@spectral)",
+            item=str,
+            min_items=1,
+            required=True,
+        ),
+        "train_data": _data("The data every condition is trained on.", evaluation=False),
+        "eval_data": Each(
+            _data("An evaluation set.", evaluation=True),
+            "The evaluation sets (other data than training may be used); names unique.",
+            required=True,
+            min_items=1,
+        ),
+        "train": TRAIN.partial(
+            "Trainer settings of every condition and seed.",
+            "The trainer's sections and keys (Training, above), holding only what is given: for each "
+            "condition and seed they are merged over the trainer's defaults, with `data.path`, "
+            "`augment.policy` and `seed` set by the study.",
+        ),
+        "embed": Section(
+            "How each trained model embeds the evaluation sets (as `tunespace embed`).",
+            {
+                "slice_seconds": Param(
+                    3.0,
+                    float,
+                    "length of the slices a track is cut into",
+                    unit="s",
+                    min=0,
+                    max=MAX_SLICE_SECONDS,
+                    min_open=True,
+                ),
+                "hop_seconds": Param(
+                    2.0, float, "hop between slices", unit="s", min=MIN_HOP_SECONDS, max=MAX_HOP_SECONDS
+                ),
+                "min_seconds": Param(
+                    MIN_SECONDS, float, "shorter tracks are reported and left out", unit="s", min=0, fill=False
+                ),
+                "silence_db": Param(
+                    SILENCE_DB,
+                    float,
+                    "tracks whose peak is below this are reported as silent and left out (null: never)",
+                    unit="dBFS",
+                    max=0,
+                    also=(None,),
+                    fill=False,
+                ),
+            },
+        ),
+        "analysis": Section(
+            "What is measured on the embeddings (docs/metrics.md).",
+            {
+                "ks": Param([1, 5, 10, 20], list, "neighbourhood sizes of locality L@k", item=int, min=1, min_items=1),
+                "headline_k": Param(10, int, "the k the claims use; one of ks", min=1),
+                "properties": Param(
+                    None,
+                    list,
+                    "labelled properties analysed (null: every property the labels have)",
+                    item=str,
+                    also=(None,),
+                ),
+                "bootstrap": Param(200, int, "query resamples of each model's own locality intervals", min=0),
+                "knn_k": Param(10, int, "neighbours of the k-NN classifier", min=1),
+                "probes": Param(["linear"], list, "probes trained on the embeddings", item=str, choices=PROBES),
+                "folds": Param(5, int, "cross-validation folds of the probes (the same for every condition)", min=2),
+                "fold_seed": Param(0, int, "seed of the folds", min=0),
+                "null_replicates": Param(200, int, "random embeddings of the noise floor", min=2),
+                "null_seed": Param(0, int, "seed of the random embeddings", min=0),
+                "split_seed": Param(0, int, "seed of the halves of claim 4", min=0),
+            },
+        ),
+        "baselines": Param([], list, "reference embeddings computed alongside", item=str, choices=BASELINES),
+        "umap": Param(True, bool, "draw the 2-D maps"),
+        "launcher": LAUNCHER,
+    },
+)
 
 
 def preset(name: str) -> dict[str, Any]:
@@ -89,84 +238,47 @@ def preset(name: str) -> dict[str, Any]:
 def resolve_study_config(
     config_file: str | Path | None = None, preset_name: str | None = None, overrides: list[str] | None = None
 ) -> dict[str, Any]:
-    """Preset or file (the file's keys override the preset's), then ``key=value`` overrides."""
+    """Preset, then the file merged over it, then ``key=value`` overrides (the merge rule of
+    :mod:`tunespace.config`); without either, the ``default`` preset. Checked against :data:`STUDY`."""
     if config_file is None and preset_name is None:
         preset_name = "default"
     cfg = preset(preset_name) if preset_name else {}
     if config_file is not None:
-        user = load_yaml(config_file)
-        cfg = {**copy.deepcopy(cfg), **user} if cfg else user
-    cfg = apply_overrides(cfg, overrides or [], strict=False)
+        cfg = merge(cfg, load_yaml(config_file), STUDY)
+    cfg = apply_overrides(cfg, overrides or [], STUDY, what="study config key")
     validate_study_config(cfg)
     return cfg
 
 
 def validate_study_config(cfg: dict[str, Any]) -> None:
-    """Check names and ranges before any work starts (ConfigError naming the key)."""
-    from ..train.config import DEFAULT_CONFIG
-
-    check_keys(cfg, {**SCHEMA, "train": DEFAULT_CONFIG}, what="study config key")
-    for key in ("seeds", "conditions", "train_data", "eval_data"):
-        require(key in cfg, f"study config lacks {key!r}")
-    require(
-        isinstance(cfg["seeds"], list)
-        and cfg["seeds"]
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in cfg["seeds"]),
-        "seeds must be a non-empty list of integers >= 0",
-    )
-    require(isinstance(cfg["conditions"], list) and cfg["conditions"], "conditions must be a non-empty list")
+    """Fill in the defaults (in place) and check every key, value and relation before any work
+    starts (ConfigError naming the key)."""
+    STUDY.complete(cfg)
+    check_keys(cfg, STUDY, what="study config key")
     require(len(set(cfg["conditions"])) == len(cfg["conditions"]), "conditions must not repeat")
-    for c in cfg["conditions"]:
-        policy, backend = parse_condition(str(c))
-        build_policy(policy, backend or "spectral")
-    for spec in [cfg["train_data"], *cfg["eval_data"]]:
-        require(
-            isinstance(spec, dict) and ("corpus" in spec or "path" in spec),
-            f"a data entry needs 'corpus' or 'path': {spec!r}",
-        )
-        require("name" in spec, f"a data entry needs a 'name': {spec!r}")
+    for i, c in enumerate(cfg["conditions"]):
+        try:
+            policy, backend = parse_condition(c)
+            build_policy(policy, backend or "spectral")
+        except ConfigError as e:
+            raise ConfigError(f"conditions[{i}] {c!r}: {e}") from None
+    for where, spec in [
+        ("train_data", cfg["train_data"]),
+        *((f"eval_data[{i}]", s) for i, s in enumerate(cfg["eval_data"])),
+    ]:
+        require(("corpus" in spec) != ("path" in spec), f"{where} needs either corpus or path, got {spec!r}")
     names = [s["name"] for s in cfg["eval_data"]]
     require(len(set(names)) == len(names), "eval_data names must be unique")
-    for spec in cfg["eval_data"]:
-        spec.setdefault("role", "exploratory")
-        require(
-            spec["role"] in ROLES,
-            f"eval_data {spec['name']!r}: role must be one of {', '.join(ROLES)}, got {spec['role']!r}",
-        )
-    for b in cfg.get("baselines", []) or []:
-        require(b in _BASELINES, f"unknown baseline {b!r}; known: {', '.join(sorted(_BASELINES))}")
-    a = cfg.setdefault("analysis", {})
-    a.setdefault("ks", [1, 5, 10, 20])
-    a.setdefault("headline_k", 10)
-    a.setdefault("properties", None)
-    a.setdefault("bootstrap", 200)
-    a.setdefault("knn_k", 10)
-    a.setdefault("probes", ["linear"])
-    a.setdefault("folds", 5)
-    a.setdefault("fold_seed", 0)
-    a.setdefault("null_replicates", 200)
-    a.setdefault("null_seed", 0)
-    a.setdefault("split_seed", 0)
-    require(isinstance(a["folds"], int) and a["folds"] >= 2, "analysis.folds must be an integer >= 2")
-    require(
-        isinstance(a["null_replicates"], int) and a["null_replicates"] >= 2,
-        "analysis.null_replicates must be an integer >= 2",
-    )
+    a = cfg["analysis"]
     require(a["headline_k"] in a["ks"], "analysis.headline_k must be one of analysis.ks")
-    require(all(isinstance(k, int) and k >= 1 for k in a["ks"]), "analysis.ks must be positive integers")
-    for p in a["probes"]:
-        require(p in ("linear", "mlp"), f"unknown probe {p!r}; known: linear, mlp")
-    cfg.setdefault("embed", {"slice_seconds": 3.0, "hop_seconds": 2.0})
-    cfg.setdefault("train", {})
-    cfg.setdefault("baselines", [])
-    cfg.setdefault("umap", True)
-    require(isinstance(cfg["umap"], bool), f"umap must be true or false, got {cfg['umap']!r}")
+    resolve_launcher(cfg.get("launcher"))  # its relations; its defaults: tunespace.study.launcher
     from ..embed.extract import check_embed_settings
     from ..errors import UsageError
-    from ..train.config import resolve_config
 
-    try:  # the embed and train sections' values, before any stage runs
+    try:  # the embed settings' relations, before any stage runs
         check_embed_settings(**cfg["embed"])
     except UsageError as e:
         raise ConfigError(f"embed.{e}") from None
-    resolve_config(None, [], base=cfg["train"])
+    train = merge(TRAIN.defaults(), cfg["train"], TRAIN)  # what every condition resolves from
+    TRAIN.complete(train)
+    validate_config(train, where="train")

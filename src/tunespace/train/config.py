@@ -1,75 +1,161 @@
-"""The trainer's configuration: defaults, resolution from file + overrides, validation.
+"""The trainer's configuration: its settings (:data:`TRAIN`), resolution from file + overrides, checks.
 
-The resolved config is a plain nested dict (JSON-serialisable) written to ``RUN/config.json``.
-Sections:
-
-- ``seed``: base seed of every random choice (init, pairs, augmentation, dropout).
-- ``data``: ``path`` (dataset: folder, CSV, audio file or list file), ``kind`` (reader,
-  ``auto``), ``max_unreadable_share`` (training stops when a larger share of the tracks cannot
-  be read or is shorter than the pair window, 0.5; fewer than two usable tracks always stop it;
-  the others are left out and listed in ``skipped.csv``), ``cache_audio``
-  (``auto``: keep decoded audio in memory when it takes under ``cache_max_gb``),
-  ``cache_spectrograms`` (``auto``: with the spectral backend, keep every track's power
-  spectrogram in memory when it takes under ``cache_max_gb``: the STFT is then computed once).
-- ``frontend``: log-mel settings (see :class:`tunespace.features.FrontEnd`); MULE's by default.
-- ``pairs``: ``excerpt_seconds`` (model input, 3 s) and ``max_centre_distance_s`` (5 s).
-- ``augment``: ``policy`` (a name like ``ts+ps`` or a custom policy mapping), ``backend``
-  (``spectral`` or ``waveform``), ``overrides`` (per-augmentation parameter overrides).
-- ``model``: ``encoder`` name and ``encoder_args``; ``projector`` (``hidden_dims``, ``out_dim``).
-- ``loss``: ``temperature`` (NT-Xent, 0.1).
-- ``train``: ``batch_size`` (pairs per process), ``steps``, ``lr``, ``weight_decay``,
-  ``warmup_steps``, ``num_workers`` (``auto``), ``checkpoint_every``, ``keep_checkpoints``,
-  ``log_every``, ``amp`` (``auto``: bf16 autocast on CUDA, off on CPU), ``device`` (``auto``),
-  ``threads`` (torch CPU threads, 0 = torch's default), ``log_views`` (write each view's
-  augmentation parameters to ``views.jsonl``).
+Every setting (default, type, unit, description) is defined once, in :data:`TRAIN` below; the
+reference ``docs/config.md`` is generated from it (``python -m tunespace.config --write
+docs/config.md``). The resolved config is a plain nested dict (JSON-serialisable) written to
+``RUN/config.json``; :data:`DEFAULT_CONFIG` is the resolved config of no file and no overrides.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
-from ..config import apply_overrides, load_yaml, merge, require
+from ..config import Param, Section, apply_overrides, check_keys, load_yaml, merge
+from ..features.logmel import FRONTEND, FrontEnd
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "seed": 0,
-    "data": {
-        "path": None,
-        "kind": "auto",
-        "max_unreadable_share": 0.5,
-        "cache_audio": "auto",
-        "cache_spectrograms": "auto",
-        "cache_max_gb": 4.0,
-    },
-    "frontend": {},
-    "pairs": {"excerpt_seconds": 3.0, "max_centre_distance_s": 5.0},
-    "augment": {"policy": "none", "backend": "spectral", "overrides": {}},
-    "model": {
-        "encoder": "small",
-        "encoder_args": {},
-        "projector": {"hidden_dims": [512], "out_dim": 128},
-    },
-    "loss": {"temperature": 0.1},
-    "train": {
-        "batch_size": 32,
-        "steps": 300,
-        "lr": 1e-3,
-        "weight_decay": 1e-4,
-        "warmup_steps": 20,
-        "num_workers": "auto",
-        "checkpoint_every": 100,
-        "keep_checkpoints": 2,
-        "log_every": 10,
-        "amp": "auto",
-        "device": "auto",
-        "threads": 0,
-        "log_views": False,
-        "progress": True,
-    },
-}
+_AUTO = ("auto",)
 
-_OPEN_SECTIONS = ("frontend", "augment.overrides", "model.encoder_args")
+#: The trainer's settings, section by section (``docs/config.md``, "Training").
+TRAIN = Section(
+    "The settings of one training run.",
+    {
+        "seed": Param(0, int, "base seed of every random choice (initialisation, pairs, augmentation, dropout)", min=0),
+        "data": Section(
+            "The training data.",
+            {
+                "path": Param(
+                    None,
+                    Path,
+                    "dataset: a folder of audio, a dataset folder, a CSV of labels, an audio file or a list file "
+                    "(`--data`)",
+                    also=(None,),
+                ),
+                "kind": Param("auto", str, "dataset reader (`tunespace datasets`); auto: recognised from the path"),
+                "max_unreadable_share": Param(
+                    0.5,
+                    float,
+                    "training stops when a larger share of the tracks cannot be read or is shorter than the pair "
+                    "window (fewer than two usable tracks always stop it); the others are left out and listed in "
+                    "skipped.csv",
+                    min=0,
+                    max=1,
+                ),
+                "cache_audio": Param(
+                    "auto",
+                    bool,
+                    "keep the decoded audio in memory (auto: when it takes under cache_max_gb)",
+                    also=_AUTO,
+                ),
+                "cache_spectrograms": Param(
+                    "auto",
+                    bool,
+                    "with the spectral backend, keep every track's power spectrogram in memory, so that the STFT is "
+                    "computed once (auto: when it takes under cache_max_gb)",
+                    also=_AUTO,
+                ),
+                "cache_max_gb": Param(4.0, float, "memory the auto caches may take", unit="GB", min=0),
+            },
+        ),
+        "frontend": Section(FRONTEND.doc, FRONTEND.entries, fill=False),
+        "pairs": Section(
+            "Positive pairs: two excerpts of the same track.",
+            {
+                "excerpt_seconds": Param(
+                    3.0, float, "length of each excerpt (the model's input)", unit="s", min=0.5, max=60
+                ),
+                "max_centre_distance_s": Param(
+                    5.0, float, "largest distance between the centres of the two excerpts", unit="s", min=0
+                ),
+            },
+        ),
+        "augment": Section(
+            "Data augmentation of the pairs (tunespace.augment).",
+            {
+                "policy": Param(
+                    "none",
+                    (str, dict),
+                    "a named policy (none, ts, ps, eq, ts+ps, ts+ps+eq, lp; NAME@BACKEND picks the backend) or a "
+                    "custom policy mapping {name, apply_to, augmentations} (`--augment`)",
+                    expects="a policy name or a policy mapping",
+                ),
+                "backend": Param(
+                    "spectral",
+                    str,
+                    "spectral: on power spectrograms, batched on the device; waveform: on the audio, with "
+                    "audio libraries",
+                    choices=("spectral", "waveform"),
+                ),
+                "overrides": Param(
+                    {},
+                    dict,
+                    "per-augmentation parameter overrides, e.g. {pitch_shift: {max_semitones: 4}}, and apply_to",
+                ),
+            },
+        ),
+        "model": Section(
+            "The encoder and the projection head of the contrastive loss.",
+            {
+                "encoder": Param("small", str, "encoder name (tunespace.models: small, sfnfnet_f0)"),
+                "encoder_args": Param({}, dict, "keyword arguments of the encoder, e.g. {width: 128, depth: 5}"),
+                "projector": Section(
+                    "The MLP between the embedding and the loss (dropped after training).",
+                    {
+                        "hidden_dims": Param([512], list, "widths of the hidden layers", item=int, min=1),
+                        "out_dim": Param(128, int, "width of the output the loss compares", min=1),
+                    },
+                ),
+            },
+        ),
+        "loss": Section(
+            "The NT-Xent loss.",
+            {"temperature": Param(0.1, float, "softmax temperature", min=0, min_open=True)},
+        ),
+        "train": Section(
+            "The optimisation and its bookkeeping.",
+            {
+                "batch_size": Param(32, int, "pairs per process and step", unit="pairs", min=2),
+                "steps": Param(300, int, "optimisation steps", unit="steps", min=1),
+                "lr": Param(
+                    1e-3,
+                    float,
+                    "peak learning rate (linear warm-up, then cosine decay to 0)",
+                    min=0,
+                    max=10,
+                    min_open=True,
+                    max_open=True,
+                ),
+                "weight_decay": Param(1e-4, float, "AdamW weight decay", min=0),
+                "warmup_steps": Param(20, int, "steps of linear warm-up", unit="steps", min=0),
+                "num_workers": Param(
+                    "auto", int, "data-loader processes (auto: from the CPUs available)", min=0, also=_AUTO
+                ),
+                "checkpoint_every": Param(100, int, "steps between checkpoints", unit="steps", min=1),
+                "keep_checkpoints": Param(2, int, "newest checkpoints kept (0: all)", min=0),
+                "log_every": Param(10, int, "steps between log lines and TensorBoard points", unit="steps", min=1),
+                "amp": Param(
+                    "auto",
+                    str,
+                    "mixed precision (auto: bf16 autocast on CUDA, off on CPU)",
+                    choices=("auto", "off", "bf16", "fp16"),
+                ),
+                "device": Param(
+                    "auto",
+                    str,
+                    "torch device (auto: CUDA when available, else CPU)",
+                    check=lambda name: _device_ok(name),
+                    expects="auto, cpu, cuda or cuda:N",
+                ),
+                "threads": Param(0, int, "torch CPU threads (0: torch's default)", min=0),
+                "log_views": Param(False, bool, "write each view's augmentation parameters to views.jsonl"),
+                "progress": Param(True, bool, "show a progress bar"),
+            },
+        ),
+    },
+)
+
+#: The resolved config of no file and no overrides (every default of :data:`TRAIN`).
+DEFAULT_CONFIG: dict[str, Any] = TRAIN.defaults()
 
 
 def resolve_config(
@@ -78,17 +164,21 @@ def resolve_config(
     base: dict[str, Any] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """Defaults, then ``base``, then the YAML file, then ``key=value`` overrides, then ``fields``.
+    """Defaults, then ``base``, then the YAML file, then ``key=value`` overrides, then ``fields``
+    (the merge rule of :mod:`tunespace.config`), checked against :data:`TRAIN`.
 
     ``fields`` are dotted keys set last (the CLI's ``--data``, ``--augment``), e.g.
     ``resolve_config(None, [], **{"data.path": "corpus", "augment.policy": "ts"})``.
+
+    Raises:
+        ConfigError: an unknown key (with a did-you-mean) or a bad value, naming the key.
     """
-    cfg = copy.deepcopy(DEFAULT_CONFIG)
+    cfg = TRAIN.defaults()
     if base:
-        cfg = merge(cfg, base)
+        cfg = merge(cfg, base, TRAIN)
     if config_file is not None:
-        cfg = merge(cfg, load_yaml(config_file))
-    cfg = apply_overrides(cfg, overrides or [])
+        cfg = merge(cfg, load_yaml(config_file), TRAIN)
+    cfg = apply_overrides(cfg, overrides or [], TRAIN)
     for key, value in fields.items():
         if value is not None:
             node = cfg
@@ -96,88 +186,18 @@ def resolve_config(
             for p in parts[:-1]:
                 node = node[p]
             node[parts[-1]] = value
+    TRAIN.complete(cfg)
     validate_config(cfg)
     return cfg
 
 
-def validate_config(cfg: dict[str, Any]) -> None:
-    """Range checks that need no data; raises ConfigError naming the parameter."""
-    t = cfg["train"]
-    require(_int(cfg["seed"]) and cfg["seed"] >= 0, f"seed must be an integer >= 0, got {cfg['seed']!r}")
-    require(
-        _int(t["batch_size"]) and t["batch_size"] >= 2,
-        f"train.batch_size must be an integer >= 2, got {t['batch_size']!r}",
-    )
-    require(_int(t["steps"]) and t["steps"] >= 1, f"train.steps must be an integer >= 1, got {t['steps']!r}")
-    require(_num(t["lr"]) and 0 < t["lr"] < 10, f"train.lr must be in (0, 10), got {t['lr']!r}")
-    require(
-        _num(t["weight_decay"]) and t["weight_decay"] >= 0,
-        f"train.weight_decay must be >= 0, got {t['weight_decay']!r}",
-    )
-    require(_int(t["warmup_steps"]) and t["warmup_steps"] >= 0, "train.warmup_steps must be an integer >= 0")
-    require(
-        _int(t["checkpoint_every"]) and t["checkpoint_every"] >= 1, "train.checkpoint_every must be an integer >= 1"
-    )
-    require(_int(t["log_every"]) and t["log_every"] >= 1, "train.log_every must be an integer >= 1")
-    require(t["amp"] in ("auto", "off", "bf16", "fp16"), f"train.amp must be auto, off, bf16 or fp16, got {t['amp']!r}")
-    require(
-        t["num_workers"] == "auto" or (_int(t["num_workers"]) and t["num_workers"] >= 0),
-        "train.num_workers must be 'auto' or an integer >= 0",
-    )
-    require(
-        _num(cfg["loss"]["temperature"]) and cfg["loss"]["temperature"] > 0,
-        f"loss.temperature must be > 0, got {cfg['loss']['temperature']!r}",
-    )
-    require(
-        _int(t["keep_checkpoints"]) and t["keep_checkpoints"] >= 0,
-        f"train.keep_checkpoints must be an integer >= 0 (0 keeps all), got {t['keep_checkpoints']!r}",
-    )
-    require(
-        _int(t["threads"]) and t["threads"] >= 0,
-        f"train.threads must be an integer >= 0 (0: torch's default), got {t['threads']!r}",
-    )
-    for flag in ("log_views", "progress"):
-        require(isinstance(t[flag], bool), f"train.{flag} must be true or false, got {t[flag]!r}")
-    require(
-        isinstance(t["device"], str) and _device_ok(t["device"]),
-        f"train.device must be auto, cpu, cuda or cuda:N, got {t['device']!r}",
-    )
-    d = cfg["data"]
-    for flag in ("cache_audio", "cache_spectrograms"):
-        require(
-            d.get(flag, "auto") == "auto" or isinstance(d.get(flag), bool),
-            f"data.{flag} must be auto, true or false, got {d.get(flag)!r}",
-        )
-    require(
-        _num(d.get("cache_max_gb", 4.0)) and 0 <= d.get("cache_max_gb", 4.0) < float("inf"),
-        f"data.cache_max_gb must be a finite number >= 0, got {d.get('cache_max_gb')!r}",
-    )
-    share = cfg["data"].get("max_unreadable_share", 0.5)
-    require(_num(share) and 0 <= share <= 1, f"data.max_unreadable_share must be in [0, 1], got {share!r}")
-    p = cfg["pairs"]
-    require(
-        _num(p["excerpt_seconds"]) and 0.5 <= p["excerpt_seconds"] <= 60,
-        f"pairs.excerpt_seconds must be in [0.5, 60], got {p['excerpt_seconds']!r}",
-    )
-    require(
-        _num(p["max_centre_distance_s"]) and p["max_centre_distance_s"] >= 0,
-        f"pairs.max_centre_distance_s must be >= 0, got {p['max_centre_distance_s']!r}",
-    )
-    require(
-        cfg["augment"]["backend"] in ("spectral", "waveform"),
-        f"augment.backend must be spectral or waveform, got {cfg['augment']['backend']!r}",
-    )
-    proj = cfg["model"]["projector"]
-    require(_int(proj.get("out_dim")) and proj["out_dim"] >= 1, "model.projector.out_dim must be an integer >= 1")
-    require(
-        isinstance(proj.get("hidden_dims"), list) and all(_int(h) and h >= 1 for h in proj["hidden_dims"]),
-        "model.projector.hidden_dims must be a list of positive integers",
-    )
-
-
-def _int(x: Any) -> bool:
-    """An integer that is not a bool (``steps=true`` is refused, not read as 1)."""
-    return isinstance(x, int) and not isinstance(x, bool)
+def validate_config(cfg: dict[str, Any], where: str = "") -> None:
+    """Check a resolved config against :data:`TRAIN` (keys, types, ranges) and the front end's
+    settings against each other; ConfigError naming the key (below ``where``, e.g. ``train``
+    for a study's ``train`` section)."""
+    check_keys(cfg, TRAIN, where)
+    prefix = f"{where}." if where else ""
+    FrontEnd.check(cfg.get("frontend") or {}, f"{prefix}frontend")
 
 
 def _device_ok(name: str) -> bool:
@@ -189,10 +209,6 @@ def _device_ok(name: str) -> bool:
         return torch.device(name).type in ("cpu", "cuda", "mps")
     except RuntimeError:
         return False
-
-
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def lr_at(step: int, base_lr: float, warmup_steps: int, total_steps: int) -> float:
