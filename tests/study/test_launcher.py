@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.conftest import tiny_study_overrides
 
@@ -166,3 +167,48 @@ def test_training_key_counts_processes(train_corpus, tmp_path):
     assert len({k.key for k in keys.values()}) == 3
     assert keys["2 nodes"].config["world_size"] == 16
     assert keys["8 GPUs"].config["world_size"] == 8
+
+
+@pytest.mark.slow
+def test_jobs_of_two_processes_train_and_embed_and_resume_from_a_checkpoint(train_corpus, tmp_path, job_env):
+    """tasks_per_node=2: the training job is DDP over 2 gloo ranks, the embedding job two shards
+    (the EMB folder one process writes); a training stage killed after a checkpoint resumes
+    from it in a new job."""
+    from tunespace.embed import read_embeddings
+    from tunespace.embed.extract import embed_dataset, load_encoder
+    from tunespace.train.checkpoint import latest_checkpoint, load_checkpoint
+
+    over = [
+        *tiny_study_overrides(train_corpus, "ts"),
+        "train.train.steps=4",
+        "train.train.keep_checkpoints=5",
+        "analysis.null_replicates=5",
+        "analysis.properties=[genre]",
+        JOBS,
+        "launcher.tasks_per_node=2",
+    ]
+    cfg = resolve_study_config(None, "demo", over)
+    out = tmp_path / "study"
+    run_study(out, cfg)
+    (tstage,) = (out / "stages").glob("train-*")
+    (estage,) = (out / "stages").glob("embed-*")
+    assert json.loads((tstage / "stage.json").read_text())["config"]["world_size"] == 2
+    assert json.loads((tstage / "run" / "run.json").read_text())["world_size"] == 2
+    assert json.loads((tstage / "done.json").read_text())["processes"] == 2
+    assert json.loads((estage / "done.json").read_text())["processes"] == 2
+    single = embed_dataset(load_encoder(tstage / "run"), train_corpus, tmp_path / "one", workers=0, progress=False)
+    sharded = read_embeddings(estage / "emb")
+    assert sharded.ids == single.ids
+    np.testing.assert_allclose(np.asarray(sharded.vectors), np.asarray(single.vectors), atol=1e-6, rtol=0)
+    # the training job "died" after its step-2 checkpoint: a new job resumes from it
+    run = tstage / "run"
+    (tstage / "done.json").unlink()
+    (run / "checkpoints" / "step_0000004.pt").unlink()
+    (run / "checkpoints" / "latest.txt").write_text("step_0000002.pt\n")
+    messages: list[str] = []
+    run_study(out, cfg, progress=messages.append)
+    assert [m for m in messages if "submitted" in m] == [
+        m for m in messages if m.startswith("train ts seed 0: submitted")
+    ]
+    assert len([m for m in messages if "submitted" in m]) == 1
+    assert load_checkpoint(latest_checkpoint(run))["step"] == 4 and (tstage / "done.json").is_file()

@@ -254,10 +254,10 @@ def run_tasks(
                 job, t, attempt = running.pop(tid)
                 error = None
                 try:
-                    job.result()
+                    job.results()  # of every task of the job
                 except Exception as e:  # noqa: BLE001 - a failed or killed job, whatever its error
                     error = e
-                if error is None and t.done:
+                if t.done:  # its marker, written last, is what counts
                     done.add(tid)
                     completed += 1
                     progress(f"{t.name}: done (job {job.job_id})")

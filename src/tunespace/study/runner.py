@@ -250,6 +250,8 @@ def run_task(task: StageTask) -> dict[str, Any]:
     their share of a training or embedding stage and leave the marker to rank 0)."""
     rank = int(os.environ.get("RANK", "0"))
     st, a = task.stage, task.args
+    if st.done:  # a duplicate job (resubmitted while the first one finished)
+        return st.summary()
     if rank == 0:
         st.begin()
     started, t0 = time.time(), time.perf_counter()
