@@ -212,3 +212,41 @@ def test_jobs_of_two_processes_train_and_embed_and_resume_from_a_checkpoint(trai
     ]
     assert len([m for m in messages if "submitted" in m]) == 1
     assert load_checkpoint(latest_checkpoint(run))["step"] == 4 and (tstage / "done.json").is_file()
+
+
+def test_slurm_jobs_ask_for_what_the_launcher_section_says(tmp_path, monkeypatch):
+    """The sbatch scripts submitit would write (a stand-in srun: no Slurm here)."""
+    import submitit
+
+    from tunespace.study.launcher import _executor
+
+    lc = resolve_launcher(
+        {
+            "kind": "slurm",
+            "partition": "gpu",
+            "cpu_partition": "cpu",
+            "nodes": 2,
+            "gpus_per_node": 8,
+            "timeout_min": 600,
+            "setup": ["source /opt/venv/bin/activate"],
+            "slurm": {"account": "myproj"},
+        }
+    )
+    with pytest.raises(UsageError, match="the slurm launcher needs Slurm"):
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        _executor(submitit, lc, tmp_path / "jobs", True)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / "bin" / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    scripts = {}
+    for heavy in (True, False):
+        ex = _executor(submitit, lc, tmp_path / "jobs", heavy)
+        scripts[heavy] = ex._executor._make_submission_file_text("CMD", "uid")  # noqa: SLF001
+    gpu, cpu = scripts[True], scripts[False]
+    for line in ("--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--partition=gpu", "--time=600"):
+        assert f"#SBATCH {line}\n" in gpu
+    for line in ("--nodes=1", "--ntasks-per-node=1", "--partition=cpu"):
+        assert f"#SBATCH {line}\n" in cpu
+    assert "gpus" not in cpu
+    assert all("#SBATCH --account=myproj\n" in s and "source /opt/venv/bin/activate\n" in s for s in (gpu, cpu))

@@ -263,6 +263,12 @@ def test_presets_resolve():
     paper = resolve_study_config(None, "paper")
     assert paper["train"]["model"]["encoder"] == "sfnfnet_f0"
     assert paper["train"]["model"]["projector"] == {"hidden_dims": [4096, 4096], "out_dim": 4096}
+    # README's cluster command: 120 pairs per GPU over 2 nodes x 8 GPUs = 1920 per step
+    from tunespace.study.launcher import world_size
+
+    assert world_size(paper) == 1  # the local launcher: one process
+    on_slurm = resolve_study_config(None, "paper", ["launcher.kind=slurm", "launcher.partition=gpu"])
+    assert world_size(on_slurm) * on_slurm["train"]["train"]["batch_size"] == 1920
 
 
 @pytest.mark.slow

@@ -301,14 +301,20 @@ def _log_path(job: Any) -> str:
 
 
 def _executor(submitit: Any, lc: dict[str, Any], folder: Path, heavy: bool) -> Any:
-    ex = submitit.AutoExecutor(folder=folder, cluster=lc["cluster"], slurm_max_num_timeout=lc["max_timeouts"])
+    try:
+        ex = submitit.AutoExecutor(folder=folder, cluster=lc["cluster"], slurm_max_num_timeout=lc["max_timeouts"])
+    except RuntimeError as e:  # no srun on this machine
+        raise UsageError(
+            f"the slurm launcher needs Slurm ({_first_line(e)}): run the study on a login node of the cluster"
+        ) from None
     params: dict[str, Any] = {
         "timeout_min": lc["timeout_min"],
         "nodes": lc["nodes"] if heavy else 1,
         "tasks_per_node": lc["tasks_per_node"] if heavy else 1,
-        "gpus_per_node": lc["gpus_per_node"] if heavy else 0,
         "cpus_per_task": lc["cpus_per_task"],
     }
+    if heavy:  # the other jobs ask for no GPU at all (some Slurm set-ups refuse --gpus-per-node=0)
+        params["gpus_per_node"] = lc["gpus_per_node"]
     if lc["mem_gb"] is not None:
         params["mem_gb"] = lc["mem_gb"]
     partition = lc["partition"] if heavy else (lc["cpu_partition"] or lc["partition"])
