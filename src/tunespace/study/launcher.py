@@ -14,8 +14,11 @@ Failures: a job that fails or dies is resubmitted (``max_retries`` times); the s
 resumes from what is cached (a training stage from its last checkpoint, an embedding stage
 from its finished tracks). A job that reaches its time limit or is preempted is requeued by
 submitit (``max_timeouts`` times) and resumes the same way. The study process itself holds
-the study folder's lock; if it is interrupted it cancels the jobs it submitted, and running
-the same command again resumes from the cache.
+the study folder's lock; if it is interrupted (Ctrl-C, an error) it cancels the jobs it
+submitted, and running the same command again resumes from the cache. Killed outright (``kill
+-9``, a lost login session), it cannot: its jobs (named ``tunespace-<stage folder>``) run on,
+and a rerun's job for the same stage would find the stage's folder locked; wait for them or
+``scancel`` them first. Run the study process in ``tmux`` or as a small job of its own.
 
 The ``launcher:`` section of a study config (``--launcher`` on the command line sets ``kind``):
 
