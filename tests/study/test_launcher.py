@@ -111,11 +111,14 @@ def test_dead_jobs_are_resubmitted_and_dependencies_wait(tmp_path, job_env):
     assert any("task a: job" in m and "resubmitting" in m for m in messages)
     c_start = float((tmp_path / "c.attempt0").read_text().split()[0])
     assert c_start >= max(float((tmp_path / f"{x}.done").read_text()) for x in "ab")
-    # a job that keeps dying fails the run with one line naming the stage and its log
+    # a job that keeps dying fails the run with one line naming the stage and its log, once
+    # the stages that do not need it have run
     g = tmp_path / "g"
     g.mkdir()
-    with pytest.raises(StageFailed, match=r"stage task x failed in 2 job\(s\).*log: "):
-        run_tasks([FakeTask("x", str(g), fail=5)], fake_work, lc, g / "jobs", progress=messages.append)
+    more = [FakeTask("x", str(g), fail=5), FakeTask("y", str(g)), FakeTask("z", str(g), deps=("x",))]
+    with pytest.raises(StageFailed, match=r"stage task x failed in 2 job\(s\).*log: .*1 stage\(s\) that need them"):
+        run_tasks(more, fake_work, lc, g / "jobs", progress=messages.append)
+    assert more[1].done and not (g / "z.attempt0").exists()
 
 
 def test_should_stop_stops_and_cancels(tmp_path, job_env):

@@ -12,8 +12,10 @@ without a GPU, on ``cpu_partition`` when given.
 
 Failures: a job that fails or dies is resubmitted (``max_retries`` times); the stage it runs
 resumes from what is cached (a training stage from its last checkpoint, an embedding stage
-from its finished tracks). A job that reaches its time limit or is preempted is requeued by
-submitit (``max_timeouts`` times) and resumes the same way. The study process itself holds
+from its finished tracks). A stage that keeps failing holds back only the stages that need it:
+the others run on, and the study then stops with one line naming it and its log. A job that
+reaches its time limit or is preempted is requeued by submitit (``max_timeouts`` times) and
+resumes the same way. The study process itself holds
 the study folder's lock; if it is interrupted (Ctrl-C, an error) it cancels the jobs it
 submitted, and running the same command again resumes from the cache. Killed outright (``kill
 -9``, a lost login session), it cannot: its jobs (named ``tunespace-<stage folder>``) run on,
@@ -213,7 +215,8 @@ def run_tasks(
     Returns:
         True when every task is done, False when stopped.
     Raises:
-        StageFailed: a task's job failed ``max_retries`` + 1 times.
+        StageFailed: a task's job failed ``max_retries`` + 1 times (raised once every task that
+            does not need it has run).
     """
     todo = [t for t in tasks if not t.done]
     if lc["kind"] == "local":
@@ -245,15 +248,20 @@ def run_tasks(
         retry = f", attempt {attempt + 1}" if attempt else ""
         progress(f"{t.name}: submitted job {job.job_id}{retry}")
 
+    failed: dict[str, str] = {}  # id -> what went wrong
+    skipped: set[str] = set()  # needing a failed stage
     try:
-        while pending or running:
-            for t in [t for t in pending if all(d in done for d in t.deps)]:
-                pending.remove(t)
-                submit(t, 0)
-            if not running:  # cannot happen: deps are checked above and tasks form a graph
-                raise UsageError(f"stages wait on each other: {', '.join(t.name for t in pending)}")
-            finished = _wait_any(running, lc["poll_seconds"])
-            for tid in finished:
+        while True:
+            for t in list(pending):
+                if any(d in failed or d in skipped for d in t.deps):
+                    pending.remove(t)
+                    skipped.add(t.id)
+                elif all(d in done for d in t.deps):
+                    pending.remove(t)
+                    submit(t, 0)
+            if not running:
+                break
+            for tid in _wait_any(running, lc["poll_seconds"]):
                 job, t, attempt = running.pop(tid)
                 error = None
                 try:
@@ -268,15 +276,22 @@ def run_tasks(
                         return False
                     continue
                 why = _first_line(error) if error is not None else "the job ended without completing the stage"
-                log = _log_path(job)
                 if attempt < lc["max_retries"]:
                     progress(f"{t.name}: job {job.job_id} failed ({why}); resubmitting, it resumes from its cache")
                     submit(t, attempt + 1)
                 else:
-                    raise StageFailed(
-                        f"stage {t.name} failed in {attempt + 1} job(s); last: {why} (log: {log}); "
-                        "fix the cause and run the same command again (finished stages are kept)"
-                    )
+                    failed[tid] = f"stage {t.name} failed in {attempt + 1} job(s); last: {why} (log: {_log_path(job)})"
+                    progress(f"{failed[tid]}; the stages that need it will not run, the others go on")
+        if failed:
+            others = len(failed) - 1
+            raise StageFailed(
+                next(iter(failed.values()))
+                + (f"; {others} other stage(s) failed too" if others else "")
+                + (f"; {len(skipped) + len(pending)} stage(s) that need them did not run" if skipped or pending else "")
+                + "; fix the cause and run the same command again (finished stages are kept)"
+            )
+        if pending:  # cannot happen: deps are checked above and tasks form a graph
+            raise UsageError(f"stages wait on each other: {', '.join(t.name for t in pending)}")
         return True
     finally:
         for job, t, _ in running.values():
