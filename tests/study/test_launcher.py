@@ -153,6 +153,10 @@ def test_launcher_config_is_checked(train_corpus, tmp_path, capsys, monkeypatch)
     cfg = resolve_study_config(None, "demo", [*over, JOBS])
     with pytest.raises(UsageError, match=r"pip install 'tunespace\[cluster\]'"):
         run_study(tmp_path / "s", cfg)
+    assert not (tmp_path / "s" / "config.json").exists()
+    assert main(["study", "--preset", "demo", "--out", str(tmp_path / "c"), "--launcher", "slurm", *over]) == 2
+    err = capsys.readouterr().err
+    assert "the slurm launcher needs submitit" in err and err.count("\n") == 1
 
 
 def test_training_key_counts_processes(train_corpus, tmp_path):

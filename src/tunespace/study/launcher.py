@@ -76,7 +76,6 @@ DEFAULTS: dict[str, Any] = {
 }
 #: The keys of the ``launcher`` section (for :data:`tunespace.study.config.SCHEMA`).
 SCHEMA: dict[str, Any] = dict.fromkeys(DEFAULTS)
-INSTALL = "pip install 'tunespace[cluster]'"
 
 
 class StageFailed(TunespaceError):
@@ -137,12 +136,10 @@ def world_size(cfg: dict[str, Any]) -> int:
 
 
 def submitit_module() -> Any:
-    """``submitit``, or a one-line error naming the extra that installs it."""
-    try:
-        import submitit
-    except ImportError:
-        raise UsageError(f"the slurm launcher needs submitit: {INSTALL}") from None
-    return submitit
+    """``submitit``, or a one-line error naming the extra that installs it (``tunespace[cluster]``)."""
+    from ..extras import import_extra
+
+    return import_extra("submitit", "the slurm launcher")
 
 
 def export_distributed_env() -> int:

@@ -35,7 +35,7 @@ from ..files import read_json, write_json, write_text
 from ..lock import holds_folder_lock
 from .cache import Stage
 from .config import resolve_study_config
-from .launcher import resolve_launcher, run_tasks, world_size
+from .launcher import resolve_launcher, run_tasks, submitit_module, world_size
 
 RESULT_FIELDS = ("condition", "seed", "dataset", "property", "metric", "k", "value")
 
@@ -341,6 +341,8 @@ def run_study(
 
     cfg = config if config is not None else resolve_study_config(None, preset, overrides)
     lc = resolve_launcher(cfg.get("launcher"))
+    if lc["kind"] == "slurm":
+        submitit_module()  # missing: one line naming the extra, before anything is written
     out = Path(out)
     stages_dir = out / "stages"
     stages_dir.mkdir(parents=True, exist_ok=True)
