@@ -82,14 +82,28 @@ class AnonPeak:
 
 
 def mixture(
-    n: int, d: int, clusters: int, sigma: float, seed: int, stream: int, labels: list | None = None
+    n: int,
+    d: int,
+    clusters: int,
+    sigma: float,
+    seed: int,
+    stream: int,
+    labels: list | None = None,
+    intrinsic: int = 0,
 ) -> np.ndarray:
     """``n`` rows of the seeded mixture; ``stream`` picks an independent draw (chunk number);
-    the rows' cluster numbers are appended to ``labels`` when given."""
+    the rows' cluster numbers are appended to ``labels`` when given. ``intrinsic`` = r > 0: the
+    noise lies in one random r-dimensional subspace (same total variance), as in embeddings
+    whose neighbourhoods have a low intrinsic dimension; 0: isotropic in all D dimensions."""
     centres = np.random.default_rng([seed, 0]).standard_normal((clusters, d), dtype=np.float32)
     rng = np.random.default_rng([seed, 1, stream])
-    x = rng.standard_normal((n, d), dtype=np.float32)
-    x *= sigma
+    if intrinsic:
+        basis = np.linalg.qr(np.random.default_rng([seed, 3]).standard_normal((d, intrinsic)))[0].T
+        x = rng.standard_normal((n, intrinsic), dtype=np.float32) @ basis.astype(np.float32)
+        x *= sigma * np.sqrt(d / intrinsic)
+    else:
+        x = rng.standard_normal((n, d), dtype=np.float32)
+        x *= sigma
     which = rng.integers(0, clusters, n)
     x += centres[which]
     if labels is not None:
@@ -97,7 +111,9 @@ def mixture(
     return x
 
 
-def write_emb(folder: Path, n: int, d: int, clusters: int, sigma: float, seed: int) -> tuple[float, np.ndarray]:
+def write_emb(
+    folder: Path, n: int, d: int, clusters: int, sigma: float, seed: int, intrinsic: int = 0
+) -> tuple[float, np.ndarray]:
     """Write the EMB folder chunk by chunk (hashing as it goes); returns seconds and the rows'
     cluster numbers."""
     labels: list = []
@@ -113,7 +129,7 @@ def write_emb(folder: Path, n: int, d: int, clusters: int, sigma: float, seed: i
     with open(folder / "embeddings.npy", "wb") as f:
         f.write(head)
         for c, s in enumerate(range(0, n, CHUNK)):
-            b = mixture(min(CHUNK, n - s), d, clusters, sigma, seed, c, labels).tobytes()
+            b = mixture(min(CHUNK, n - s), d, clusters, sigma, seed, c, labels, intrinsic).tobytes()
             f.write(b)
             h.update(b)
             size += len(b)
@@ -127,7 +143,8 @@ def write_emb(folder: Path, n: int, d: int, clusters: int, sigma: float, seed: i
         "ids.txt": {"bytes": len(ids), "sha256": hashlib.sha256(ids).hexdigest()},
         "errors.csv": {"bytes": len(errors), "sha256": hashlib.sha256(errors).hexdigest()},
     }
-    meta = {"model": {"kind": "synthetic"}, "synthetic": {"clusters": clusters, "sigma": sigma, "seed": seed}}
+    synthetic = {"clusters": clusters, "sigma": sigma, "seed": seed, "intrinsic_dim": intrinsic}
+    meta = {"model": {"kind": "synthetic"}, "synthetic": synthetic}
     write_json(folder / "meta.json", {**meta, "files": files})
     return time.perf_counter() - t0, np.concatenate(labels)
 
@@ -213,6 +230,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--d", type=int, default=256, help="dimension (256)")
     ap.add_argument("--clusters", type=int, default=10_000, help="Gaussian clusters of the mixture (10 000)")
     ap.add_argument("--sigma", type=float, default=0.5, help="noise SD around unit-variance centres (0.5)")
+    ap.add_argument(
+        "--intrinsic-dim",
+        type=int,
+        default=0,
+        help="noise in a random subspace of this dimension (0: isotropic in all D; the default)",
+    )
     ap.add_argument("--nlist", type=int, default=4096, help="IVF cells (4096; lowered to N/39 when larger)")
     ap.add_argument("--train-size", type=int, default=200_000, help="training sample rows (200 000)")
     ap.add_argument("--pq-bytes", type=int, default=32, help="PQ sub-quantisers = bytes per vector (32)")
@@ -253,7 +276,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"workdir {work}; load average {res['loadavg_start']}", flush=True)
     try:
         with AnonPeak() as anon:
-            res["write_s"], cluster = write_emb(emb_dir, args.n, args.d, args.clusters, args.sigma, args.seed)
+            res["write_s"], cluster = write_emb(
+                emb_dir, args.n, args.d, args.clusters, args.sigma, args.seed, args.intrinsic_dim
+            )
             res["emb_bytes"] = folder_bytes(emb_dir)
             print(f"wrote {res['emb_bytes'] / 1e9:.2f} GB in {res['write_s']:.1f} s", flush=True)
             anon_before_build = AnonPeak.now()
@@ -294,7 +319,9 @@ def main(argv: list[str] | None = None) -> dict:
             index = Index.load(idx_dir)
             res["load_s"] = time.perf_counter() - t
             res["nlist"] = int(index.meta["settings"]["nlist"])
-            queries = normalise(mixture(args.queries, args.d, args.clusters, args.sigma, args.seed, 10**9))
+            queries = normalise(
+                mixture(args.queries, args.d, args.clusters, args.sigma, args.seed, 10**9, None, args.intrinsic_dim)
+            )
             t = time.perf_counter()
             truth = exact_topk(read_embeddings(emb_dir, verify=False).vectors, queries, k)
             res["exact_s"] = time.perf_counter() - t
