@@ -19,23 +19,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..corpus.plan import CSV_COLUMNS
 from ..errors import DatasetError
 from .base import Dataset, Track, existing_dir, is_number, make_dataset, parse_label_row
 
 NAME = "tunespace"
 EXPECTED = "DIR/tracks.csv and DIR/corpus.json (a tunespace corpus)"
-REQUIRED_COLUMNS = (
-    "track_id",
-    "path",
-    "duration_s",
-    "key",
-    "tempo_bpm",
-    "genre",
-    "mood",
-    "instrument",
-    "source",
-    "seed",
-)
+REQUIRED_COLUMNS = CSV_COLUMNS  # the corpus writer's columns (music21 builds add ``piece``)
 NOT_LABELS = ("track_id", "path", "duration_s", "source", "seed")
 FIXED_KINDS = {
     "key": "key",
