@@ -106,6 +106,7 @@ class Index:
             )
         self._index = faiss_index
         self._exact = exact
+        _random_access(exact)
         self.ids = list(ids)
         self.meta = dict(meta)
         self.rerank = int(self.meta.get("settings", {}).get("rerank", 0) or 0) if exact is not None else 0
@@ -549,6 +550,18 @@ def build_index(
     index = Index.build(emb, method, provenance={"embeddings": str(src.resolve())}, **options)
     index.save(out)
     return index
+
+
+def _random_access(array: np.ndarray | None) -> None:
+    """Tell the kernel that a memory-mapped ``array`` is read at random rows (no read-ahead):
+    re-ranking reads R·k scattered rows per query, and read-ahead of each would read megabytes
+    per query from disk when the file is not in the page cache."""
+    import mmap
+
+    m = getattr(array, "_mmap", None)
+    if m is not None and hasattr(m, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        with contextlib.suppress(OSError, ValueError):
+            m.madvise(mmap.MADV_RANDOM)
 
 
 def _exact_source(path: Path, source: str | Path | None, meta: Mapping[str, Any]) -> np.ndarray | None:
