@@ -38,18 +38,22 @@ from ..files import write_json, write_text
 #: The policies trained, one shipped model each.
 POLICIES = ("none", "ts", "ps", "ts+ps")
 #: Trainer settings of the pretrained models (the demo's architecture, trained longer). One torch
-#: thread: on a busy machine, torch's spinning intra-op threads cost far more than they give.
+#: thread: on a busy machine, torch's spinning intra-op threads cost far more than they give. The
+#: spectrogram cache (about 8 GB for the 645 training tracks, hence ``cache_max_gb`` 10) makes a
+#: step about 5x cheaper than computing the STFT of every window, which bought 1200 steps instead
+#: of 400 in the same time (design runs: docs/study.md).
 TRAIN: dict[str, Any] = {
     "model": {"encoder_args": {"width": 128, "depth": 5}},
     "train": {
-        "steps": 400,
+        "steps": 1200,
         "batch_size": 32,
         "lr": 0.002,
-        "warmup_steps": 30,
-        "checkpoint_every": 50,
+        "warmup_steps": 60,
+        "checkpoint_every": 200,
         "log_every": 20,
         "threads": 1,
     },
+    "data": {"cache_max_gb": 10.0},
 }
 #: One music21 piece in ``EVAL_ONE_IN`` is held out of training.
 EVAL_ONE_IN = 5
