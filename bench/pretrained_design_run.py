@@ -1,0 +1,43 @@
+"""One design run of the pretrained models: the recipe's study on the exploratory sets only.
+
+The rows of "Design runs for the pretrained models" in docs/study.md were made with this script:
+the study of ``tunespace pretrained build`` (same data, same analysis) restricted to the given
+conditions and to the evaluation sets of role ``exploratory``, with the recipe's trainer settings
+changed by a JSON object (merged key by key). The confirmatory set is never evaluated here.
+
+Run (after ``tunespace pretrained build --out DIR`` has rendered DIR/data):
+    .venv/bin/python bench/pretrained_design_run.py --data DIR/data --out DIR/design/e3 \\
+        --conditions ts+ps --train '{"train": {"steps": 1200, "warmup_steps": 60}, "data": {"cache_max_gb": 10}}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tunespace.config import merge
+from tunespace.pretrained.recipe import study_config
+from tunespace.study.config import validate_study_config
+from tunespace.study.runner import run_study
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="the recipe's data folder (DIR/data)")
+    ap.add_argument("--out", required=True, help="study folder of this run")
+    ap.add_argument("--conditions", default="none", help="comma-separated policies")
+    ap.add_argument("--train", default="{}", help="JSON merged into the recipe's trainer settings")
+    args = ap.parse_args()
+    cfg = study_config(Path(args.data))
+    cfg["name"] = f"design-{Path(args.out).name}"
+    cfg["conditions"] = args.conditions.split(",")
+    cfg["eval_data"] = [e for e in cfg["eval_data"] if e["role"] == "exploratory"]
+    cfg["baselines"] = []
+    cfg["train"] = merge(cfg["train"], json.loads(args.train))
+    validate_study_config(cfg)
+    run_study(Path(args.out), cfg)
+
+
+if __name__ == "__main__":
+    main()
