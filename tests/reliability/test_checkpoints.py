@@ -13,8 +13,8 @@ from tests.reliability.conftest import cli, one_line
 
 from tunespace.embed.model import load_model
 from tunespace.errors import UsageError
+from tunespace.models.checkpoint import latest_checkpoint
 from tunespace.train import load_checkpoint
-from tunespace.train.checkpoint import latest_checkpoint
 
 
 class _RunsCode:

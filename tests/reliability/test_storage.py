@@ -21,8 +21,8 @@ import tunespace.files as files
 from tunespace.embed import read_embeddings
 from tunespace.embed.extract import embed_dataset, random_encoder
 from tunespace.errors import UsageError
+from tunespace.models.checkpoint import latest_checkpoint
 from tunespace.train import load_checkpoint, resolve_config, train
-from tunespace.train.checkpoint import latest_checkpoint
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

@@ -183,7 +183,7 @@ def test_jobs_of_two_processes_train_and_embed_and_resume_from_a_checkpoint(trai
     from it in a new job."""
     from tunespace.embed import read_embeddings
     from tunespace.embed.extract import embed_dataset, load_encoder
-    from tunespace.train.checkpoint import latest_checkpoint, load_checkpoint
+    from tunespace.models.checkpoint import latest_checkpoint, load_checkpoint
 
     over = [
         *tiny_study_overrides(train_corpus, "ts"),

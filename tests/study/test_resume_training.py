@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.conftest import tiny_study_overrides
 
+from tunespace.models.checkpoint import latest_checkpoint, load_checkpoint
 from tunespace.study import resolve_study_config, run_study
-from tunespace.train.checkpoint import latest_checkpoint, load_checkpoint
 
 
 def test_interrupted_training_stage_resumes(train_corpus, tmp_path):

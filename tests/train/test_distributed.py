@@ -12,8 +12,8 @@ import pytest
 import torch
 from tests.conftest import tiny_overrides
 
+from tunespace.models.checkpoint import latest_checkpoint
 from tunespace.train import load_checkpoint
-from tunespace.train.checkpoint import latest_checkpoint
 
 
 def _free_port() -> int:

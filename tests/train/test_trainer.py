@@ -17,8 +17,8 @@ import torch
 from tests.conftest import tiny_overrides
 
 from tunespace.cli import main
+from tunespace.models.checkpoint import latest_checkpoint
 from tunespace.train import load_checkpoint, resolve_config, train
-from tunespace.train.checkpoint import latest_checkpoint
 
 
 def _cfg(corpus, policy="ts+ps", steps=4, extra=()):

@@ -157,7 +157,7 @@ class EncoderBundle:
 def load_encoder(model: str | Path, device: torch.device | str = "cpu") -> EncoderBundle:
     """The encoder of a run folder or checkpoint file (trained weights, eval mode)."""
     from ..models import build_model
-    from ..train.checkpoint import first_lines, load_checkpoint, resolve_checkpoint
+    from ..models.checkpoint import first_lines, load_checkpoint, resolve_checkpoint
 
     path = resolve_checkpoint(model)
     state = load_checkpoint(path)

@@ -91,7 +91,7 @@ def export(run: str | Path, name: str, out_dir: str | Path = FOLDER, card: dict[
     Only the encoder weights and the training config are kept (no projector, no optimiser).
     """
     from ..files import atomic_path
-    from ..train.checkpoint import load_checkpoint, resolve_checkpoint
+    from ..models.checkpoint import load_checkpoint, resolve_checkpoint
 
     if not name.replace("+", "").replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"pretrained model name {name!r}: use letters, digits, '+', '-' or '_'")

@@ -268,8 +268,8 @@ def run_task(task: StageTask) -> dict[str, Any]:
             source=c.get("source", "procedural"),
         )
     elif task.action == "train":
+        from ..models.checkpoint import latest_checkpoint
         from ..train import train
-        from ..train.checkpoint import latest_checkpoint
 
         run = st.path / "run"
         res = train(run, a["config"], resume=latest_checkpoint(run) is not None)

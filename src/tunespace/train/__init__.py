@@ -2,7 +2,7 @@
 run; ``step``: one training step; ``runlog``: metrics, TensorBoard, views, skipped files;
 ``trainer``: the loop, :func:`train`), checkpoints, distributed set-up."""
 
-from .checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint
+from ..models.checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint
 from .config import DEFAULT_CONFIG, resolve_config
 from .trainer import ContrastiveNet, TrainResult, build_model, train
 

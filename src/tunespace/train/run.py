@@ -33,6 +33,7 @@ from ..features import FrontEnd
 from ..files import read_json, write_json
 from ..losses import NTXentLoss
 from ..models import build_encoder, build_model
+from ..models.checkpoint import first_lines, latest_checkpoint, load_checkpoint, save_checkpoint
 from ..pairs import (
     AudioCache,
     DistinctTrackBatches,
@@ -44,7 +45,6 @@ from ..pairs import (
     track_durations,
 )
 from . import distributed
-from .checkpoint import first_lines, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import lr_at
 from .runlog import logged_loss
 

@@ -52,8 +52,8 @@ import torch
 
 from ..lock import FolderLock
 from ..models import ContrastiveModel, build_model
+from ..models.checkpoint import latest_checkpoint
 from . import distributed
-from .checkpoint import latest_checkpoint
 from .config import resolve_config
 from .run import PreparedRun, prepare
 from .runlog import RunLog
