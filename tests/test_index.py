@@ -348,3 +348,24 @@ def test_bench_index_scale_runs_small(tmp_path, one_faiss_thread):
     lo, hi = loc["random"]["locality_ci"]
     assert lo < 0 < hi and loc["random"]["locality_se"] > 0
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # the EMB and INDEX folders are gone
+
+
+def test_approximate_index_falls_back_to_a_chunked_exact_scan(monkeypatch, one_faiss_thread):
+    """nprobe 1 and the query's whole cluster excluded: the probed cell holds no eligible item,
+    so the exact scan (in chunks) answers, and gives what an exact index gives."""
+    import tunespace.index as index_module
+
+    monkeypatch.setattr(index_module, "SCAN_ROWS", 1000)
+    scans = []
+    scan = Index._exact_scan
+    monkeypatch.setattr(Index, "_exact_scan", lambda self, *a: scans.append(1) or scan(self, *a))
+    emb, label = _clustered()
+    groups = {i: int(c) for i, c in zip(emb.ids, label)}
+    ivf = Index.build(emb, "ivf", nlist=200, nprobe=1)  # cells smaller than clusters
+    exact = Index.build(emb)
+    for q in ("t0", "t5", "t77"):
+        got = ivf.neighbours_of(q, 5, groups=groups)
+        want = exact.neighbours_of(q, 5, groups=groups)
+        assert [n.id for n in got] == [n.id for n in want]
+        assert all(groups[n.id] != groups[q] for n in got)
+    assert len(scans) == 3

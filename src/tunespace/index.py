@@ -66,6 +66,8 @@ META_FILE = "index.json"
 METHODS = ("exact", "ivf", "hnsw", "ivfpq")
 #: Query batches smaller than this are searched on one thread.
 SMALL_BATCH = 20
+#: Rows per step of the exact fallback scan (when an approximate index returns too few).
+SCAN_ROWS = 65536
 
 #: A group of ids to leave out together with the query: a mapping id -> group, or a function.
 Groups = Mapping[str, Any] | Callable[[str], Any]
@@ -460,7 +462,7 @@ class Index:
                 break
             kk = min(n, kk * 2)
         if len(keep) < k:  # an approximate index returned too few: exact scan of the rest
-            keep = self._exact_scan(q[0], excluded)
+            keep = self._exact_scan(q[0], excluded, k)
         return keep
 
     def _faiss_search(self, q: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
@@ -494,10 +496,26 @@ class Index:
                 out_r[s + j, : len(order)] = r[order]
         return out_s, out_r
 
-    def _exact_scan(self, q: np.ndarray, excluded: np.ndarray) -> list[tuple[float, int]]:
-        sims = self.vectors() @ q
-        order = np.lexsort((np.arange(len(sims)), -sims))
-        return [(float(sims[i]), int(i)) for i in order if not excluded[i]]
+    def _exact_scan(self, q: np.ndarray, excluded: np.ndarray, k: int) -> list[tuple[float, int]]:
+        """The ``k`` best eligible rows by a scan of every stored (or, with re-ranking, exact)
+        vector, :data:`SCAN_ROWS` rows at a time (bounded memory at any N)."""
+        from .neighbours import normalise
+
+        best_s = np.zeros(0, np.float64)
+        best_r = np.zeros(0, np.int64)
+        for s in range(0, len(self), SCAN_ROWS):
+            m = min(SCAN_ROWS, len(self) - s)
+            if self._exact is not None:
+                block = normalise(np.asarray(self._exact[s : s + m]))
+            else:
+                block = np.asarray(self._index.reconstruct_n(s, m), dtype=np.float32)
+            rows = np.arange(s, s + m)[~excluded[s : s + m]]
+            sims = block[rows - s] @ q
+            best_s = np.concatenate([best_s, sims.astype(np.float64)])
+            best_r = np.concatenate([best_r, rows])
+            order = np.lexsort((best_r, -best_s))[:k]
+            best_s, best_r = best_s[order], best_r[order]
+        return [(float(v), int(r)) for v, r in zip(best_s, best_r)]
 
 
 @contextlib.contextmanager
