@@ -227,3 +227,26 @@ def test_plot_umaps_takes_a_reducer_and_leaves_the_maps_out_without_umap(tmp_pat
         assert plot_umaps(embeddings, evals, "ev", ["none"], 0, tmp_path / "umap2.png") is None
     assert "pip install 'tunespace[plots]'" in caplog.text
     assert not (tmp_path / "umap2.png").exists()
+
+
+def test_plot_umaps_without_a_mapped_property_draws_nothing(tmp_path):
+    """An evaluation set whose labels have none of the mapped properties (only an artist
+    column, say) gets no map, instead of a figure of zero columns (a matplotlib error that
+    stopped the report)."""
+    from tunespace.embed.format import EmbeddingSet, write_embeddings
+
+    ids = [f"t{i}" for i in range(N)]
+    csv = tmp_path / "labels.csv"
+    csv.write_text("track_id,artist\n" + "".join(f"{i},a{n % 3}\n" for n, i in enumerate(ids)))
+    vec = np.random.default_rng(0).standard_normal((N, 8)).astype(np.float32)
+    write_embeddings(tmp_path / "emb", EmbeddingSet(ids=ids, vectors=vec, meta={}))
+    out = plot_umaps(
+        {("none", 0, "ev"): tmp_path / "emb"},
+        [({"name": "ev"}, None, csv)],
+        "ev",
+        ["none"],
+        0,
+        tmp_path / "umap.png",
+        reducer=lambda x, seed: (x[:, :2], "test"),
+    )
+    assert out is None and not (tmp_path / "umap.png").exists()

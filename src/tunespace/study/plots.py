@@ -42,6 +42,8 @@ MODE_MARKERS = {"major": "o", "minor": "^"}
 #: Unlabelled points, and the "other" classes of a categorical property.
 GREY = (0.72, 0.72, 0.72, 1.0)
 _POINT_SIZE = 7
+#: Property kinds a map draws (tags are not).
+_MAPPED_KINDS = ("key", "tempo", "continuous", "categorical")
 
 
 def _plt():
@@ -278,7 +280,7 @@ def map_figure(maps: dict[str, tuple[np.ndarray, dict[str, Sequence]]], kinds: d
         under its bottom panel.
     """
     plt = _plt()
-    props = [p for p, k in kinds.items() if k in ("key", "tempo", "continuous", "categorical")]
+    props = [p for p, k in kinds.items() if k in _MAPPED_KINDS]
     conds = list(maps)
     fig, axes = plt.subplots(
         len(conds),
@@ -348,7 +350,9 @@ def plot_umaps(
     if reducer is None:
         from ..serve.maps import umap_layout as reducer
     labels = load_labels(spec_path)
-    kinds = {p: labels.kinds[p] for p in MAP_PROPS if p in labels.values}
+    kinds = {p: labels.kinds[p] for p in MAP_PROPS if p in labels.values and labels.kinds[p] in _MAPPED_KINDS}
+    if not kinds:  # nothing a map can show (no labels, or only tags): no figure of zero columns
+        return None
     lid = {i: n for n, i in enumerate(labels.ids)}
     maps = {}
     for c in have:
