@@ -132,3 +132,12 @@ def test_a_section_replaced_by_an_override_gets_its_defaults():
 def test_front_end_settings_stay_as_given():
     """The resolved ``frontend`` holds what was given (the trainer builds FrontEnd from it)."""
     assert resolve_config(None, ["frontend.n_mels=64"])["frontend"] == {"n_mels": 64}
+
+
+def test_a_field_below_a_setting_that_is_not_a_section_is_a_config_error(tmp_path):
+    """``--data DIR`` over a file whose ``data`` is not a mapping: one ConfigError naming the
+    key, not a TypeError from assigning into an int."""
+    f = tmp_path / "c.yaml"
+    f.write_text("data: 5\n")
+    with pytest.raises(ConfigError, match="data"):
+        resolve_config(f, [], **{"data.path": "corpus"})

@@ -181,9 +181,12 @@ def resolve_config(
     cfg = apply_overrides(cfg, overrides or [], TRAIN)
     for key, value in fields.items():
         if value is not None:
-            node = cfg
+            node, defn = cfg, TRAIN
             parts = key.split(".")
-            for p in parts[:-1]:
+            for depth, p in enumerate(parts[:-1]):
+                defn = defn[p]
+                if not isinstance(node.get(p), dict):  # e.g. ``data: 5`` in the file, then --data
+                    defn.validate(node.get(p), ".".join(parts[: depth + 1]))
                 node = node[p]
             node[parts[-1]] = value
     TRAIN.complete(cfg)
