@@ -268,3 +268,14 @@ def test_should_stop_is_asked_after_each_step_and_its_checkpoint_and_stops_resum
 def test_should_stop_after_the_last_step_changes_nothing(train_corpus, tmp_path):
     res = train(tmp_path / "run", _cfg(train_corpus, policy="none", steps=2), should_stop=lambda s: s >= 2)
     assert res.steps == 2 and not res.stopped and res.checkpoint.name == "step_0000002.pt"
+
+
+def test_stop_after_of_earlier_releases_still_stops_resumably(train_corpus, tmp_path):
+    """``train(..., stop_after=N)`` (the keyword before should_stop) keeps working: checkpointed
+    at step N, stopped; giving both forms is a usage error."""
+    from tunespace.errors import UsageError
+
+    res = train(tmp_path / "run", _cfg(train_corpus, policy="none", steps=3), stop_after=2)
+    assert res.steps == 2 and res.stopped and res.checkpoint.name == "step_0000002.pt"
+    with pytest.raises(UsageError, match="not both"):
+        train(tmp_path / "other", _cfg(train_corpus, policy="none", steps=3), stop_after=2, should_stop=bool)
