@@ -254,3 +254,33 @@ def test_presets_are_valid_yaml_of_known_keys():
     for name in ("demo", "default", "paper"):
         cfg = preset(name)
         validate_study_config(cfg)
+
+
+def test_augmentation_overrides_apply_to_the_conditions_that_have_them(tmp_path):
+    """``train.augment.overrides`` of a study set parameters of the conditions whose policy has
+    the augmentation; the others (``none``) train without them instead of failing at their
+    training stage with "override for an augmentation not in policy 'none'"."""
+    from tunespace.augment.pipeline import make_pair_transform
+    from tunespace.study.runner import train_config
+
+    cfg = resolve_study_config(
+        None, "demo", ["conditions=[none, ps]", "train.augment.overrides={pitch_shift: {max_semitones: 4}}"]
+    )
+    none, ps = (train_config(cfg, c, 0, tmp_path) for c in ("none", "ps"))
+    assert none["augment"]["overrides"] == {} and ps["augment"]["overrides"] == {"pitch_shift": {"max_semitones": 4}}
+    for t in (none, ps):  # what the trainer's prepare() builds
+        make_pair_transform(
+            t["augment"]["policy"], t["augment"]["backend"], t["frontend"], 3.0, t["augment"]["overrides"]
+        )
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ("{pitch_shift: {max_semitones: true}}", "max_semitones"),
+        ("{time_stretch: {max_rate: 1.2}}", "time_stretch"),  # in no condition's policy
+    ],
+)
+def test_augmentation_overrides_are_checked_before_any_work(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_study_config(None, "demo", ["conditions=[none, ps]", f"train.augment.overrides={overrides}"])

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from ..augment import parse_condition
-from ..augment.policy import build_policy
+from ..augment.policy import NAMED, build_policy
 from ..config import Each, Param, Section, apply_overrides, check_keys, load_yaml, merge, require
 from ..corpus.plan import SOURCES
 from ..embed.extract import MAX_HOP_SECONDS, MAX_SLICE_SECONDS, MIN_HOP_SECONDS, MIN_SECONDS, SILENCE_DB
@@ -262,6 +262,7 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
             build_policy(policy, backend or "spectral")
         except ConfigError as e:
             raise ConfigError(f"conditions[{i}] {c!r}: {e}") from None
+    _check_augment_overrides(cfg)
     for where, spec in [
         ("train_data", cfg["train_data"]),
         *((f"eval_data[{i}]", s) for i, s in enumerate(cfg["eval_data"])),
@@ -282,3 +283,43 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     train = merge(TRAIN.defaults(), cfg["train"], TRAIN)  # what every condition resolves from
     TRAIN.complete(train)
     validate_config(train, where="train")
+
+
+def condition_overrides(policy: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The part of a study's ``train.augment.overrides`` that applies to the named ``policy``:
+    ``apply_to`` and the parameters of the augmentations it has (``none`` has none)."""
+    types = NAMED.get(policy, [])
+    return {k: v for k, v in (overrides or {}).items() if k == "apply_to" or k in types}
+
+
+def _check_augment_overrides(cfg: dict[str, Any]) -> None:
+    """Each override names an augmentation of some condition, and each condition's policy takes
+    its share (values in range), before any work starts."""
+    from ..features import FrontEnd
+
+    train = merge(TRAIN.defaults(), cfg["train"], TRAIN)
+    overrides = train["augment"]["overrides"]
+    if not isinstance(overrides, dict) or not overrides:
+        return  # not a mapping: validate_config names it
+    policies = [parse_condition(c) for c in cfg["conditions"]]
+    used = {t for policy, _ in policies for t in NAMED.get(policy, [])}
+    for key in overrides:
+        require(
+            key == "apply_to" or key in used,
+            f"train.augment.overrides.{key}: no condition's policy has this augmentation "
+            f"(conditions: {', '.join(cfg['conditions'])})",
+        )
+    try:
+        frontend = FrontEnd.from_dict(train["frontend"] or {})
+    except (ConfigError, TypeError):
+        return  # validate_config names the front end's problem
+    for c, (policy, backend) in zip(cfg["conditions"], policies):
+        try:
+            build_policy(
+                policy,
+                backend or train["augment"]["backend"],
+                overrides=condition_overrides(policy, overrides),
+                frontend=frontend,
+            )
+        except ConfigError as e:
+            raise ConfigError(f"train.augment.overrides (condition {c!r}): {e}") from None

@@ -34,7 +34,7 @@ from ..augment import parse_condition
 from ..files import read_json, write_json, write_text
 from ..lock import holds_folder_lock
 from .cache import Stage
-from .config import resolve_study_config
+from .config import condition_overrides, resolve_study_config
 from .launcher import resolve_launcher, run_tasks, submitit_module, world_size
 
 RESULT_FIELDS = ("condition", "seed", "dataset", "property", "metric", "k", "value")
@@ -70,6 +70,7 @@ def train_config(study: dict[str, Any], condition: str, seed: int, data_path: Pa
     )
     if backend is not None:
         cfg["augment"]["backend"] = backend
+    cfg["augment"]["overrides"] = condition_overrides(policy, cfg["augment"]["overrides"])
     return cfg
 
 
