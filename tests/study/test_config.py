@@ -284,3 +284,14 @@ def test_augmentation_overrides_apply_to_the_conditions_that_have_them(tmp_path)
 def test_augmentation_overrides_are_checked_before_any_work(overrides, message):
     with pytest.raises(ConfigError, match=message):
         resolve_study_config(None, "demo", ["conditions=[none, ps]", f"train.augment.overrides={overrides}"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [("train.model.encoder=nope", "unknown encoder 'nope'"), ("train.model.encoder_args={widthh: 3}", "widthh")],
+)
+def test_encoder_settings_are_checked_before_any_work(override, message):
+    """A misspelt encoder or option fails when the study starts, not at its first training stage
+    (after the corpora are built)."""
+    with pytest.raises(ConfigError, match=message):
+        resolve_study_config(None, "demo", [override])

@@ -48,13 +48,22 @@ def build_encoder(name: str, n_mels: int = 96, **kwargs: Any) -> Encoder:
     Raises:
         ConfigError: unknown name, unknown option, or an option value out of range.
     """
+    check_encoder(name, n_mels, **kwargs)
+    return _REGISTRY[name](n_mels=n_mels, **kwargs)
+
+
+def check_encoder(name: str, n_mels: int = 96, **kwargs: Any) -> None:
+    """What :func:`build_encoder` checks before building: the name is registered and the
+    options fit the factory's signature (cheap: nothing is built; values are checked when built).
+
+    Raises:
+        ConfigError: unknown name or option, ``n_mels`` below 1.
+    """
     if name not in _REGISTRY:
         raise ConfigError(f"unknown encoder '{name}'; known encoders: {', '.join(list_encoders())}")
-    factory = _REGISTRY[name]
     try:
-        inspect.signature(factory).bind(n_mels=n_mels, **kwargs)
+        inspect.signature(_REGISTRY[name]).bind(n_mels=n_mels, **kwargs)
     except TypeError as exc:
         raise ConfigError(f"encoder '{name}': bad options {sorted(kwargs)}: {exc}") from None
     if int(n_mels) < 1:
         raise ConfigError(f"encoder '{name}': n_mels must be >= 1, got {n_mels}")
-    return factory(n_mels=n_mels, **kwargs)

@@ -283,6 +283,13 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     train = merge(TRAIN.defaults(), cfg["train"], TRAIN)  # what every condition resolves from
     TRAIN.complete(train)
     validate_config(train, where="train")
+    from ..models.registry import check_encoder
+
+    model = train["model"]
+    try:  # as the trainer's prepare() does, but before the corpora are built and without building it
+        check_encoder(model["encoder"], n_mels=int(train["frontend"].get("n_mels", 96)), **model["encoder_args"])
+    except ConfigError as e:
+        raise ConfigError(f"train.model: {e}") from None
 
 
 def condition_overrides(policy: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
