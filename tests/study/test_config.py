@@ -295,3 +295,9 @@ def test_encoder_settings_are_checked_before_any_work(override, message):
     (after the corpora are built)."""
     with pytest.raises(ConfigError, match=message):
         resolve_study_config(None, "demo", [override])
+
+
+def test_seeds_must_not_repeat():
+    """As conditions: a repeated seed would be one model counted as two in the report's seeds."""
+    with pytest.raises(ConfigError, match="seeds must not repeat"):
+        resolve_study_config(None, "demo", ["seeds=[0, 1, 0]"])

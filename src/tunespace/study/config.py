@@ -255,6 +255,7 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
     starts (ConfigError naming the key)."""
     STUDY.complete(cfg)
     check_keys(cfg, STUDY, what="study config key")
+    require(len(set(cfg["seeds"])) == len(cfg["seeds"]), "seeds must not repeat")
     require(len(set(cfg["conditions"])) == len(cfg["conditions"]), "conditions must not repeat")
     for i, c in enumerate(cfg["conditions"]):
         try:
