@@ -17,7 +17,9 @@ from tunespace.config import (
     Section,
     apply_overrides,
     check_keys,
+    load_yaml,
     merge,
+    parse_override,
     reference_markdown,
     setting,
     unknown_key,
@@ -211,3 +213,14 @@ def test_reference_command_checks_and_writes(tmp_path):
     assert subprocess.run([*cmd, "--write", str(target)], capture_output=True).returncode == 0
     assert target.read_text(encoding="utf-8") == reference_markdown()
     assert subprocess.run([*cmd, "--check", str(target)], capture_output=True).returncode == 0
+
+
+def test_exponent_numbers_are_numbers_in_files_and_overrides(tmp_path):
+    """``1e-3`` is a number (YAML 1.2), not the string PyYAML's YAML 1.1 makes of it: ``train.lr=1e-3``
+    and ``lr: 2e-4`` in a file were refused as "must be a number, got '1e-3'"."""
+    assert parse_override("train.lr=1e-3") == (["train", "lr"], 0.001)
+    assert parse_override("a=-2.5E+2")[1] == -250.0 and parse_override("a=1_000")[1] == 1000
+    assert parse_override("a=abc1e3")[1] == "abc1e3"
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  lr: 2e-4\n  name: '1e3'\n")
+    assert load_yaml(f) == {"train": {"lr": 2e-4, "name": "1e3"}}

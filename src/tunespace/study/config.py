@@ -17,11 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..augment import parse_condition
 from ..augment.policy import NAMED, build_policy
-from ..config import Each, Param, Section, apply_overrides, check_keys, load_yaml, merge, require
+from ..config import Each, Param, Section, apply_overrides, check_keys, load_yaml, merge, require, yaml_load
 from ..corpus.plan import SOURCES
 from ..embed.extract import MAX_HOP_SECONDS, MAX_SLICE_SECONDS, MIN_HOP_SECONDS, MIN_SECONDS, SILENCE_DB
 from ..errors import ConfigError
@@ -232,7 +230,7 @@ def preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     text = resources.files("tunespace").joinpath(f"configs/study-{name}.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml_load(text)
 
 
 def resolve_study_config(
