@@ -224,3 +224,12 @@ def test_exponent_numbers_are_numbers_in_files_and_overrides(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("train:\n  lr: 2e-4\n  name: '1e3'\n")
     assert load_yaml(f) == {"train": {"lr": 2e-4, "name": "1e3"}}
+
+
+def test_an_integer_too_large_for_a_float_is_not_a_number():
+    """``train.lr=1000...0`` (400 digits) is refused naming the key, not an OverflowError from
+    math.isfinite."""
+    p = Param(1.0, float, "a rate", min=0)
+    assert not p.accepts(10**400) and p.accepts(10**300)
+    with pytest.raises(ConfigError, match="train.lr must be a number"):
+        p.validate(10**400, "train.lr")

@@ -118,7 +118,12 @@ def _is(value: Any, t: Any) -> bool:
     if t is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if t is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        try:
+            return math.isfinite(value)
+        except OverflowError:  # an int beyond a float's range
+            return False
     if t is str:
         return isinstance(value, str)
     if t is Path:
