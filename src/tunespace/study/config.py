@@ -165,7 +165,8 @@ STUDY = Section(
             "Trainer settings of every condition and seed.",
             "The trainer's sections and keys (Training, above), holding only what is given: for each "
             "condition and seed they are merged over the trainer's defaults, with `data.path`, "
-            "`augment.policy` and `seed` set by the study.",
+            "`augment.policy` and `seed` set by the study; of `augment.overrides`, each condition takes "
+            "`apply_to` and the augmentations its policy has.",
         ),
         "embed": Section(
             "How each trained model embeds the evaluation sets (as `tunespace embed`).",
