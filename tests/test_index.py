@@ -189,7 +189,7 @@ def test_ivfpq_parameters_are_validated_in_one_line(one_faiss_thread):
     emb, _ = _clustered()
     cases = [
         ({"pq_bytes": 5}, "pq_bytes=5 .* must divide the dimension 16"),
-        ({"pq_bytes": 0}, "must divide"),
+        ({"pq_bytes": 0}, "pq_bytes must be an integer >= 1"),
         ({"pq_nbits": 0}, "pq_nbits must be an integer from 1 to 16"),
         ({"pq_nbits": 17}, "pq_nbits"),
         ({"pq_nbits": 9}, "at least 19968 vectors"),
@@ -204,6 +204,21 @@ def test_ivfpq_parameters_are_validated_in_one_line(one_faiss_thread):
         assert "\n" not in str(e.value)
     with pytest.raises(UsageError, match="rerank applies to ivfpq"):
         Index.build(emb, "ivf", rerank=4)
+
+
+def test_index_settings_as_one_object_or_as_keywords(one_faiss_thread):
+    from tunespace.neighbours import IndexSettings
+
+    emb, _ = _clustered(n=2000)
+    settings = IndexSettings("ivf", nlist=10, nprobe=3, seed=2)
+    a, b = Index.build(emb, settings), Index.build(emb, "ivf", nlist=10, nprobe=3, seed=2, chunk_size=None)
+    assert a.meta["settings"] == b.meta["settings"] == {"nlist": 10, "nprobe": 3, "seed": 2, "train_size": 400}
+    with pytest.raises(TypeError, match="given twice"):
+        Index.build(emb, settings, nlist=5)
+    with pytest.raises(UsageError, match="hnsw_m must be an integer >= 1, got 0"):
+        IndexSettings("hnsw", hnsw_m=0)
+    with pytest.raises(UsageError, match="unknown index method"):
+        IndexSettings("lsh")
 
 
 def test_ivfpq_code_size_training_sample_and_chunks(tmp_path, one_faiss_thread):
@@ -294,7 +309,7 @@ def test_cli_index_build_ivfpq_errors_in_one_line(tmp_path, capsys, one_faiss_th
     err = capsys.readouterr().err.strip()
     assert "must divide the dimension 16" in err and "\n" not in err
     assert main([*base, "--method", "ivfpq", "--chunk-rows", "0"]) == 2
-    assert "--chunk-rows must be >= 1" in capsys.readouterr().err
+    assert "--chunk-rows must be an integer >= 1, got 0" in capsys.readouterr().err
     assert main([*base, "--method", "ivfpq", "--pq-bytes", "4", "--nlist", "20", "--chunk-rows", "5000"]) == 0
     assert Index.load(tmp_path / "idx").meta["settings"]["code_bytes"] == 4
 

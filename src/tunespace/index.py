@@ -57,13 +57,13 @@ import numpy as np
 from . import __version__
 from .errors import UnknownIdError, UsageError
 from .files import atomic_path, read_json, write_json, write_text
-from .neighbours import PQ_BYTES, PQ_NBITS
+from .neighbours import INDEX_KINDS, IndexSettings
 
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.txt"
 META_FILE = "index.json"
-METHODS = ("exact", "ivf", "hnsw", "ivfpq")
+METHODS = INDEX_KINDS
 #: Query batches smaller than this are searched on one thread.
 SMALL_BATCH = 20
 #: Rows per step of the exact fallback scan (when an approximate index returns too few).
@@ -200,91 +200,60 @@ class Index:
     def build(
         cls,
         emb: Any,
-        method: str = "exact",
+        method: str | IndexSettings = "exact",
         *,
-        nlist: int | None = None,
-        nprobe: int = 16,
-        hnsw_m: int = 32,
-        ef_search: int = 128,
-        pq_bytes: int = PQ_BYTES,
-        pq_nbits: int = PQ_NBITS,
-        train_size: int | None = None,
-        rerank: int = 0,
-        seed: int = 0,
-        chunk_size: int | None = None,
         timings: dict[str, Any] | None = None,
         on_chunk: Callable[[int, int], Any] | None = None,
         provenance: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Index:
         """Index the vectors of an :class:`~tunespace.embed.format.EmbeddingSet`.
 
         Args:
             emb: the embeddings (ids and ``(N, D)`` vectors, e.g. a memory map; rows are
                 L2-normalised here, one chunk at a time).
-            method: ``"exact"``, ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``.
-            nlist: IVF cells (default 2·sqrt(N), lowered to N / 39); ``nprobe``: cells probed (16).
-            hnsw_m: HNSW degree (32); ``ef_search``: HNSW search beam (128).
-            pq_bytes: IVF-PQ sub-quantisers m = bytes per vector at 8 bits (32; must divide D).
-            pq_nbits: IVF-PQ bits per sub-quantiser (8; 1-16); code size m·nbits/8 bytes.
-            train_size: rows of the seeded k-means training sample (default 40·nlist; ivfpq: at
-                least 64·2^nbits; at most N).
-            rerank: ivfpq: re-rank R·k candidates by exact similarity from ``emb.vectors``
-                (0: off; the default).
-            seed: seed of the training sample and of k-means.
-            chunk_size: rows added per FAISS call (default
-                :data:`tunespace.neighbours.CHUNK_ROWS`).
+            method: an :class:`~tunespace.neighbours.IndexSettings`, or its method (``"exact"``,
+                ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``) with the other settings as keywords
+                ``options``: ``nlist``, ``nprobe``, ``hnsw_m``, ``ef_search``, ``pq_bytes``,
+                ``pq_nbits``, ``train_size``, ``rerank`` (ivfpq: re-rank R·k candidates by exact
+                similarity from ``emb.vectors``; 0: off), ``seed``, ``chunk_size`` (rows added per
+                FAISS call; None: :data:`tunespace.neighbours.CHUNK_ROWS`); meanings, units and
+                defaults in :class:`~tunespace.neighbours.IndexSettings`.
             timings: if a dict, filled with ``train_s`` and ``add_s`` (seconds) and more.
             on_chunk: called as ``on_chunk(rows_added, N)`` after each chunk (progress).
             provenance: extra fields for ``index.json`` (e.g. ``embeddings``: source folder).
         Raises:
             UsageError: unknown method, no vectors, non-finite values, bad IVF/PQ parameters.
         """
-        from .neighbours import CHUNK_ROWS, build_faiss_index
+        from .neighbours import build_faiss_index
 
-        if method not in METHODS:
-            raise UsageError(f"unknown index method {method!r}; expected one of {', '.join(METHODS)}")
+        if options.get("chunk_size", 0) is None:  # None has always meant the default
+            del options["chunk_size"]
+        s = IndexSettings.of(method, **options)
         if len(emb.ids) == 0:
             raise UsageError(f"{emb.name}: no embeddings to index")
-        if isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer)) or rerank < 0:
-            raise UsageError(f"rerank must be an integer >= 0, got {rerank!r}")
-        if rerank > 1 and method != "ivfpq":
-            raise UsageError(f"rerank applies to ivfpq (compressed vectors), not to {method!r}")
         n, d = emb.vectors.shape
         timed: dict[str, Any] = {}
-        index = build_faiss_index(
-            emb.vectors,
-            method,
-            seed=seed,
-            nlist=nlist,
-            nprobe=nprobe,
-            hnsw_m=hnsw_m,
-            ef_search=ef_search,
-            pq_bytes=pq_bytes,
-            pq_nbits=pq_nbits,
-            train_size=train_size,
-            chunk_size=CHUNK_ROWS if chunk_size is None else chunk_size,
-            timings=timed,
-            on_chunk=on_chunk,
-        )
+        index = build_faiss_index(emb.vectors, s, timings=timed, on_chunk=on_chunk)
         if timings is not None:
             timings.update(timed)
         settings: dict[str, Any] = {}
-        if method in ("ivf", "ivfpq"):
-            settings = {"nlist": int(index.nlist), "nprobe": int(index.nprobe), "seed": seed}
+        if s.method in ("ivf", "ivfpq"):
+            settings = {"nlist": int(index.nlist), "nprobe": int(index.nprobe), "seed": s.seed}
             settings["train_size"] = int(timed["train_size"])
-            if method == "ivfpq":
+            if s.method == "ivfpq":
                 settings.update(
-                    pq_bytes=int(pq_bytes),
-                    pq_nbits=int(pq_nbits),
+                    pq_bytes=int(s.pq_bytes),
+                    pq_nbits=int(s.pq_nbits),
                     code_bytes=int(index.code_size),
-                    rerank=int(rerank),
+                    rerank=int(s.rerank),
                 )
             index.make_direct_map()
-        elif method == "hnsw":
-            settings = {"hnsw_m": hnsw_m, "ef_search": ef_search}
+        elif s.method == "hnsw":
+            settings = {"hnsw_m": s.hnsw_m, "ef_search": s.ef_search}
         meta = {
             "format_version": FORMAT_VERSION,
-            "method": method,
+            "method": s.method,
             "metric": "cosine",
             "dim": int(d),
             "n": int(n),
@@ -297,7 +266,7 @@ class Index:
             "ids_sha256": _ids_digest(emb.ids),
         }
         meta.update(dict(provenance or {}))
-        return cls(index, list(emb.ids), meta, exact=emb.vectors if rerank > 1 else None)
+        return cls(index, list(emb.ids), meta, exact=emb.vectors if s.rerank > 1 else None)
 
     def save(self, out: str | Path) -> Path:
         """Write the INDEX folder ``out`` (each file atomically, ``index.json`` last)."""
@@ -549,7 +518,12 @@ def model_spec(meta: Mapping[str, Any]) -> str | None:
 
 
 def build_index(
-    embeddings: str | Path, out: str | Path, method: str = "exact", *, verify: bool = True, **options: Any
+    embeddings: str | Path,
+    out: str | Path,
+    method: str | IndexSettings = "exact",
+    *,
+    verify: bool = True,
+    **options: Any,
 ) -> Index:
     """``tunespace index build``: index the EMB folder ``embeddings`` and save it to ``out``.
 
@@ -558,7 +532,8 @@ def build_index(
     Args:
         embeddings: an EMB folder (``tunespace embed`` / ``tunespace baseline``).
         out: the INDEX folder to write.
-        method: ``"exact"``, ``"ivf"``, ``"hnsw"`` or ``"ivfpq"``; ``options`` as in :meth:`Index.build`.
+        method: an :class:`~tunespace.neighbours.IndexSettings` or its method; ``options`` as in
+            :meth:`Index.build`.
         verify: check the EMB files' SHA-256 first (reads the matrix once, streaming).
     """
     from .embed.format import read_embeddings

@@ -27,7 +27,7 @@ neither); the similarity computations are FAISS's and torch's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -179,17 +179,19 @@ def knn(
         exact_searcher = _FaissSearcher(_flat_index(x))
     else:
         exact_searcher = _TorchSearcher(x)  # shares x's memory: no copy
+    plan = _SearchPlan(x, k, codes, exclude_self, extra, chunk_size)
     if method == "exact":
-        idx, sims = _search_all(exact_searcher, x, rows, k, codes, exclude_self, extra, chunk_size, True, None)
+        idx, sims = plan.search(exact_searcher, rows)
         return KnnResult(idx, sims, None, "exact", backend)
 
-    approx = _FaissSearcher(approx_index(x, method, seed, nlist, nprobe, hnsw_m, ef_search))
-    idx, sims = _search_all(approx, x, rows, k, codes, exclude_self, extra, chunk_size, False, exact_searcher)
+    settings = IndexSettings(method, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search, seed=seed)
+    approx = _FaissSearcher(approx_index(x, settings))
+    idx, sims = plan.search(approx, rows, fallback=exact_searcher)
     # recall@k on a seeded sample of all N items, against exact search
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=min(recall_queries, n), replace=False))
-    a_idx, _ = _search_all(approx, x, sample, k, codes, exclude_self, extra, chunk_size, False, exact_searcher)
-    e_idx, _ = _search_all(exact_searcher, x, sample, k, codes, exclude_self, extra, chunk_size, True, None)
+    a_idx, _ = plan.search(approx, sample, fallback=exact_searcher)
+    e_idx, _ = plan.search(exact_searcher, sample)
     hits = sum(len(np.intersect1d(a, e, assume_unique=True)) for a, e in zip(a_idx, e_idx))
     recall = hits / (len(sample) * k)
     return KnnResult(idx, sims, float(recall), method, method)
@@ -213,12 +215,10 @@ def _flat_index(x: np.ndarray):  # noqa: ANN202
     return index
 
 
-def approx_index(x: np.ndarray, method: str, seed: int, nlist: int | None, nprobe: int, hnsw_m: int, ef_search: int):  # noqa: ANN202
-    """A FAISS IVF-Flat or HNSW-Flat inner-product index over the normalised rows ``x`` (N, D)
-    (parameters as in :func:`knn`); used by :func:`knn`. See :func:`build_faiss_index`."""
-    return build_faiss_index(
-        x, method, seed=seed, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search, normalised=True
-    )
+def approx_index(x: np.ndarray, settings: IndexSettings):  # noqa: ANN201
+    """A FAISS IVF-Flat or HNSW-Flat inner-product index over the normalised rows ``x`` (N, D);
+    used by :func:`knn`. See :func:`build_faiss_index`."""
+    return build_faiss_index(x, settings, normalised=True)
 
 
 #: FAISS index kinds :func:`build_faiss_index` makes.
@@ -244,68 +244,134 @@ def default_train_size(n: int, method: str, nlist: int, pq_nbits: int = PQ_NBITS
     return min(n, want)
 
 
-def check_ivf_params(
-    n: int,
-    d: int,
-    method: str,
-    *,
-    nlist: int | None,
-    nprobe: int,
-    pq_bytes: int,
-    pq_nbits: int,
-    train_size: int | None,
-) -> tuple[int, int]:
-    """Validate IVF / IVF-PQ parameters for N vectors of dimension D; returns (nlist, train size).
+def _whole(v: object) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, np.integer))
 
-    ``nlist`` defaults to :func:`default_nlist` and is lowered to N / 39 when larger (k-means
-    wants 39 training points per cell); ``train_size`` defaults to :func:`default_train_size`
-    and is capped at N.
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """How a FAISS index is built (and first searched): the one definition of these parameters,
+    used by :func:`build_faiss_index`, :meth:`tunespace.index.Index.build`, ``tunespace index build``
+    and the approximate path of :func:`knn`.
+
+    Attributes:
+        method: ``"exact"`` (IndexFlatIP), ``"ivf"`` (IndexIVFFlat), ``"hnsw"`` (IndexHNSWFlat) or
+            ``"ivfpq"`` (IndexIVFPQ: residuals product-quantised into ``pq_bytes`` codes of
+            ``pq_nbits`` bits each).
+        nlist: IVF cells (None: 2·sqrt(N), :func:`default_nlist`; lowered to N / 39).
+        nprobe: IVF cells probed per query (16).
+        hnsw_m: HNSW graph degree (32).
+        ef_search: HNSW search beam width (128).
+        pq_bytes: IVF-PQ sub-quantisers m = bytes per vector at 8 bits (:data:`PQ_BYTES`; must
+            divide D, checked with D by :meth:`ivf_params`).
+        pq_nbits: IVF-PQ bits per sub-quantiser code, 1-16 (:data:`PQ_NBITS`); code size
+            m·nbits/8 bytes.
+        train_size: rows of the seeded k-means training sample (None: 40·nlist; ivfpq at least
+            64·2^nbits; capped at N).
+        chunk_size: rows normalised and added per FAISS ``add`` call (:data:`CHUNK_ROWS`).
+        rerank: ivfpq only: re-rank R·k candidates by exact similarity (0 or 1: off).
+        seed: seed of the training sample and of k-means.
     Raises:
-        UsageError: a parameter below 1, ``pq_bytes`` not dividing D, ``pq_nbits`` outside 1-16,
-            a training sample smaller than k-means needs (one line, naming the parameter).
+        UsageError: (on construction) an unknown method or a parameter out of its range, one line
+            naming the parameter.
     """
-    for name, v in (("nlist", nlist), ("nprobe", nprobe), ("train_size", train_size)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
-            raise UsageError(f"{method}: {name} must be an integer >= 1, got {v!r}")
-    nl = default_nlist(n) if nlist is None else int(nlist)
-    nl = max(1, min(nl, n // 39))
-    need = nl
-    if method == "ivfpq":
-        if isinstance(pq_bytes, bool) or not isinstance(pq_bytes, (int, np.integer)) or pq_bytes < 1 or d % pq_bytes:
-            divisors = [m for m in range(1, d + 1) if d % m == 0 and m <= 64]
-            raise UsageError(
-                f"ivfpq: pq_bytes={pq_bytes!r} (sub-quantisers m) must divide the dimension {d} (e.g. {divisors[-4:]})"
-            )
-        if isinstance(pq_nbits, bool) or not isinstance(pq_nbits, (int, np.integer)) or not 1 <= pq_nbits <= 16:
-            raise UsageError(f"ivfpq: pq_nbits must be an integer from 1 to 16, got {pq_nbits!r}")
-        need = max(nl, 39 * 2**pq_nbits)
-        if n < need:
-            raise UsageError(
-                f"ivfpq needs at least {need} vectors to train its quantisers "
-                f"(39 x 2^{pq_nbits} codewords), got {n}; use --method ivf or exact, or fewer --pq-nbits"
-            )
-    ts = default_train_size(n, method, nl, pq_nbits) if train_size is None else min(n, int(train_size))
-    if ts < need:
-        raise UsageError(f"{method}: train_size={ts} is below the {need} vectors k-means needs here")
-    return nl, ts
+
+    method: str = "exact"
+    nlist: int | None = None
+    nprobe: int = 16
+    hnsw_m: int = 32
+    ef_search: int = 128
+    pq_bytes: int = PQ_BYTES
+    pq_nbits: int = PQ_NBITS
+    train_size: int | None = None
+    chunk_size: int = CHUNK_ROWS
+    rerank: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Check every parameter that does not depend on the data (N, D: :meth:`ivf_params`);
+        a message starts with the field's name (the CLI renames it to its option)."""
+        if self.method not in INDEX_KINDS:
+            raise UsageError(f"unknown index method {self.method!r}; expected one of {', '.join(INDEX_KINDS)}")
+        for field in ("nlist", "nprobe", "hnsw_m", "ef_search", "pq_bytes", "train_size", "chunk_size"):
+            v = getattr(self, field)
+            if v is None and field in ("nlist", "train_size"):  # None: the default for N
+                continue
+            if not (_whole(v) and v >= 1):
+                raise UsageError(f"{field} must be an integer >= 1, got {v!r}")
+        if not (_whole(self.pq_nbits) and 1 <= self.pq_nbits <= 16):
+            raise UsageError(f"pq_nbits must be an integer from 1 to 16, got {self.pq_nbits!r}")
+        if not (_whole(self.rerank) and self.rerank >= 0):
+            raise UsageError(f"rerank must be an integer >= 0, got {self.rerank!r}")
+        if self.rerank > 1 and self.method != "ivfpq":
+            raise UsageError(f"rerank applies to ivfpq (compressed vectors), not to {self.method!r}")
+
+    @classmethod
+    def of(cls, method: str | IndexSettings = "exact", **options: Any) -> IndexSettings:
+        """``method`` when it is already settings (then no ``options``), else settings of ``method``
+        and ``options`` (field names as keywords: what the public functions accept)."""
+        if isinstance(method, IndexSettings):
+            if options:
+                raise TypeError(f"settings given twice: IndexSettings and {', '.join(sorted(options))}")
+            return method
+        return cls(method, **options)
+
+    def ivf_params(self, n: int, d: int) -> tuple[int, int]:
+        """(nlist, train size) of IVF / IVF-PQ for N vectors of dimension D.
+
+        ``nlist`` defaults to :func:`default_nlist` and is lowered to N / 39 when larger (k-means
+        wants 39 training points per cell); ``train_size`` defaults to :func:`default_train_size`
+        and is capped at N.
+        Raises:
+            UsageError: ``pq_bytes`` not dividing D, a training sample smaller than k-means needs
+                (one line, naming the parameter).
+        """
+        nl = default_nlist(n) if self.nlist is None else int(self.nlist)
+        nl = max(1, min(nl, n // 39))
+        need = nl
+        if self.method == "ivfpq":
+            if d % self.pq_bytes:
+                divisors = [m for m in range(1, d + 1) if d % m == 0 and m <= 64]
+                raise UsageError(
+                    f"ivfpq: pq_bytes={self.pq_bytes!r} (sub-quantisers m) must divide the dimension {d} "
+                    f"(e.g. {divisors[-4:]})"
+                )
+            need = max(nl, 39 * 2**self.pq_nbits)
+            if n < need:
+                raise UsageError(
+                    f"ivfpq needs at least {need} vectors to train its quantisers "
+                    f"(39 x 2^{self.pq_nbits} codewords), got {n}; use --method ivf or exact, or fewer --pq-nbits"
+                )
+        ts = (
+            default_train_size(n, self.method, nl, self.pq_nbits)
+            if self.train_size is None
+            else min(n, int(self.train_size))
+        )
+        if ts < need:
+            raise UsageError(f"{self.method}: train_size={ts} is below the {need} vectors k-means needs here")
+        return nl, ts
+
+
+def check_ivf_params(n: int, d: int, method: str, **params: Any) -> tuple[int, int]:
+    """Validate IVF / IVF-PQ parameters (``nlist``, ``nprobe``, ``pq_bytes``, ``pq_nbits``,
+    ``train_size``: :class:`IndexSettings` fields) for N vectors of dimension D; returns
+    (nlist, train size): :meth:`IndexSettings.ivf_params`.
+
+    Raises:
+        UsageError: a parameter out of range, ``pq_bytes`` not dividing D, a training sample
+            smaller than k-means needs (one line, naming the parameter).
+    """
+    return IndexSettings(method, **params).ivf_params(n, d)
 
 
 def build_faiss_index(
     vectors: np.ndarray,
-    method: str,
+    method: str | IndexSettings = "exact",
     *,
-    seed: int = 0,
-    nlist: int | None = None,
-    nprobe: int = 16,
-    hnsw_m: int = 32,
-    ef_search: int = 128,
-    pq_bytes: int = PQ_BYTES,
-    pq_nbits: int = PQ_NBITS,
-    train_size: int | None = None,
-    chunk_size: int = CHUNK_ROWS,
     normalised: bool = False,
     timings: dict | None = None,
     on_chunk=None,  # noqa: ANN001 (callable(rows_done, n), for progress and tests)
+    **options: Any,
 ):  # noqa: ANN201
     """A FAISS inner-product index of the L2-normalised rows of ``vectors`` (N, D), built in chunks.
 
@@ -315,30 +381,22 @@ def build_faiss_index(
     plus 8-byte ids for IVF lists).
 
     Args:
-        method: ``"exact"`` (IndexFlatIP), ``"ivf"`` (IndexIVFFlat), ``"hnsw"`` (IndexHNSWFlat)
-            or ``"ivfpq"`` (IndexIVFPQ: residuals product-quantised into ``pq_bytes`` codes of
-            ``pq_nbits`` bits each, i.e. ``pq_bytes`` bytes per vector at the default 8 bits;
-            ``pq_bytes`` must divide D).
-        seed: seed of the training sample and of k-means.
-        nlist: IVF cells (default 2·sqrt(N), lowered to N / 39); ``nprobe``: cells probed per query.
-        hnsw_m, ef_search: HNSW degree and search beam.
-        train_size: rows of the seeded training sample (default 40·nlist; ivfpq: at least
-            64·2^nbits; at most N).
-        chunk_size: rows per ``add`` call.
+        method: an :class:`IndexSettings`, or its method (``"exact"``, ``"ivf"``, ``"hnsw"``,
+            ``"ivfpq"``) with the other settings as keywords ``options`` (``nlist=``, ``nprobe=``,
+            ``hnsw_m=``, ``ef_search=``, ``pq_bytes=``, ``pq_nbits=``, ``train_size=``,
+            ``chunk_size=``, ``seed=``; see :class:`IndexSettings` for their meaning and defaults).
         normalised: the rows are already L2-normalised float32.
         timings: if a dict, filled with ``train_s``, ``add_s`` (seconds), ``train_size``, ``chunks``.
         on_chunk: called as ``on_chunk(rows_added, n)`` after each chunk.
     Raises:
-        UsageError: unknown method, or a parameter :func:`check_ivf_params` refuses.
+        UsageError: unknown method, or a parameter :class:`IndexSettings` or
+            :meth:`IndexSettings.ivf_params` refuses.
     """
     import time
 
     import faiss
 
-    if method not in INDEX_KINDS:
-        raise UsageError(f"unknown index method {method!r}; expected one of {', '.join(INDEX_KINDS)}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise UsageError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    s = IndexSettings.of(method, **options)
     n, d = vectors.shape
 
     def rows(sel: slice | np.ndarray) -> np.ndarray:
@@ -347,107 +405,102 @@ def build_faiss_index(
 
     t0 = time.perf_counter()
     n_train = 0
-    if method == "exact":
+    if s.method == "exact":
         index = faiss.IndexFlatIP(d)
-    elif method == "hnsw":
-        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = max(40, 2 * hnsw_m)
-        index.hnsw.efSearch = ef_search
+    elif s.method == "hnsw":
+        index = faiss.IndexHNSWFlat(d, s.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = max(40, 2 * s.hnsw_m)
+        index.hnsw.efSearch = s.ef_search
     else:
-        nlist, n_train = check_ivf_params(
-            n, d, method, nlist=nlist, nprobe=nprobe, pq_bytes=pq_bytes, pq_nbits=pq_nbits, train_size=train_size
-        )
+        nlist, n_train = s.ivf_params(n, d)
         quantizer = faiss.IndexFlatIP(d)
-        if method == "ivf":
+        if s.method == "ivf":
             index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         else:
-            index = faiss.IndexIVFPQ(quantizer, d, nlist, int(pq_bytes), int(pq_nbits), faiss.METRIC_INNER_PRODUCT)
-            index.pq.cp.seed = seed
-        index.cp.seed = seed
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, int(s.pq_bytes), int(s.pq_nbits), faiss.METRIC_INNER_PRODUCT)
+            index.pq.cp.seed = s.seed
+        index.cp.seed = s.seed
         index.cp.niter = KMEANS_ITER
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(s.seed)
         sample = np.sort(rng.choice(n, size=n_train, replace=False)) if n_train < n else slice(None)
         index.train(rows(sample))
-        index.nprobe = min(nprobe, nlist)
+        index.nprobe = min(s.nprobe, nlist)
     t1 = time.perf_counter()
     chunks = 0
-    for s in range(0, n, chunk_size):
-        index.add(rows(slice(s, s + chunk_size)))
+    for start in range(0, n, s.chunk_size):
+        index.add(rows(slice(start, start + s.chunk_size)))
         chunks += 1
         if on_chunk is not None:
-            on_chunk(min(n, s + chunk_size), n)
+            on_chunk(min(n, start + s.chunk_size), n)
     if timings is not None:
         timings.update(train_s=t1 - t0, add_s=time.perf_counter() - t1, train_size=int(n_train), chunks=chunks)
     return index
 
 
-def _search_all(
-    searcher: _Searcher,
-    x: np.ndarray,
-    rows: np.ndarray,
-    k: int,
-    codes: np.ndarray | None,
-    exclude_self: bool,
-    extra: int,
-    chunk_size: int,
-    exact: bool,
-    fallback: _Searcher | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    out_idx = np.empty((len(rows), k), dtype=np.int64)
-    out_sim = np.empty((len(rows), k), dtype=np.float32)
-    for s in range(0, len(rows), chunk_size):
-        r = rows[s : s + chunk_size]
-        out_idx[s : s + len(r)], out_sim[s : s + len(r)] = _search_rows(
-            searcher, x, r, k, codes, exclude_self, extra, exact, fallback
-        )
-    return out_idx, out_sim
+@dataclass(frozen=True)
+class _SearchPlan:
+    """What every search of one :func:`knn` call shares: the normalised rows ``x`` (N, D), ``k``,
+    the exclusions (group ``codes``, ``exclude_self``), the ``extra`` candidates asked for beyond
+    ``k``, and the query rows per search call (``chunk_size``)."""
 
+    x: np.ndarray
+    k: int
+    codes: np.ndarray | None
+    exclude_self: bool
+    extra: int
+    chunk_size: int
 
-def _search_rows(
-    searcher: _Searcher,
-    x: np.ndarray,
-    rows: np.ndarray,
-    k: int,
-    codes: np.ndarray | None,
-    exclude_self: bool,
-    extra: int,
-    exact: bool,
-    fallback: _Searcher | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Search ``rows``, filter exclusions, re-search rows left short with twice the candidates."""
-    n = x.shape[0]
-    out_idx = np.empty((len(rows), k), dtype=np.int64)
-    out_sim = np.empty((len(rows), k), dtype=np.float32)
-    pending = np.arange(len(rows))
-    kk = min(n, k + extra)
-    while pending.size:
-        q_rows = rows[pending]
-        sims, idx = searcher.search(x[q_rows], kk)
-        valid = idx >= 0
-        if exclude_self:
-            valid &= idx != q_rows[:, None]
-        if codes is not None:
-            valid &= codes[np.where(idx >= 0, idx, 0)] != codes[q_rows][:, None]
-        key = np.where(valid, -sims.astype(np.float64), np.inf)
-        order = np.lexsort((np.where(idx >= 0, idx, n), key), axis=-1)
-        idx_s = np.take_along_axis(idx, order, axis=1)
-        sim_s = np.take_along_axis(sims, order, axis=1)
-        done = valid.sum(axis=1) >= k
-        if exact and kk < n:
-            lowest = np.where(idx >= 0, sims, np.inf).min(axis=1)
-            done &= sim_s[:, k - 1] > lowest
-        if kk >= n:
-            if not exact and not done.all():
-                # the approximate index could not return enough items: exact search for those rows
-                short = pending[~done]
-                out_idx[short], out_sim[short] = _search_rows(
-                    fallback, x, rows[short], k, codes, exclude_self, extra, True, None
-                )
-                pending = pending[done]
-                idx_s, sim_s = idx_s[done], sim_s[done]
-            done = np.ones(len(pending), dtype=bool)
-        out_idx[pending[done]] = idx_s[done, :k]
-        out_sim[pending[done]] = sim_s[done, :k]
-        pending = pending[~done]
-        kk = min(n, kk * 2)
-    return out_idx, out_sim
+    def search(
+        self, searcher: _Searcher, rows: np.ndarray, fallback: _Searcher | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(indices (Q, k), similarities (Q, k)) of ``rows``, ``chunk_size`` rows at a time.
+
+        ``fallback`` is None for an exact ``searcher``; for an approximate one it is the exact
+        searcher that serves rows the approximate index cannot fill.
+        """
+        out_idx = np.empty((len(rows), self.k), dtype=np.int64)
+        out_sim = np.empty((len(rows), self.k), dtype=np.float32)
+        for s in range(0, len(rows), self.chunk_size):
+            r = rows[s : s + self.chunk_size]
+            out_idx[s : s + len(r)], out_sim[s : s + len(r)] = self._search_rows(searcher, r, fallback)
+        return out_idx, out_sim
+
+    def _search_rows(
+        self, searcher: _Searcher, rows: np.ndarray, fallback: _Searcher | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Search ``rows``, filter exclusions, re-search rows left short with twice the candidates."""
+        x, k, codes, exact = self.x, self.k, self.codes, fallback is None
+        n = x.shape[0]
+        out_idx = np.empty((len(rows), k), dtype=np.int64)
+        out_sim = np.empty((len(rows), k), dtype=np.float32)
+        pending = np.arange(len(rows))
+        kk = min(n, k + self.extra)
+        while pending.size:
+            q_rows = rows[pending]
+            sims, idx = searcher.search(x[q_rows], kk)
+            valid = idx >= 0
+            if self.exclude_self:
+                valid &= idx != q_rows[:, None]
+            if codes is not None:
+                valid &= codes[np.where(idx >= 0, idx, 0)] != codes[q_rows][:, None]
+            key = np.where(valid, -sims.astype(np.float64), np.inf)
+            order = np.lexsort((np.where(idx >= 0, idx, n), key), axis=-1)
+            idx_s = np.take_along_axis(idx, order, axis=1)
+            sim_s = np.take_along_axis(sims, order, axis=1)
+            done = valid.sum(axis=1) >= k
+            if exact and kk < n:
+                lowest = np.where(idx >= 0, sims, np.inf).min(axis=1)
+                done &= sim_s[:, k - 1] > lowest
+            if kk >= n:
+                if not exact and not done.all():
+                    # the approximate index could not return enough items: exact search for those rows
+                    short = pending[~done]
+                    out_idx[short], out_sim[short] = self._search_rows(fallback, rows[short], None)
+                    pending = pending[done]
+                    idx_s, sim_s = idx_s[done], sim_s[done]
+                done = np.ones(len(pending), dtype=bool)
+            out_idx[pending[done]] = idx_s[done, :k]
+            out_sim[pending[done]] = sim_s[done, :k]
+            pending = pending[~done]
+            kk = min(n, kk * 2)
+        return out_idx, out_sim

@@ -12,7 +12,8 @@ from tests.conftest import tiny_overrides
 from tunespace.cli import main
 from tunespace.datasets import open_dataset
 from tunespace.embed import read_embeddings
-from tunespace.embed.extract import embed_dataset, load_encoder, random_encoder, slice_starts
+from tunespace.embed.extract import EmbedSettings, embed_dataset, load_encoder, random_encoder, slice_starts
+from tunespace.errors import UsageError
 from tunespace.train import resolve_config, train
 
 
@@ -131,3 +132,11 @@ def test_changed_settings_refuse_a_half_finished_folder(run_dir, train_corpus, t
     embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, should_stop=lambda n: n >= 2)
     with pytest.raises(UsageError, match="other settings"):
         embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, hop_seconds=1.0)
+
+
+def test_embed_settings_are_checked_when_made():
+    assert EmbedSettings().slice_seconds == 3.0 and EmbedSettings(silence_db=None).silence_db is None
+    with pytest.raises(UsageError, match="hop_seconds must be a number of seconds"):
+        EmbedSettings(hop_seconds=0)
+    with pytest.raises(UsageError, match="workers must be an integer"):
+        EmbedSettings(workers=1.5)

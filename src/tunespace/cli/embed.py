@@ -68,14 +68,20 @@ def resolve_device(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..embed.extract import check_embed_settings, embed_dataset
+    from dataclasses import asdict
+
+    from ..embed.extract import EmbedSettings, embed_dataset
     from ..embed.model import load_model
     from ..errors import UsageError
 
-    silence_db = None if args.keep_silent else args.silence_db
     try:
-        check_embed_settings(
-            args.slice_seconds, args.hop_seconds, args.min_seconds, workers=args.workers, silence_db=silence_db
+        settings = EmbedSettings(
+            slice_seconds=args.slice_seconds,
+            hop_seconds=args.hop_seconds,
+            timelines=args.timelines,
+            min_seconds=args.min_seconds,
+            silence_db=None if args.keep_silent else args.silence_db,
+            workers=args.workers,
         )
     except UsageError as e:  # name the option as typed
         name = str(e).split(" ", 1)[0]
@@ -83,20 +89,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and device == "cuda":  # under torchrun: this rank's GPU
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    model = load_model(args.model, device=device, slice_seconds=args.slice_seconds, hop_seconds=args.hop_seconds)
-    emb = embed_dataset(
-        model,
-        args.data,
-        args.out,
-        slice_seconds=args.slice_seconds,
-        hop_seconds=args.hop_seconds,
-        timelines=args.timelines,
-        min_seconds=args.min_seconds,
-        silence_db=silence_db,
-        workers=args.workers,
-        device=device,
-        progress=not args.no_progress,
+    model = load_model(
+        args.model, device=device, slice_seconds=settings.slice_seconds, hop_seconds=settings.hop_seconds
     )
+    emb = embed_dataset(model, args.data, args.out, **asdict(settings), device=device, progress=not args.no_progress)
     assert emb is not None
     if int(os.environ.get("RANK", "0")) != 0:  # a shard of torchrun --nproc_per_node N: rank 0 reports
         return 0

@@ -33,20 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..embed.format import read_embeddings
-    from ..labels import JoinReport, load_labels, parse_properties
+    from ..labels import JoinReport
     from ..probes import evaluate_embeddings, write_evaluation
-    from .locality import parse_ks
+    from .locality import parse_ks, property_labels, run_config
 
     ks = parse_ks(args.k)
     probes = [p.strip() for p in args.probes.split(",") if p.strip() and p.strip() != "none"]
     for p in probes:
         if p not in ("linear", "mlp"):
             raise UsageError(f"--probes: unknown probe {p!r}; expected linear, mlp or none")
-    names, kinds = parse_properties(args.properties)
-    wanted = None if names is None else names + ([args.groups] if args.groups and args.groups not in names else [])
-    if args.groups:
-        kinds.setdefault(args.groups, "categorical")
-    labels = load_labels(args.labels, id_column=args.id_column, properties=wanted, kinds=kinds)
+    labels, names = property_labels(args)
     emb = read_embeddings(args.embeddings)
     if args.folds < 2:
         raise UsageError(f"--folds must be at least 2, got {args.folds}")
@@ -63,8 +59,6 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
     )
     print(f"{emb.name}: {JoinReport(**result['join']).summary()}")
-    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    config.update(k=ks, probes=probes)
-    write_evaluation(args.out, result, config)
+    write_evaluation(args.out, result, run_config(args, k=ks, probes=probes))
     print(f"wrote {Path(args.out) / 'evaluation.json'} and {Path(args.out) / 'evaluation.csv'}")
     return 0

@@ -62,31 +62,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--seed", type=int, default=0, help="ivf/ivfpq: training sample and k-means seed (0)")
 
 
-def run(args: argparse.Namespace) -> int:
+#: The option of each :class:`~tunespace.neighbours.IndexSettings` field (the others: ``--`` + the
+#: field name with dashes).
+OPTION = {"chunk_size": "chunk-rows"}
+
+
+def settings_of(args: argparse.Namespace):  # noqa: ANN201 (an IndexSettings)
+    """The :class:`~tunespace.neighbours.IndexSettings` of the parsed options; a bad value raises
+    :class:`~tunespace.errors.UsageError` naming the option as typed."""
+    from dataclasses import fields
+
     from ..errors import UsageError
+    from ..neighbours import IndexSettings
+
+    values = {f.name: getattr(args, OPTION.get(f.name, f.name).replace("-", "_")) for f in fields(IndexSettings)}
+    try:
+        return IndexSettings(**values)
+    except UsageError as e:  # name the option as typed
+        field, rest = str(e).split(" ", 1)
+        if field not in values:
+            raise
+        raise UsageError(f"--{OPTION.get(field, field.replace('_', '-'))} {rest}") from None
+
+
+def run(args: argparse.Namespace) -> int:
     from ..index import build_index
 
-    for name in ("nlist", "nprobe", "hnsw_m", "ef_search", "pq_bytes", "pq_nbits", "train_size", "chunk_rows"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
-    if args.rerank < 0:
-        raise UsageError(f"--rerank must be >= 0, got {args.rerank}")
-    index = build_index(
-        args.embeddings,
-        args.out,
-        args.method,
-        nlist=args.nlist,
-        nprobe=args.nprobe,
-        hnsw_m=args.hnsw_m,
-        ef_search=args.ef_search,
-        pq_bytes=args.pq_bytes,
-        pq_nbits=args.pq_nbits,
-        train_size=args.train_size,
-        rerank=args.rerank,
-        chunk_size=args.chunk_rows,
-        seed=args.seed,
-    )
+    index = build_index(args.embeddings, args.out, settings_of(args))
     model = index.model_path or "none (queries by --audio need --model)"
     print(f"indexed {len(index)} items ({index.dim}-d, {index.method}) into {args.out}; model: {model}")
     return 0

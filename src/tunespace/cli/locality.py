@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..labels import LabelTable
 
 NAME = "locality"
 HELP = "measure neighbourhood locality (agreement vs chance) of musical properties of embeddings"
@@ -69,6 +73,23 @@ def parse_ks(text: str) -> list[int]:
     return ks
 
 
+def property_labels(args: argparse.Namespace) -> tuple[LabelTable, list[str] | None]:
+    """The labels of ``--labels`` (``--id-column``) and the ``--properties`` asked for (None: all),
+    with the ``--groups`` column read too, as a categorical (shared with ``tunespace evaluate``)."""
+    from ..labels import load_labels, parse_properties
+
+    names, kinds = parse_properties(args.properties)
+    wanted = None if names is None else names + ([args.groups] if args.groups and args.groups not in names else [])
+    if args.groups:
+        kinds.setdefault(args.groups, "categorical")
+    return load_labels(args.labels, id_column=args.id_column, properties=wanted, kinds=kinds), names
+
+
+def run_config(args: argparse.Namespace, **resolved: Any) -> dict[str, Any]:
+    """The arguments as written to ``config.json``, with the ``resolved`` values (e.g. ``k`` parsed)."""
+    return {**{k: v for k, v in vars(args).items() if not k.startswith("_")}, **resolved}
+
+
 def unique_names(paths: list[Path]) -> list[str]:
     """Report names of EMB folders: the folder name, with the parent's added when names clash."""
     names = [p.name for p in paths]
@@ -81,7 +102,7 @@ def unique_names(paths: list[Path]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..embed.format import read_embeddings
-    from ..labels import JoinReport, load_labels, parse_properties
+    from ..labels import JoinReport
     from ..locality import locality_profile, write_locality_report
 
     ks = parse_ks(args.k)
@@ -102,11 +123,7 @@ def run(args: argparse.Namespace) -> int:
     args.null_replicates = 100 if args.null_replicates is None else args.null_replicates
     if args.bootstrap < 0 or args.null_replicates < 0:
         raise UsageError("--bootstrap and --null-replicates must be >= 0")
-    names, kinds = parse_properties(args.properties)
-    wanted = None if names is None else names + ([args.groups] if args.groups and args.groups not in names else [])
-    if args.groups:
-        kinds.setdefault(args.groups, "categorical")
-    labels = load_labels(args.labels, id_column=args.id_column, properties=wanted, kinds=kinds)
+    labels, names = property_labels(args)
     if args.index is not None:
         return _run_sampled(args, labels, ks, names)
     paths = [Path(p) for p in args.embeddings]
@@ -128,9 +145,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"{name}: {JoinReport(**prof['join']).summary()}")
         profiles[name] = prof
-    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    config["k"] = ks
-    write_locality_report(args.out, profiles, config)
+    write_locality_report(args.out, profiles, run_config(args, k=ks))
     print(f"wrote {Path(args.out) / 'locality.json'} and {Path(args.out) / 'locality.csv'}")
     return 0
 
@@ -140,7 +155,7 @@ def parser_default(option: str) -> str:
     return {"method": "exact", "backend": "auto"}[option]
 
 
-def _run_sampled(args: argparse.Namespace, labels: object, ks: list[int], names: list[str] | None) -> int:
+def _run_sampled(args: argparse.Namespace, labels: LabelTable, ks: list[int], names: list[str] | None) -> int:
     from ..labels import JoinReport
     from ..locality import sampled_locality, write_locality_report
 
@@ -154,8 +169,6 @@ def _run_sampled(args: argparse.Namespace, labels: object, ks: list[int], names:
                     f"  {measure} k={k}: L = {r['locality']:.4f} +- {r['locality_se']:.4f} (SE; 95 % [{lo:.4f}, "
                     f"{hi:.4f}]) from {r['n_queries']} of {r['n_population']} queries"
                 )
-    config = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    config["k"] = ks
-    write_locality_report(args.out, {prof["name"]: prof}, config)
+    write_locality_report(args.out, {prof["name"]: prof}, run_config(args, k=ks))
     print(f"wrote {Path(args.out) / 'locality.json'} and {Path(args.out) / 'locality.csv'}")
     return 0

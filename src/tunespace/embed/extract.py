@@ -53,7 +53,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -312,6 +312,28 @@ def check_embed_settings(
     need(isinstance(timelines, bool), "timelines", timelines, "true or false")
 
 
+@dataclass(frozen=True)
+class EmbedSettings:
+    """The settings of one :func:`embed_dataset` run (meanings, units and defaults there), checked
+    on construction by :func:`check_embed_settings`: the one list of them that the run's stages
+    are given.
+
+    Raises:
+        UsageError: naming the setting, its value and what it must be.
+    """
+
+    slice_seconds: float = 3.0
+    hop_seconds: float = 2.0
+    chunk_slices: int = 32
+    timelines: bool = False
+    min_seconds: float = MIN_SECONDS
+    silence_db: float | None = SILENCE_DB
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        check_embed_settings(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
 def _try_model(model: Model, slice_seconds: float) -> None:
     """Embed one slice of silence: a slicing the model cannot take fails here, before any output."""
     try:
@@ -367,7 +389,15 @@ def embed_dataset(
             holds an unfinished run with other settings.
         OSError: ``out`` cannot be written (read-only, full); what was finished is kept.
     """
-    check_embed_settings(slice_seconds, hop_seconds, min_seconds, chunk_slices, workers, silence_db, timelines)
+    settings = EmbedSettings(
+        slice_seconds=slice_seconds,
+        hop_seconds=hop_seconds,
+        chunk_slices=chunk_slices,
+        timelines=timelines,
+        min_seconds=min_seconds,
+        silence_db=silence_db,
+        workers=workers,
+    )
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):
@@ -384,22 +414,7 @@ def embed_dataset(
         lock = FolderLock(out, "tunespace embed") if shards.rank == 0 else None
         shards.agree(lambda: lock.acquire() if lock is not None else None)
         try:
-            return _embed(
-                model,
-                bundle,
-                ds,
-                out,
-                shards,
-                slice_seconds=slice_seconds,
-                hop_seconds=hop_seconds,
-                chunk_slices=chunk_slices,
-                timelines=timelines,
-                min_seconds=min_seconds,
-                silence_db=silence_db,
-                workers=workers,
-                progress=progress,
-                should_stop=should_stop,
-            )
+            return _embed(model, bundle, ds, out, shards, settings, progress=progress, should_stop=should_stop)
         finally:
             if lock is not None:
                 lock.release()
@@ -413,29 +428,23 @@ def _embed(
     ds: Dataset,
     out: Path,
     shards: _Shards,
+    settings: EmbedSettings,
     *,
-    slice_seconds: float,
-    hop_seconds: float,
-    chunk_slices: int,
-    timelines: bool,
-    min_seconds: float,
-    silence_db: float | None,
-    workers: int,
     progress: bool,
     should_stop: Callable[[int], bool] | None,
 ) -> EmbeddingSet | None:
-    settings = {
+    recorded = {  # the manifest: what a resumed run must share (not chunk_slices, workers)
         "model": {k: v for k, v in encoder.meta.items() if k != "train_config"},
         "frontend": encoder.frontend,
-        "slice_seconds": slice_seconds,
-        "hop_seconds": hop_seconds,
-        "timelines": timelines,
-        "min_seconds": min_seconds,
-        "silence_db": silence_db,
+        "slice_seconds": settings.slice_seconds,
+        "hop_seconds": settings.hop_seconds,
+        "timelines": settings.timelines,
+        "min_seconds": settings.min_seconds,
+        "silence_db": settings.silence_db,
         "dataset": str(getattr(ds, "root", "")),
         "n_tracks": len(ds),
     }
-    digest = config_hash(settings)
+    digest = config_hash(recorded)
     parts = out / PARTS
     manifest = parts / "manifest.json"
 
@@ -446,7 +455,7 @@ def _embed(
                     f"{out}: holds an unfinished run with other settings; choose another --out or delete it"
                 )
             parts.mkdir(parents=True, exist_ok=True)
-            write_json(manifest, {"digest": digest, "settings": settings})
+            write_json(manifest, {"digest": digest, "settings": recorded})
         return config_hash({"settings": digest, "ids": ds.ids})
 
     if len(set(shards.agree(start))) > 1:
@@ -463,20 +472,17 @@ def _embed(
             ds,
             todo,
             parts,
+            settings,
             total=len(mine),
-            slice_seconds=slice_seconds,
-            hop_seconds=hop_seconds,
-            chunk_slices=chunk_slices,
-            min_seconds=min_seconds,
-            silence_db=silence_db,
-            workers=workers,
             progress=progress and shards.rank == 0,
             should_stop=should_stop,
         )
     )
     if any(stopped):
         return None
-    merged = shards.agree(lambda: _assemble(ds, out, parts, encoder, settings, timelines) if shards.rank == 0 else None)
+    merged = shards.agree(
+        lambda: _assemble(ds, out, parts, encoder, recorded, settings.timelines) if shards.rank == 0 else None
+    )
     return merged[0] if shards.rank == 0 else read_embeddings(out, verify=False)
 
 
@@ -485,20 +491,16 @@ def _embed_tracks(
     ds: Dataset,
     todo: list[tuple[int, Track]],
     parts: Path,
+    settings: EmbedSettings,
     *,
     total: int,
-    slice_seconds: float,
-    hop_seconds: float,
-    chunk_slices: int,
-    min_seconds: float,
-    silence_db: float | None,
-    workers: int,
     progress: bool,
     should_stop: Callable[[int], bool] | None,
 ) -> bool:
     """Embed ``todo`` into ``parts``; whether ``should_stop`` stopped it."""
-    stream = _SliceStream(todo, model.sample_rate, slice_seconds, hop_seconds, chunk_slices, min_seconds)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(workers, len(todo)) if todo else 0)
+    s = settings
+    stream = _SliceStream(todo, model.sample_rate, s.slice_seconds, s.hop_seconds, s.chunk_slices, s.min_seconds)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(s.workers, len(todo)) if todo else 0)
     pending: dict[int, list[np.ndarray]] = {}
     peaks: dict[int, float] = {}
     bar = progress_bar(total, total - len(todo), "embed", "track", progress)
@@ -521,10 +523,10 @@ def _embed_tracks(
                     track = ds.tracks[idx]
                     peak = peaks.pop(idx, 0.0)
                     peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
-                    if silence_db is not None and peak_db < silence_db:
+                    if s.silence_db is not None and peak_db < s.silence_db:
                         write_text(
                             parts / f"{_part_name(track.id)}.err",
-                            f"{track.path}\tsilent: peak {peak_db:.1f} dBFS, below {silence_db:g} dBFS "
+                            f"{track.path}\tsilent: peak {peak_db:.1f} dBFS, below {s.silence_db:g} dBFS "
                             "(embed it anyway with --keep-silent)\n",
                         )
                     elif not np.isfinite(tl).all():

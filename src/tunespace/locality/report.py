@@ -110,14 +110,20 @@ def tidy_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     return buf.getvalue()
 
 
+def _measures_and_ks(profiles: dict[str, dict[str, Any]]) -> tuple[list[str], list[int]]:
+    """The measures of all ``profiles`` (in order of first appearance) and their k (ascending)."""
+    measures: list[str] = []
+    ks: set[int] = set()
+    for p in profiles.values():
+        measures += [m for m in p["properties"] if m not in measures]
+        ks.update(p["ks"])
+    return measures, sorted(ks)
+
+
 def markdown_table(profiles: dict[str, dict[str, Any]]) -> str:
     """Markdown table of agreement, chance and locality [95 % CI], sets side by side."""
     names = list(profiles)
-    measures: list[str] = []
-    ks: list[int] = []
-    for p in profiles.values():
-        measures += [m for m in p["properties"] if m not in measures]
-        ks += [k for k in p["ks"] if k not in ks]
+    measures, ks = _measures_and_ks(profiles)
     with_null = any(
         r.get("null_sd") is not None
         for p in profiles.values()
@@ -128,7 +134,7 @@ def markdown_table(profiles: dict[str, dict[str, Any]]) -> str:
     head += ["null SD"] if with_null else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in measures:
-        for k in sorted(ks):
+        for k in ks:
             cells = [m, str(k)]
             null = None
             for n in names:
@@ -192,12 +198,7 @@ def plot_locality(path: str | Path, profiles: dict[str, dict[str, Any]]) -> None
     import numpy as np
 
     names = list(profiles)
-    measures: list[str] = []
-    ks: list[int] = []
-    for p in profiles.values():
-        measures += [m for m in p["properties"] if m not in measures]
-        ks += [k for k in p["ks"] if k not in ks]
-    ks = sorted(ks)
+    measures, ks = _measures_and_ks(profiles)
     fig, axes = plt.subplots(
         1, len(ks), figsize=(max(4.0, 1.2 * len(measures)) * len(ks) / 1.5, 3.6), squeeze=False, sharey=True
     )

@@ -173,7 +173,7 @@ def from_study(
     from .. import __version__
     from ..files import read_json
     from ..study.cache import Stage
-    from ..study.runner import data_stage, embed_stage, train_stage
+    from ..study.runner import data_key, data_stage, embed_stage, train_stage
 
     root = Path(study)
     cfg_path = root / "config.json"
@@ -192,19 +192,17 @@ def from_study(
     else:
         raise UsageError(f"{root}: no evaluation set {eval_name!r}; the study has: {', '.join(names)}")
 
-    def data_key(s: dict[str, Any]) -> tuple[str, Path]:  # as tunespace.study.runner.ensure_data, without building
-        st, path = data_stage(s, stages)
-        if st is None:
-            return f"path:{path}", path
-        if not st.done:
+    def built_data_key(s: dict[str, Any]) -> tuple[str, Path]:  # tunespace.study.runner.data_key of built data
+        st, _ = data_stage(s, stages)
+        if st is not None and not st.done:
             raise UsageError(
                 f"{root}: the corpus {s['name']!r} was not built; "
                 f"run `tunespace study --out {root}` to finish the study"
             )
-        return st.key, path
+        return data_key(s, stages)
 
-    train_key, train_path = data_key(cfg["train_data"])
-    eval_key, eval_path = data_key(spec)
+    train_key, train_path = built_data_key(cfg["train_data"])
+    eval_key, eval_path = built_data_key(spec)
     seed = cfg["seeds"][0]
     cache_root = Path(map_cache) if map_cache is not None else root / "serve" / "maps" / spec["name"]
     served: list[ServedIndex] = []
