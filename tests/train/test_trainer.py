@@ -279,3 +279,22 @@ def test_stop_after_of_earlier_releases_still_stops_resumably(train_corpus, tmp_
     assert res.steps == 2 and res.stopped and res.checkpoint.name == "step_0000002.pt"
     with pytest.raises(UsageError, match="not both"):
         train(tmp_path / "other", _cfg(train_corpus, policy="none", steps=3), stop_after=2, should_stop=bool)
+
+
+def test_the_checkpoint_module_keeps_its_former_import_path():
+    """``tunespace.train.checkpoint`` (where checkpoints lived before models/checkpoint.py)
+    still gives the same functions."""
+    import tunespace.models.checkpoint as new
+    import tunespace.train.checkpoint as old
+
+    for name in (
+        "LATEST",
+        "checkpoint_dir",
+        "save_checkpoint",
+        "latest_checkpoint",
+        "resolve_checkpoint",
+        "load_checkpoint",
+        "first_lines",
+        "checkpoint_problem",
+    ):
+        assert getattr(old, name) is getattr(new, name), name
