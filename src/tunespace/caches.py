@@ -89,20 +89,51 @@ class SpectrogramCache:
     the whole track, so they are computed once per track and sliced. Window starts are then
     rounded to the hop (10 ms).
 
+    With ``frames`` (frames of a signal of n samples, e.g. :meth:`LogMel.frames`) every
+    spectrogram is written into one block allocated up front, so that memory is the sum of the
+    spectrograms: stored one allocation per track between the STFT's larger temporary buffers,
+    glibc's heap fragmented to about twice that (the pretrained recipe's 645 tracks x 30 s: a
+    15.4 GB process, against 8.4 GB when large allocations bypass the heap, for 7.9 GB of
+    spectrograms). A track whose spectrogram does not have the predicted shape is stored on its
+    own.
+
     Args:
         audio: decoded audio of the tracks (an :class:`AudioCache`).
         power: ``(B, samples) -> (B, F, T)`` power spectrogram function (``LogMel.power``).
         hop_length: STFT hop, samples.
+        frames: ``n_samples -> T`` of ``power``, or None (one allocation per track).
+        n_freqs: ``F`` of ``power`` (needed with ``frames``).
     """
 
-    def __init__(self, audio: AudioCache, power: Callable[[torch.Tensor], torch.Tensor], hop_length: int) -> None:
+    def __init__(
+        self,
+        audio: AudioCache,
+        power: Callable[[torch.Tensor], torch.Tensor],
+        hop_length: int,
+        frames: Callable[[int], int] | None = None,
+        n_freqs: int | None = None,
+    ) -> None:
         self.hop_length = hop_length
         self.sample_rate = audio.sample_rate
         self.errors = dict(audio.errors)
         self.spec: dict[str, torch.Tensor] = {}
+        block, offsets = None, {}
+        if frames is not None and n_freqs is not None and audio.audio:
+            total = 0
+            for tid, x in audio.audio.items():
+                offsets[tid] = (total, int(frames(len(x))))
+                total += offsets[tid][1]
+            block = torch.empty((int(n_freqs), total), dtype=torch.float32)
         with torch.no_grad():
             for tid, x in audio.audio.items():
-                self.spec[tid] = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0].contiguous()
+                p = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0]
+                if block is not None and p.shape == (block.shape[0], offsets[tid][1]) and p.dtype == block.dtype:
+                    a, n = offsets[tid]
+                    block[:, a : a + n] = p
+                    self.spec[tid] = block[:, a : a + n]
+                else:
+                    self.spec[tid] = p.contiguous()
+                del p
 
     def window(self, track: Track, start_s: float, length: float) -> torch.Tensor:
         """``(F, length)`` frames of the window starting at ``start_s`` (rounded to the hop)."""

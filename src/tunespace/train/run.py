@@ -153,7 +153,13 @@ def _spectrogram_cache(ds: Any, sample_rate: int, transform: Any, fe: FrontEnd) 
     key = (tuple((str(t.path), *_stat(t.path)) for t in ds.tracks), fe)
     if key not in _SPEC_MEMO:
         _SPEC_MEMO.clear()
-        _SPEC_MEMO[key] = SpectrogramCache(AudioCache(ds.tracks, sample_rate), transform.frontend.power, fe.hop_length)
+        _SPEC_MEMO[key] = SpectrogramCache(
+            AudioCache(ds.tracks, sample_rate),
+            transform.frontend.power,
+            fe.hop_length,
+            frames=transform.frontend.frames,
+            n_freqs=fe.n_fft // 2 + 1,
+        )
     return _SPEC_MEMO[key]
 
 

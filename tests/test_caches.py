@@ -1,0 +1,36 @@
+"""The spectrogram cache: one block for every track, the same values as one allocation per track."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tunespace.caches import AudioCache, SpectrogramCache
+from tunespace.features import LogMel
+
+
+class _Audio(AudioCache):
+    def __init__(self, audio: dict[str, np.ndarray]) -> None:  # decoded audio given directly
+        self.sample_rate, self.audio, self.errors = 16000, audio, {}
+
+
+def test_spectrograms_share_one_block_and_equal_the_per_track_ones():
+    rng = np.random.default_rng(0)
+    audio = _Audio({f"t{i}": rng.standard_normal(16000 * (2 + i) + 37 * i).astype(np.float32) for i in range(4)})
+    fe = LogMel()
+    per_track = SpectrogramCache(audio, fe.power, 160)
+    block = SpectrogramCache(audio, fe.power, 160, frames=fe.frames, n_freqs=1025)
+    storages = {v.untyped_storage().data_ptr() for v in block.spec.values()}
+    assert len(storages) == 1  # one allocation
+    assert len({v.untyped_storage().data_ptr() for v in per_track.spec.values()}) == 4
+    for tid, x in audio.audio.items():
+        assert block.spec[tid].shape == (1025, fe.frames(len(x)))
+        torch.testing.assert_close(block.spec[tid], per_track.spec[tid], rtol=0, atol=0)
+
+
+def test_a_wrong_frame_count_falls_back_to_its_own_allocation():
+    audio = _Audio({"a": np.zeros(16000, np.float32), "b": np.ones(8000, np.float32)})
+    fe = LogMel()
+    cache = SpectrogramCache(audio, fe.power, 160, frames=lambda n: fe.frames(n) + 1, n_freqs=1025)
+    for tid, x in audio.audio.items():
+        torch.testing.assert_close(cache.spec[tid], fe.power(torch.from_numpy(x)[None])[0])
