@@ -296,10 +296,3 @@ def test_confirmatory_instruments_are_unseen_by_the_procedural_design():
         used |= {INSTRUMENTS[i].program for i in g.palette} | set(g.texture_programs) | {g.bass_program}
     assert not {i.program for i in M21_INSTRUMENTS.values()} & used and ENSEMBLE_PROGRAM not in used
     assert not set(M21_INSTRUMENTS) & set(INSTRUMENTS)
-
-
-def test_stop_after_stages_of_earlier_releases_still_stops(train_corpus, tmp_path):
-    """``run_study(..., stop_after_stages=N)`` (the keyword before should_stop) keeps working."""
-    out = tmp_path / "study"
-    assert run_study(out, _tiny(train_corpus), stop_after_stages=1) == {"stopped": True}
-    assert len(list((out / "stages").glob("*/done.json"))) == 1

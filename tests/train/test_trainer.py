@@ -270,17 +270,6 @@ def test_should_stop_after_the_last_step_changes_nothing(train_corpus, tmp_path)
     assert res.steps == 2 and not res.stopped and res.checkpoint.name == "step_0000002.pt"
 
 
-def test_stop_after_of_earlier_releases_still_stops_resumably(train_corpus, tmp_path):
-    """``train(..., stop_after=N)`` (the keyword before should_stop) keeps working: checkpointed
-    at step N, stopped; giving both forms is a usage error."""
-    from tunespace.errors import UsageError
-
-    res = train(tmp_path / "run", _cfg(train_corpus, policy="none", steps=3), stop_after=2)
-    assert res.steps == 2 and res.stopped and res.checkpoint.name == "step_0000002.pt"
-    with pytest.raises(UsageError, match="not both"):
-        train(tmp_path / "other", _cfg(train_corpus, policy="none", steps=3), stop_after=2, should_stop=bool)
-
-
 def test_the_checkpoint_module_keeps_its_former_import_path():
     """``tunespace.train.checkpoint`` (where checkpoints lived before models/checkpoint.py)
     still gives the same functions."""

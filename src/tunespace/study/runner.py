@@ -325,7 +325,6 @@ def run_study(
     overrides: list[str] | None = None,
     should_stop: Callable[[int], bool] | None = None,
     progress: Callable[[str], None] = _log,
-    stop_after_stages: int | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a study into ``out``; returns the summary (see :func:`report.summarise`).
 
@@ -337,18 +336,10 @@ def run_study(
         should_stop: called after each newly completed stage with the number completed so
             far; True stops the study there (returns ``{"stopped": True}``), as an
             interruption would.
-        stop_after_stages: the earlier form of ``should_stop`` (kept for existing callers):
-            stop after this many newly completed stages.
     """
-    from ..errors import UsageError
-    from ..train.trainer import stop_at
     from .analysis import read_noise_floor
     from .report import write_report
 
-    if stop_after_stages is not None:
-        if should_stop is not None:
-            raise UsageError("give should_stop or stop_after_stages, not both")
-        should_stop = stop_at(stop_after_stages)
     cfg = config if config is not None else resolve_study_config(None, preset, overrides)
     lc = resolve_launcher(cfg.get("launcher"))
     if lc["kind"] == "slurm":

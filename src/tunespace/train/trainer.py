@@ -50,7 +50,6 @@ from typing import Any
 
 import torch
 
-from ..errors import UsageError
 from ..lock import FolderLock
 from ..models import ContrastiveModel, build_model
 from ..models.checkpoint import latest_checkpoint
@@ -91,7 +90,6 @@ def train(
     *,
     resume: bool = False,
     should_stop: Callable[[int], bool] | None = None,
-    stop_after: int | None = None,
 ) -> TrainResult:
     """Train a contrastive model; the run folder ``out`` receives config, logs and checkpoints.
 
@@ -107,15 +105,9 @@ def train(
             it with ``resume=True``. After the last step its answer changes nothing. The
             learning-rate schedule still follows ``train.steps``. Under torchrun the main
             process's answer is used by every process.
-        stop_after: the earlier form of ``should_stop`` (kept for existing callers): stop
-            once this global step is reached, as ``should_stop=lambda s: s >= stop_after``.
     Raises:
         UsageError, ConfigError: bad input, found before anything is trained.
     """
-    if stop_after is not None:
-        if should_stop is not None:
-            raise UsageError("give should_stop or stop_after, not both")
-        should_stop = stop_at(stop_after)
     out = Path(out)
     main_process = int(os.environ.get("RANK", "0")) == 0
     lock = FolderLock(out, "tunespace train") if main_process else None
@@ -127,11 +119,6 @@ def train(
     finally:
         if lock is not None:
             lock.release()
-
-
-def stop_at(n: int) -> Callable[[int], bool]:
-    """The ``should_stop`` of ``stop_after=n``: True from the ``n``-th completed step (or stage) on."""
-    return lambda done: done >= n
 
 
 def _loop(run: PreparedRun, *, resume: bool, should_stop: Callable[[int], bool] | None) -> TrainResult:
