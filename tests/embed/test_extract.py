@@ -125,6 +125,39 @@ def test_long_file_is_streamed_in_chunks(tmp_path, monkeypatch):
     assert all(c is not None and c <= 64 * 2 + 3 for c in calls) and len(calls) == int(np.ceil(599 / 64))
 
 
+def test_should_stop_is_called_once_per_finished_track(train_corpus, tmp_path):
+    """Tracks of several chunks (10 s = 4 slices, 1 slice a chunk): one call per track, not per chunk."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(train_corpus, corpus)
+    sorted((corpus / "audio").glob("*.flac"))[1].write_bytes(b"")  # a failed track counts too
+    bundle = random_encoder("small", seed=0, width=8, depth=1, embedding_dim=8)
+    calls: list[int] = []
+
+    def record(n: int) -> bool:
+        calls.append(n)
+        return False
+
+    emb = embed_dataset(bundle, corpus, tmp_path / "emb", workers=0, progress=False, chunk_slices=1, should_stop=record)
+    assert calls == list(range(1, 17))
+    assert len(emb.ids) == 15 and len(emb.errors) == 1
+    calls.clear()
+    stopped = embed_dataset(
+        bundle,
+        corpus,
+        tmp_path / "part",
+        workers=0,
+        progress=False,
+        chunk_slices=1,
+        should_stop=lambda n: record(n) or n >= 3,
+    )
+    assert stopped is None and calls == [1, 2, 3]
+    assert (
+        len(list((tmp_path / "part" / ".parts").glob("*.npz")))
+        + len(list((tmp_path / "part" / ".parts").glob("*.err")))
+        == 3
+    )
+
+
 def test_changed_settings_refuse_a_half_finished_folder(run_dir, train_corpus, tmp_path):
     from tunespace.errors import UsageError
 

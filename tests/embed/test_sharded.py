@@ -51,8 +51,17 @@ def one(run_dir, train_corpus, tmp_path_factory):
     return embed_dataset(load_encoder(run_dir), train_corpus, out, workers=0, progress=False)
 
 
+#: The most a rank may receive from another in one agreement (bytes pickled): an ok/error
+#: value, a digest; never the embeddings (catalogue scale: gigabytes to every rank).
+AGREED_BYTES = 512
+
+
 def _report(folder: Path) -> list[dict]:
-    return [json.loads((folder / f"rank{r}.json").read_text()) for r in (0, 1)]
+    """What each rank embedded anew and returned; checks that the ranks exchanged only small values."""
+    reports = [json.loads((folder / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for r in reports:
+        assert "EmbeddingSet" not in r["gathered_types"] and 0 < r["gathered_bytes"] <= AGREED_BYTES, r
+    return [{"new": r["new"], "returned": r["returned"]} for r in reports]
 
 
 def test_two_shards_write_what_one_process_writes_and_resume_by_shard(run_dir, train_corpus, one, tmp_path):

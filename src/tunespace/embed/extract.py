@@ -480,9 +480,16 @@ def _embed(
     )
     if any(stopped):
         return None
-    merged = shards.agree(
-        lambda: _assemble(ds, out, parts, encoder, recorded, settings.timelines) if shards.rank == 0 else None
-    )
+    # Rank 0 keeps the set it assembled; the ranks agree only on whether that worked (passing
+    # the set itself would send every rank a pickled copy of the whole matrix), and the others
+    # then read the folder.
+    merged: list[EmbeddingSet] = []
+
+    def assemble() -> None:
+        if shards.rank == 0:
+            merged.append(_assemble(ds, out, parts, encoder, recorded, settings.timelines))
+
+    shards.agree(assemble)
     return merged[0] if shards.rank == 0 else read_embeddings(out, verify=False)
 
 
@@ -537,7 +544,9 @@ def _embed_tracks(
                     bar.update(1)
                     el = time.perf_counter() - t0
                     bar.set_postfix(tracks_s=f"{done_new / el:.2f}", audio_h_s=f"{audio_s / 3600 / el:.4f}")
-            if should_stop is not None and should_stop(done_new):
+                else:
+                    continue  # more chunks of this track to come: no track finished
+            if should_stop is not None and should_stop(done_new):  # once per finished track
                 bar.close()
                 return True
     bar.close()
