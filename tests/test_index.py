@@ -384,3 +384,36 @@ def test_approximate_index_falls_back_to_a_chunked_exact_scan(monkeypatch, one_f
         assert [n.id for n in got] == [n.id for n in want]
         assert all(groups[n.id] != groups[q] for n in got)
     assert len(scans) == 3
+
+
+@pytest.mark.parametrize("failing", ["faiss", "index.json"])
+def test_failed_rebuild_leaves_the_old_index_readable(failing, tmp_path, monkeypatch):
+    """A rebuild into an INDEX folder that fails while writing (disk full) keeps the old index."""
+    import errno
+
+    import faiss
+
+    import tunespace.index as index_module
+
+    old = _emb(n=30, seed=0)
+    Index.build(old).save(tmp_path / "idx")
+    before = sorted(p.name for p in (tmp_path / "idx").iterdir())
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if failing == "faiss":
+        monkeypatch.setattr(faiss, "write_index", full)
+    else:
+        monkeypatch.setattr(index_module, "write_json", full)
+    new = EmbeddingSet(ids=[f"new{i}" for i in range(40)], vectors=_emb(n=40, seed=1).vectors, name="new")
+    with pytest.raises(OSError) as e:
+        Index.build(new).save(tmp_path / "idx")
+    assert e.value.errno == errno.ENOSPC
+    back = Index.load(tmp_path / "idx")
+    assert back.ids == old.ids and len(back) == 30
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == before  # no temporary files left
+    monkeypatch.undo()
+    Index.build(new).save(tmp_path / "idx")  # the rebuild, once there is room, replaces it
+    assert Index.load(tmp_path / "idx").ids == new.ids
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == before

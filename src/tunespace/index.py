@@ -269,18 +269,29 @@ class Index:
         return cls(index, list(emb.ids), meta, exact=emb.vectors if s.rerank > 1 else None)
 
     def save(self, out: str | Path) -> Path:
-        """Write the INDEX folder ``out`` (each file atomically, ``index.json`` last)."""
+        """Write the INDEX folder ``out`` (each file atomically, ``index.json`` last).
+
+        Every file is first written in full under a temporary name beside its own; only then
+        are they renamed into place, ``index.json`` last. A write that fails (disk full) leaves
+        an index already in ``out`` as it was, readable; the old ``index.json`` is removed just
+        before the renames, so that a reader never pairs it with the new files (a folder
+        without ``index.json`` is never read). The folder itself stays (and so does the
+        :class:`~tunespace.lock.FolderLock` of anyone holding it).
+        """
         import faiss
 
         out = Path(out)
         if out.exists() and not out.is_dir():
             raise UsageError(f"{out}: exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
-        (out / META_FILE).unlink(missing_ok=True)  # a folder without index.json is never read
-        with atomic_path(out / INDEX_FILE) as tmp:
-            faiss.write_index(self._index, str(tmp))
-        write_text(out / IDS_FILE, "".join(f"{i}\n" for i in self.ids))
-        write_json(out / META_FILE, self.meta)
+        with contextlib.ExitStack() as staged:  # leaving it renames in reverse: index.json last
+            meta_tmp = staged.enter_context(atomic_path(out / META_FILE))
+            ids_tmp = staged.enter_context(atomic_path(out / IDS_FILE))
+            index_tmp = staged.enter_context(atomic_path(out / INDEX_FILE))
+            faiss.write_index(self._index, str(index_tmp))
+            write_text(ids_tmp, "".join(f"{i}\n" for i in self.ids))
+            write_json(meta_tmp, self.meta)
+            (out / META_FILE).unlink(missing_ok=True)
         return out
 
     @classmethod
