@@ -87,16 +87,14 @@ def main() -> None:
         slices = np.concatenate(tls)
         slices /= np.linalg.norm(slices, axis=1, keepdims=True)
         owner = np.concatenate([np.full(len(tl), n) for n, tl in enumerate(tls)])
-        for mode in ("track", "slices"):
-            row = {}
-            for name, q in queries.items():
-                qv = model.embed_batch([q[i] for i in ids], sr)
-                qv /= np.linalg.norm(qv, axis=1, keepdims=True)
-                if mode == "track":
-                    top = np.argmax(qv @ track.T, axis=1)
-                else:
-                    top = owner[np.argmax(qv @ slices.T, axis=1)]
-                row[name] = float(np.mean(top == np.arange(len(ids))))
+        rows: dict[str, dict[str, float]] = {"track": {}, "slices": {}}
+        for name, q in queries.items():
+            qv = model.embed_batch([q[i] for i in ids], sr)  # each excerpt embedded once
+            qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+            truth = np.arange(len(ids))
+            rows["track"][name] = float(np.mean(np.argmax(qv @ track.T, axis=1) == truth))
+            rows["slices"][name] = float(np.mean(owner[np.argmax(qv @ slices.T, axis=1)] == truth))
+        for mode, row in rows.items():
             results[f"{spec} ({mode} index)"] = row
 
     names = list(tf)
