@@ -76,3 +76,12 @@ def test_each_shipped_model_loads_and_embeds(name):
     x = np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.1
     v = m.embed(x, 16000)
     assert v.shape == (m.dim,) and np.isfinite(v).all() and np.linalg.norm(v) > 0
+
+
+def test_the_package_ships_one_model_per_recipe_policy():
+    from tunespace.pretrained.recipe import POLICIES
+
+    assert sorted(pretrained.available()) == sorted(POLICIES)
+    for name in POLICIES:
+        card = pretrained.load_state(name).get("card", {})
+        assert card.get("policy") == name
