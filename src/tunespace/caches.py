@@ -102,7 +102,6 @@ class SpectrogramCache:
         power: ``(B, samples) -> (B, F, T)`` power spectrogram function (``LogMel.power``).
         hop_length: STFT hop, samples.
         frames: ``n_samples -> T`` of ``power``, or None (one allocation per track).
-        n_freqs: ``F`` of ``power`` (needed with ``frames``).
     """
 
     def __init__(
@@ -111,22 +110,26 @@ class SpectrogramCache:
         power: Callable[[torch.Tensor], torch.Tensor],
         hop_length: int,
         frames: Callable[[int], int] | None = None,
-        n_freqs: int | None = None,
     ) -> None:
         self.hop_length = hop_length
         self.sample_rate = audio.sample_rate
         self.errors = dict(audio.errors)
         self.spec: dict[str, torch.Tensor] = {}
-        block, offsets = None, {}
-        if frames is not None and n_freqs is not None and audio.audio:
-            total = 0
+        offsets: dict[str, tuple[int, int]] = {}
+        total = 0
+        if frames is not None:
             for tid, x in audio.audio.items():
                 offsets[tid] = (total, int(frames(len(x))))
                 total += offsets[tid][1]
-            block = torch.empty((int(n_freqs), total), dtype=torch.float32)
+        block: torch.Tensor | None = None  # (F, total): allocated once F and dtype are known
         with torch.no_grad():
             for tid, x in audio.audio.items():
                 p = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0]
+                if offsets and block is None:
+                    if p.shape[1] != offsets[tid][1]:
+                        offsets = {}  # ``frames`` does not describe ``power``: no block at all
+                    else:
+                        block = torch.empty((p.shape[0], total), dtype=p.dtype)
                 if block is not None and p.shape == (block.shape[0], offsets[tid][1]) and p.dtype == block.dtype:
                     a, n = offsets[tid]
                     block[:, a : a + n] = p

@@ -158,7 +158,6 @@ def _spectrogram_cache(ds: Any, sample_rate: int, transform: Any, fe: FrontEnd) 
             transform.frontend.power,
             fe.hop_length,
             frames=transform.frontend.frames,
-            n_freqs=fe.n_fft // 2 + 1,
         )
     return _SPEC_MEMO[key]
 
