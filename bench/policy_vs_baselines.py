@@ -31,6 +31,14 @@ def _values(items: dict, prop: str, metric: str, k: int) -> tuple[np.ndarray, np
     return items["scores"][("knn_accuracy", prop, str(k))], None
 
 
+def _stack(
+    items: dict, cond: str, seeds: list[int], dataset: str, prop: str, metric: str, k: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(S, N) per-item values of ``cond`` over ``seeds``, and the items' chance (locality)."""
+    vals = [_values(items[(cond, s, dataset)], prop, metric, k) for s in seeds]
+    return np.stack([v for v, _ in vals]), vals[0][1]
+
+
 def compare(study: Path, dataset: str, properties: list[str], k: int) -> list[dict]:
     cfg = read_json(study / "config.json")
     graph = study_graph(cfg, study / "stages")
@@ -41,20 +49,12 @@ def compare(study: Path, dataset: str, properties: list[str], k: int) -> list[di
     rows = []
     for prop in properties:
         for metric in ("locality", "knn_accuracy"):
-
-            def stack(cond: str, seed_list: list[int], prop: str = prop, metric: str = metric):
-                """(S, N) per-item values of ``cond`` over ``seed_list``, and the items' chance."""
-                vals = [_values(items[(cond, s, dataset)], prop, metric, k) for s in seed_list]
-                return np.stack([v for v, _ in vals]), vals[0][1]
-
-            base_scores = {}
-            for b in baselines:
-                v, c = stack(b, [0])
-                base_scores[b] = float(two_source(v, chance=c).mean)
+            base = {b: _stack(items, b, [0], dataset, prop, metric, k) for b in baselines}
+            base_scores = {b: float(two_source(v, chance=c).mean) for b, (v, c) in base.items()}
             best = max(base_scores, key=base_scores.get)
-            bv, _ = stack(best, [0])
+            bv = base[best][0]
             for p in policies:
-                pv, c = stack(p, seeds)
+                pv, c = _stack(items, p, seeds, dataset, prop, metric, k)
                 est = two_source(pv, chance=c)
                 # the baseline is deterministic: pair it with every seed of the policy
                 diff = two_source(pv, np.repeat(bv, len(seeds), axis=0), chance=c)

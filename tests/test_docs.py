@@ -10,9 +10,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = re.compile(r"docs/[\w./-]+\.md")
 
 
+def _documents() -> list[Path]:
+    """The source files, README and docs: everything that can point a user to a document."""
+    return [*sorted((ROOT / "src").rglob("*.py")), ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
 def _mentions() -> list[tuple[Path, str]]:
-    files = [*sorted((ROOT / "src").rglob("*.py")), ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    return [(f, m) for f in files for m in DOC.findall(f.read_text(encoding="utf-8"))]
+    return [(f, m) for f in _documents() for m in DOC.findall(f.read_text(encoding="utf-8"))]
 
 
 def test_every_docs_path_mentioned_exists():
@@ -24,7 +28,7 @@ def test_every_docs_path_mentioned_exists():
 
 def test_nothing_points_outside_the_repository():
     bad = []
-    for f in [*sorted((ROOT / "src").rglob("*.py")), ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    for f in _documents():
         text = f.read_text(encoding="utf-8")
         if "../shared" in text or "research-brief" in text:
             bad.append(str(f.relative_to(ROOT)))
