@@ -68,6 +68,7 @@ from ..config import config_hash
 from ..datasets import open_dataset
 from ..datasets.base import Dataset, Track
 from ..errors import AudioError, UsageError
+from ..features.logmel import input_bands
 from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
@@ -192,7 +193,7 @@ def random_encoder(
 
     fe = dict(frontend or {})
     torch.manual_seed(seed)
-    enc = build_encoder(name, n_mels=int(fe.get("n_mels", 96)), **encoder_args).to(device).eval()
+    enc = build_encoder(name, n_mels=input_bands(fe), **encoder_args).to(device).eval()
     return EncoderBundle(enc, fe, {"kind": "random", "encoder": name, "seed": seed, "encoder_args": encoder_args})
 
 

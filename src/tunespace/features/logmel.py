@@ -55,6 +55,13 @@ class FrontEnd:
     log_scale: float = setting(10000.0, "c in the compression log10(1 + c * x)", min=0, min_open=True)
     center: bool = setting(True, "pad the signal so that frame t is centred at sample t * hop_length")
     pad_mode: str = setting("constant", "padding mode when centring", choices=("constant", "reflect"))
+    chroma_bins: int = setting(
+        0,
+        "pitch-class bands appended below the mel bands (librosa.filters.chroma up to f_max, compressed like them; "
+        "0: none, 12: one per semitone). The input height becomes n_mels + chroma_bins",
+        unit="bands",
+        min=0,
+    )
 
     def __post_init__(self) -> None:
         FrontEnd.check(dataclasses.asdict(self))
@@ -72,6 +79,11 @@ class FrontEnd:
                 f"{where}.f_min/f_max: need f_min < f_max <= sample_rate / 2, got f_min={c['f_min']:g}, "
                 f"f_max={c['f_max']:g}, sample_rate={c['sample_rate']}"
             )
+
+    @property
+    def n_bands(self) -> int:
+        """Rows of the front end's output: ``n_mels + chroma_bins`` (the encoder's input height)."""
+        return self.n_mels + self.chroma_bins
 
     @property
     def n_freqs(self) -> int:
@@ -96,8 +108,45 @@ FRONTEND = Section.from_dataclass(
 )
 
 
+def input_bands(frontend: dict[str, Any] | None) -> int:
+    """Input height an encoder needs for a (partial) front-end config dict: ``n_mels + chroma_bins``."""
+    c = {**FRONTEND.defaults(), **(frontend or {})}
+    return int(c["n_mels"]) + int(c["chroma_bins"])
+
+
+def chroma_filterbank(config: FrontEnd, like: np.ndarray) -> np.ndarray:
+    """Pitch-class filter bank ``(chroma_bins, n_fft // 2 + 1)``, float32.
+
+    ``librosa.filters.chroma`` with its Gaussian octave weighting centred one octave above
+    ``f_res``, the lowest frequency at which the analysis window separates neighbouring
+    semitones (a semitone, ``0.0595 f``, equals the Hann main lobe's half-width
+    ``2 sample_rate / win_length``: 1346 Hz for MULE's 25 ms window), so the pitch classes are
+    read mostly from partials the window resolves; bins below ``f_min`` (and DC) or above
+    ``f_max`` are zeroed. Each row is then scaled to the mean row sum of ``like`` (the mel
+    filter bank) so that a pitch-class band reads, like a mel band, as an average power
+    density and the two compress alike.
+    """
+    import librosa
+
+    c = config
+    f_res = 2.0 * c.sample_rate / c.win_length / (2.0 ** (1.0 / 12.0) - 1.0)
+    centre_octave = float(np.log2(2.0 * f_res / 27.5))  # librosa counts octaves from A0 = 27.5 Hz
+    fb = librosa.filters.chroma(
+        sr=c.sample_rate, n_fft=c.n_fft, n_chroma=c.chroma_bins, ctroct=centre_octave, octwidth=2.0, dtype=np.float32
+    )
+    freqs = np.arange(c.n_freqs) * (c.sample_rate / c.n_fft)
+    fb[:, (freqs > c.f_max) | (freqs < max(c.f_min, 1.0))] = 0.0
+    sums = fb.sum(axis=1, keepdims=True)
+    fb = fb / np.where(sums > 0, sums, 1.0) * float(like.sum(axis=1).mean())
+    return fb.astype(np.float32)
+
+
 class LogMel(torch.nn.Module):
-    """Waveform ``(B, samples)`` -> log-mel ``(B, n_mels, T)``, in separate public steps.
+    """Waveform ``(B, samples)`` -> log-mel ``(B, n_bands, T)``, in separate public steps.
+
+    ``n_bands = n_mels + chroma_bins``: with ``chroma_bins`` > 0 the filter bank has pitch-class
+    rows after the mel rows, so every step below (and the spectral augmentations, which act on
+    the power spectrogram before the filter bank) treats them alike.
 
     Args:
         config: a :class:`FrontEnd` (default: the base model's settings).
@@ -120,6 +169,8 @@ class LogMel(torch.nn.Module):
             norm=c.mel_norm,
             dtype=np.float32,
         )
+        if c.chroma_bins:
+            fb = np.concatenate([fb, chroma_filterbank(c, fb)])
         self.register_buffer("filterbank", torch.from_numpy(fb), persistent=False)
 
     def power(self, wave: torch.Tensor) -> torch.Tensor:
@@ -151,7 +202,8 @@ class LogMel(torch.nn.Module):
         return out[0] if squeeze else out
 
     def mel(self, power: torch.Tensor) -> torch.Tensor:
-        """Project ``(B, F, T)`` linear power onto the mel filter bank -> ``(B, n_mels, T)``."""
+        """Project ``(B, F, T)`` linear power onto the filter bank -> ``(B, n_bands, T)`` (mel bands,
+        then ``chroma_bins`` pitch-class bands)."""
         return torch.matmul(self.filterbank, power)
 
     def compress(self, mel: torch.Tensor) -> torch.Tensor:
@@ -159,7 +211,7 @@ class LogMel(torch.nn.Module):
         return torch.log10(1.0 + self.config.log_scale * mel)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """``compress(mel(power(wave)))``: ``(B, samples)`` -> ``(B, n_mels, T)``."""
+        """``compress(mel(power(wave)))``: ``(B, samples)`` -> ``(B, n_bands, T)``."""
         return self.compress(self.mel(self.power(wave)))
 
     def frames(self, n_samples: int) -> int:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..features.logmel import input_bands
 from .base import Encoder
 from .projector import Projector
 
@@ -52,7 +53,7 @@ def build_model(cfg: dict[str, Any]) -> ContrastiveModel:
     from .registry import build_encoder
 
     m = cfg["model"]
-    n_mels = int(cfg.get("frontend", {}).get("n_mels", 96))
+    n_mels = input_bands(cfg.get("frontend"))
     encoder = build_encoder(m["encoder"], n_mels=n_mels, **m.get("encoder_args", {}))
     projector = Projector(
         encoder.embedding_dim, hidden_dims=tuple(m["projector"]["hidden_dims"]), out_dim=m["projector"]["out_dim"]

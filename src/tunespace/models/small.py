@@ -132,6 +132,38 @@ class _RhythmBranch(nn.Module):
         return ac / (ac[..., :1] + 1e-6)
 
 
+class _PitchClassBranch(nn.Module):
+    """The key path: the excerpt's pitch-class profile and its transposition-invariant part.
+
+    Reads the last ``bins`` input rows, the front end's pitch-class bands
+    (``frontend.chroma_bins``), averages them over time and centres them across pitch classes
+    (a key profile, ``(B, bins)``), and appends the magnitudes of its discrete Fourier
+    transform over pitch class, coefficients ``1 .. bins // 2`` (unchanged when the profile is
+    rotated, i.e. the music transposed: interval content such as major against minor);
+    a linear map gives ``out_dim`` features. The slow path's mean/std pooling over learned
+    features does not fold octaves, and without such a path the demo's ``none`` models kept
+    hardly any key (docs/study.md).
+
+    Written by hand: a fixed summary (time mean, DFT magnitudes) followed by ``nn.Linear``.
+    """
+
+    def __init__(self, bins: int, out_dim: int) -> None:
+        super().__init__()
+        self.bins = int(bins)
+        self.proj = nn.Linear(self.bins + self.bins // 2, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, n_bands, T) -> (B, out_dim)``; the last ``bins`` rows are read."""
+        return self.proj(self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, n_bands, T) -> (B, bins + bins // 2)``: centred profile, then DFT magnitudes."""
+        p = x[:, -self.bins :, :].float().mean(dim=-1)
+        p = p - p.mean(dim=-1, keepdim=True)
+        mags = torch.fft.rfft(p, dim=-1).abs()[:, 1 : self.bins // 2 + 1]
+        return torch.cat([p, mags], dim=1)
+
+
 @register_encoder("small")
 class SmallEncoder(Encoder):
     """Small pitch-preserving encoder: 1-D dilated convolutions over time, mel bins as channels.
@@ -156,6 +188,11 @@ class SmallEncoder(Encoder):
             much of the embedding the tempo cue can take: projected to ``width`` it dominated
             the demo study's ``none`` embeddings (tempo locality 0.5, key ~0); at 8 its use
             varied from seed to seed; 16 gave both cues consistently (see docs/study.md).
+        pitch_classes: how many of the last input rows are pitch-class bands (set it to the
+            front end's ``chroma_bins``; default 0: no key path). They feed the key path (time
+            mean profile and its transposition-invariant DFT magnitudes) and, like every row,
+            the stem.
+        pitch_dim: size of the key path's output (default 16, as the rhythm path's).
 
     Input ``(B, 1, n_mels, T)`` at a 10 ms hop, ``T >= 8`` frames; output ``(B, embedding_dim)``.
     Default: 1,061,169 parameters (~1.06 M; 1,054,528 without the rhythm path).
@@ -175,6 +212,8 @@ class SmallEncoder(Encoder):
         rhythm_channels: int = 1,
         rhythm_hop: int = 1,
         rhythm_dim: int | None = 16,
+        pitch_classes: int = 0,
+        pitch_dim: int = 16,
     ) -> None:
         for key, value, low in (
             ("width", width, 1),
@@ -184,11 +223,18 @@ class SmallEncoder(Encoder):
             ("expansion", expansion, 1),
             ("norm_groups", norm_groups, 1),
             ("rhythm_channels", rhythm_channels, 0),
+            ("pitch_classes", pitch_classes, 0),
+            ("pitch_dim", pitch_dim, 1),
         ):
             if int(value) < low:
                 raise ConfigError(f"encoder 'small': {key} must be >= {low}, got {value}")
         if kernel_size % 2 == 0:
             raise ConfigError(f"encoder 'small': kernel_size must be odd, got {kernel_size}")
+        if pitch_classes >= n_mels:
+            raise ConfigError(
+                f"encoder 'small': pitch_classes ({pitch_classes}) must be below the input height n_mels ({n_mels}); "
+                "set frontend.chroma_bins to the same number"
+            )
         super().__init__(n_mels=n_mels, embedding_dim=embedding_dim, min_frames=8)
         pad = kernel_size // 2
         g = _groups(width, norm_groups)
@@ -206,7 +252,9 @@ class SmallEncoder(Encoder):
         self.act = nn.GELU()
         rdim = width if rhythm_dim is None else int(rhythm_dim)
         self.rhythm = _RhythmBranch(n_mels, rhythm_channels, rdim, hop=rhythm_hop) if rhythm_channels > 0 else None
-        self.head = nn.Linear(2 * width + (rdim if self.rhythm is not None else 0), embedding_dim)
+        self.pitch = _PitchClassBranch(pitch_classes, pitch_dim) if pitch_classes > 0 else None
+        extra = (rdim if self.rhythm is not None else 0) + (pitch_dim if self.pitch is not None else 0)
+        self.head = nn.Linear(2 * width + extra, embedding_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, n_mels, T) -> (B, embedding_dim)``: mean and std over time, then linear."""
@@ -215,4 +263,6 @@ class SmallEncoder(Encoder):
         parts = [h.mean(dim=-1), h.std(dim=-1, unbiased=False)]
         if self.rhythm is not None:
             parts.append(self.rhythm(x[:, 0]))
+        if self.pitch is not None:
+            parts.append(self.pitch(x[:, 0]))
         return self.head(torch.cat(parts, dim=1))

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from ..errors import UsageError
+from ..features.logmel import input_bands
 
 FOLDER = Path(__file__).parent
 FORMAT = "tunespace-pretrained"
@@ -68,9 +69,7 @@ def load_bundle(name: str, device: torch.device | str = "cpu") -> Any:
     state = load_state(name)
     cfg = state["config"]
     m = cfg["model"]
-    enc = build_encoder(
-        m["encoder"], n_mels=int(cfg.get("frontend", {}).get("n_mels", 96)), **m.get("encoder_args", {})
-    )
+    enc = build_encoder(m["encoder"], n_mels=input_bands(cfg.get("frontend")), **m.get("encoder_args", {}))
     enc.load_state_dict(state["encoder"])
     meta = {
         "kind": "pretrained",

@@ -23,6 +23,7 @@ from ..config import Each, Param, Section, apply_overrides, check_keys, load_yam
 from ..corpus.plan import SOURCES
 from ..embed.extract import MAX_HOP_SECONDS, MAX_SLICE_SECONDS, MIN_HOP_SECONDS, MIN_SECONDS, SILENCE_DB
 from ..errors import ConfigError
+from ..features.logmel import input_bands
 from ..train.config import TRAIN, validate_config
 from .launcher import CLUSTERS, LAUNCHERS, resolve_launcher
 from .launcher import DEFAULTS as LAUNCHER_DEFAULTS
@@ -287,7 +288,7 @@ def validate_study_config(cfg: dict[str, Any]) -> None:
 
     model = train["model"]
     try:  # as the trainer's prepare() does, but before the corpora are built and without building it
-        check_encoder(model["encoder"], n_mels=int(train["frontend"].get("n_mels", 96)), **model["encoder_args"])
+        check_encoder(model["encoder"], n_mels=input_bands(train["frontend"]), **model["encoder_args"])
     except ConfigError as e:
         raise ConfigError(f"train.model: {e}") from None
 

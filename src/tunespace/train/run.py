@@ -30,6 +30,7 @@ from ..augment.pipeline import PairTransform, make_pair_transform
 from ..datasets import open_dataset
 from ..errors import ConfigError, UsageError
 from ..features import FrontEnd
+from ..features.logmel import input_bands
 from ..files import read_json, write_json
 from ..losses import NTXentLoss
 from ..models import build_encoder, build_model
@@ -77,7 +78,7 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
         cfg["augment"].get("overrides") or None,
     )
     build_encoder(
-        cfg["model"]["encoder"], n_mels=int(cfg["frontend"].get("n_mels", 96)), **cfg["model"].get("encoder_args", {})
+        cfg["model"]["encoder"], n_mels=input_bands(cfg["frontend"]), **cfg["model"].get("encoder_args", {})
     )  # validates name/args
     window_s = transform.input_seconds()
     skipped: dict[str, str] = {}
