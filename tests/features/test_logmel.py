@@ -4,6 +4,7 @@ import torch
 
 from tunespace.errors import ConfigError
 from tunespace.features import FrontEnd, LogMel, standardise
+from tunespace.features.logmel import input_bands
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,31 @@ def test_standardise_each_item():
 def test_frontend_config_errors(cfg, word):
     with pytest.raises(ConfigError, match=word):
         FrontEnd.from_dict(cfg)
+
+
+def _harmonic_tone(f0: float, seconds: float = 1.0) -> torch.Tensor:
+    t = np.arange(int(16000 * seconds)) / 16000
+    return torch.tensor(sum(0.3 / h * np.sin(2 * np.pi * f0 * h * t) for h in range(1, 9)), dtype=torch.float32)
+
+
+@pytest.mark.parametrize(("f0", "pitch_class"), [(440.0, 9), (261.63, 0), (392.0, 7), (311.13, 3)])
+def test_chroma_bands_follow_the_pitch_class(f0, pitch_class):
+    fe = LogMel(FrontEnd(chroma_bins=12))
+    out = fe(_harmonic_tone(f0))
+    assert out.shape[0] == fe.config.n_bands == 108
+    assert int(out[96:].mean(dim=1).argmax()) == pitch_class  # C = 0, librosa's order
+
+
+def test_chroma_bands_leave_the_mel_bands_as_they_were(logmel, signal):
+    fe = LogMel(FrontEnd(chroma_bins=12))
+    wave = torch.from_numpy(signal)
+    assert torch.equal(fe(wave)[:96], logmel(wave))
+    assert fe.filterbank[96:].sum(dim=1).allclose(fe.filterbank[:96].sum(dim=1).mean().expand(12))
+    assert (fe.filterbank[96:, fe.bin_frequencies() > 8000] == 0).all()
+
+
+def test_input_bands():
+    assert input_bands(None) == 96
+    assert input_bands({"n_mels": 64, "chroma_bins": 12}) == 76
+    with pytest.raises(ConfigError, match="chroma_bins"):
+        FrontEnd(chroma_bins=-1)

@@ -143,3 +143,34 @@ def test_rhythm_path_autocorrelation_peaks_at_the_beat_period():
         ac = branch.autocorrelation(x)[0, 0]
         assert int(torch.argmax(ac[20:])) + 20 == period
     assert branch(torch.randn(3, 96, 300)).shape == (3, 8)
+
+
+def test_key_path_reads_the_pitch_class_rows_and_its_dft_part_ignores_transposition():
+    """The key path's profile rotates with the pitch-class rows; its DFT magnitudes do not."""
+    torch.manual_seed(2)
+    enc = SmallEncoder(n_mels=32 + 12, width=24, depth=2, embedding_dim=10, pitch_classes=12, pitch_dim=5)
+    x = torch.randn(3, 1, 44, 60)
+    feats = enc.pitch.features(x[:, 0])
+    assert feats.shape == (3, 12 + 6)
+    rolled = x.clone()
+    rolled[:, :, -12:] = torch.roll(x[:, :, -12:], shifts=5, dims=2)  # transpose up 5 semitones
+    moved = enc.pitch.features(rolled[:, 0])
+    assert torch.allclose(moved[:, 12:], feats[:, 12:], atol=1e-5)  # interval content: unchanged
+    assert torch.allclose(moved[:, :12], torch.roll(feats[:, :12], 5, dims=1), atol=1e-5)
+    assert not torch.allclose(moved[:, :12], feats[:, :12], atol=1e-3)
+    other = x.clone()
+    other[:, :, :32] = torch.randn(3, 1, 32, 60)  # the mel rows do not reach the key path
+    assert torch.equal(enc.pitch.features(other[:, 0]), feats)
+    assert enc(x).shape == (3, 10)
+    assert SmallEncoder(n_mels=44, width=24, depth=2, pitch_classes=12).num_parameters() > SmallEncoder(
+        n_mels=44, width=24, depth=2
+    ).num_parameters()
+
+
+def test_key_path_options_are_checked():
+    with pytest.raises(ConfigError, match="pitch_classes"):
+        SmallEncoder(n_mels=12, pitch_classes=12)
+    with pytest.raises(ConfigError, match="pitch_dim"):
+        SmallEncoder(n_mels=108, pitch_classes=12, pitch_dim=0)
+    with pytest.raises(ConfigError, match="pitch_classes"):
+        SmallEncoder(pitch_classes=-1)

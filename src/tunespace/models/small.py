@@ -91,6 +91,10 @@ class _DilatedBlock(nn.Module):
         return x + h
 
 
+#: Ratios of the beat period at which the rhythm path's metre pattern reads the autocorrelation.
+METRE_RATIOS = (0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.5, 2.0, 3.0)
+
+
 class _RhythmBranch(nn.Module):
     """The fast path: learned onset envelopes at the full 10 ms frame rate and their
     autocorrelation over beat-period lags (a learned tempogram).
@@ -101,32 +105,69 @@ class _RhythmBranch(nn.Module):
     At a 10 ms hop the default lags 20-160 cover beat periods 0.2-1.6 s (37-300 BPM) with
     a resolution of one frame (under 4 % of the period above 25 frames, i.e. below 240 BPM).
 
+    With ``metre`` the projection also reads a tempo-invariant rhythm pattern: for each onset
+    envelope the beat period ``p`` (the lag of the largest autocorrelation in ``min_lag ..
+    max_lag``, not differentiated) and the autocorrelation at the lags ``p * r`` for the ratios
+    :data:`METRE_RATIOS` (linear interpolation; zero beyond the excerpt). A change of tempo
+    scales ``p`` and leaves these values alone: duple against triple metre, a jig's triplets, a
+    strathspey's snap, without the tempo.
+
     Written by hand: a fixed autocorrelation on learned onset functions (no library layer).
     """
 
     def __init__(
-        self, n_mels: int, channels: int, out_dim: int, min_lag: int = 20, max_lag: int = 160, hop: int = 1
+        self,
+        n_mels: int,
+        channels: int,
+        out_dim: int,
+        min_lag: int = 20,
+        max_lag: int = 160,
+        hop: int = 1,
+        metre: bool = False,
     ) -> None:
         super().__init__()
         self.onset = nn.Conv1d(n_mels, channels, 3, padding=1)
         self.hop = int(hop)
         self.min_lag, self.max_lag = int(min_lag) // self.hop, int(max_lag) // self.hop
-        self.proj = nn.Linear(channels * (self.max_lag - self.min_lag), out_dim)
+        self.metre = bool(metre)
+        n_in = self.max_lag - self.min_lag + (len(METRE_RATIOS) if self.metre else 0)
+        self.proj = nn.Linear(channels * n_in, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, n_mels, T) -> (B, out_dim)``; lags beyond ``T - 1`` read as zero."""
-        return self.proj(self.autocorrelation(x)[..., self.min_lag :].flatten(1))
+        ac = self.autocorrelation(x, all_lags=self.metre)
+        parts = [ac[..., self.min_lag : self.max_lag]]
+        if self.metre:
+            parts.append(self.metre_pattern(ac))
+        return self.proj(torch.cat(parts, dim=-1).flatten(1))
 
-    def autocorrelation(self, x: torch.Tensor) -> torch.Tensor:
+    def metre_pattern(self, ac: torch.Tensor) -> torch.Tensor:
+        """``(B, channels, L >= max_lag)`` autocorrelation -> ``(B, channels, len(METRE_RATIOS))``:
+        its values at ``p * r`` (``p``: the beat period, the arg-max over ``min_lag .. max_lag``)."""
+        period = ac[..., self.min_lag : self.max_lag].detach().argmax(dim=-1, keepdim=True) + self.min_lag
+        ratios = torch.tensor(METRE_RATIOS, dtype=ac.dtype, device=ac.device)
+        lags = period.to(ac.dtype) * ratios  # (B, C, R)
+        lo = lags.floor().long()
+        frac = lags - lo
+        last = ac.shape[-1] - 1
+        inside = (lo + 1 <= last).to(ac.dtype)
+        lo = lo.clamp(max=max(last - 1, 0))
+        values = ac.gather(-1, lo) * (1 - frac) + ac.gather(-1, (lo + 1).clamp(max=last)) * frac
+        return values * inside
+
+    def autocorrelation(self, x: torch.Tensor, all_lags: bool = False) -> torch.Tensor:
         """``(B, n_mels, T) -> (B, channels, max_lag)``: normalised autocorrelation of the onset
-        envelopes at lags ``0 .. max_lag - 1`` (in units of ``hop`` frames)."""
+        envelopes at lags ``0 .. max_lag - 1`` (in units of ``hop`` frames); with ``all_lags``,
+        ``(B, channels, max(max_lag, n))`` up to the envelopes' length ``n``."""
         o = F.relu(self.onset(x[..., 1:] - x[..., :-1]))
         if self.hop > 1:
             o = F.avg_pool1d(o, self.hop, ceil_mode=True)
         o = o - o.mean(dim=-1, keepdim=True)
         n = o.shape[-1]
         spec = torch.fft.rfft(o.float(), n=2 * n)
-        ac = torch.fft.irfft(spec.real**2 + spec.imag**2, n=2 * n)[..., : self.max_lag]
+        ac = torch.fft.irfft(spec.real**2 + spec.imag**2, n=2 * n)[
+            ..., : max(self.max_lag, n) if all_lags else self.max_lag
+        ]
         if ac.shape[-1] < self.max_lag:
             ac = F.pad(ac, (0, self.max_lag - ac.shape[-1]))
         return ac / (ac[..., :1] + 1e-6)
@@ -193,6 +234,9 @@ class SmallEncoder(Encoder):
             mean profile and its transposition-invariant DFT magnitudes) and, like every row,
             the stem.
         pitch_dim: size of the key path's output (default 16, as the rhythm path's).
+        rhythm_metre: give the rhythm path a tempo-invariant metre pattern too (the
+            autocorrelation at fixed ratios of the beat period; default False). See
+            ``_RhythmBranch``.
 
     Input ``(B, 1, n_mels, T)`` at a 10 ms hop, ``T >= 8`` frames; output ``(B, embedding_dim)``.
     Default: 1,061,169 parameters (~1.06 M; 1,054,528 without the rhythm path).
@@ -214,6 +258,7 @@ class SmallEncoder(Encoder):
         rhythm_dim: int | None = 16,
         pitch_classes: int = 0,
         pitch_dim: int = 16,
+        rhythm_metre: bool = False,
     ) -> None:
         for key, value, low in (
             ("width", width, 1),
@@ -251,7 +296,11 @@ class SmallEncoder(Encoder):
         self.final_norm = nn.GroupNorm(g, width)
         self.act = nn.GELU()
         rdim = width if rhythm_dim is None else int(rhythm_dim)
-        self.rhythm = _RhythmBranch(n_mels, rhythm_channels, rdim, hop=rhythm_hop) if rhythm_channels > 0 else None
+        self.rhythm = (
+            _RhythmBranch(n_mels, rhythm_channels, rdim, hop=rhythm_hop, metre=rhythm_metre)
+            if rhythm_channels > 0
+            else None
+        )
         self.pitch = _PitchClassBranch(pitch_classes, pitch_dim) if pitch_classes > 0 else None
         extra = (rdim if self.rhythm is not None else 0) + (pitch_dim if self.pitch is not None else 0)
         self.head = nn.Linear(2 * width + extra, embedding_dim)

@@ -7,12 +7,12 @@
    track and the music21 tracks of ``"train"`` pieces only.
 2. **Training.** A study (``DIR/study``, :func:`tunespace.study.run_study`) trains ``small``
    under each of :data:`POLICIES` (seed 0, :data:`TRAIN` settings) on that list.
-3. **Evaluation, on data no model saw.** The same study embeds and profiles three evaluation
-   sets: ``music21-heldout`` (music21 renders of seed 2028 restricted to ``"eval"`` pieces:
-   compositions never heard in training; role ``confirmatory``), ``music21-unseen`` (the same
-   held-out pieces rendered with seed 2026; ``exploratory``: the first release's card looked at
-   it) and ``procedural-unseen`` (seed 2027; ``exploratory``), next to chroma, MFCC and
-   tempogram baselines. Its report
+3. **Evaluation, on data no model saw.** The same study embeds and profiles four evaluation
+   sets: ``music21-final`` (music21 renders of seed 2029 restricted to ``"eval"`` pieces:
+   compositions never heard in training; role ``confirmatory``), ``music21-heldout`` (seed
+   2028) and ``music21-unseen`` (seed 2026), the same held-out pieces rendered again
+   (``exploratory``: earlier releases' cards looked at them), and ``procedural-unseen`` (seed
+   2027; ``exploratory``), next to chroma, MFCC and tempogram baselines. Its report
    (``DIR/study/report.md``) is the model card's source (``docs/models.md``).
 4. **Export.** Each condition's seed-0 encoder becomes ``DIR/models/<policy>.pt``
    (:func:`tunespace.pretrained.export`); ``--install`` copies them into the package.
@@ -57,9 +57,11 @@ TRAIN: dict[str, Any] = {
 }
 #: One music21 piece in ``EVAL_ONE_IN`` is held out of training.
 EVAL_ONE_IN = 5
-#: Tracks rendered (seed 2028) for the confirmatory set ``music21-heldout``: its held-out-piece
-#: tracks (about one in five, 100+) are kept. Added after the first release's card had looked at
-#: ``music21-unseen``, which is exploratory from then on.
+#: Tracks rendered for each of ``music21-heldout`` (seed 2028) and the confirmatory set
+#: ``music21-final`` (seed 2029): their held-out-piece tracks (about one in five, 100+) are kept.
+#: Each was added when the previous confirmatory set had been looked at by a card
+#: (``music21-unseen`` by the first release's, ``music21-heldout`` by the second's); those are
+#: exploratory from then on.
 HELDOUT_RENDERED = 640
 
 
@@ -111,7 +113,8 @@ def study_config(data: Path, steps: int | None = None) -> dict[str, Any]:
         "conditions": list(POLICIES),
         "train_data": {"name": "procedural+music21-train", "path": str(data / "train.txt")},
         "eval_data": [
-            {"name": "music21-heldout", "role": "confirmatory", "path": str(data / "music21-heldout")},
+            {"name": "music21-final", "role": "confirmatory", "path": str(data / "music21-final")},
+            {"name": "music21-heldout", "role": "exploratory", "path": str(data / "music21-heldout")},
             {"name": "music21-unseen", "role": "exploratory", "path": str(data / "music21-unseen")},
             {"name": "procedural-unseen", "role": "exploratory", "path": str(data / "procedural-unseen")},
         ],
@@ -143,11 +146,16 @@ def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 30
         "music21-eval-all": (eval_tracks * EVAL_ONE_IN // 2, 2026, "music21"),
         "procedural-unseen": (eval_tracks, 2027, "procedural"),
         "music21-heldout-all": (HELDOUT_RENDERED, 2028, "music21"),
+        "music21-final-all": (HELDOUT_RENDERED, 2029, "music21"),
     }
     for name, (n, seed, source) in corpora.items():
         if not (data / name / "corpus.json").is_file():
             build_corpus(data / name, tracks=n, seconds=30.0, seed=seed, source=source)
-    for subset, rendered in (("music21-unseen", "music21-eval-all"), ("music21-heldout", "music21-heldout-all")):
+    for subset, rendered in (
+        ("music21-unseen", "music21-eval-all"),
+        ("music21-heldout", "music21-heldout-all"),
+        ("music21-final", "music21-final-all"),
+    ):
         if not (data / subset / "corpus.json").is_file():
             subset_corpus(data / rendered, data / subset, "eval")
     lines = [str(t.path) for t in open_dataset(data / "procedural").tracks]
