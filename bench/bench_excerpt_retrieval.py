@@ -1,8 +1,15 @@
 """Excerpt-to-source retrieval under transformations (results: docs/models.md, docs/benchmarks.md).
 
 What a search user feels: cut a 10 s excerpt of every catalogue track, transform it with a
-tool other than tunespace's training augmentation (librosa's phase-vocoder time-stretch and
-pitch-shift, a scipy peaking EQ), and ask whether the nearest catalogue track is its source.
+tool other than tunespace's training augmentation (which is spectral: it resamples the power
+spectrogram), and ask whether the nearest catalogue track is its source. The tools: librosa's
+phase-vocoder time-stretch and pitch-shift, Rubber Band (through pedalboard, tunespace's
+waveform backend), and a scipy peaking EQ.
+
+Where the dataset has a ``piece`` column (music21 corpora: several renders of one composition,
+with other instruments, tempi and keys), a second table counts a hit when the nearest track is a
+render of the source's piece: a model told to ignore tempo and key may rightly find another
+render of the same piece.
 
 Catalogue vectors: each model's track embedding (mean over 3 s slices, as ``tunespace embed``);
 two search modes: ``track`` (the excerpt's embedding against track embeddings) and ``slices``
@@ -30,12 +37,16 @@ def _transforms(sr: int) -> dict:
         b, a = signal.iirpeak(1000.0, 1.0, fs=sr)
         return (y + 1.8 * signal.lfilter(b, a, y)).astype(np.float32)
 
+    from tunespace.augment.waveform import functional as rubberband
+
     return {
         "unmodified": lambda y: y,
         "time-stretch x1.15": lambda y: librosa.effects.time_stretch(y, rate=1.15),
         "time-stretch x0.87": lambda y: librosa.effects.time_stretch(y, rate=0.87),
         "pitch-shift +2": lambda y: librosa.effects.pitch_shift(y, sr=sr, n_steps=2),
         "pitch-shift -3": lambda y: librosa.effects.pitch_shift(y, sr=sr, n_steps=-3),
+        "Rubber Band stretch x1.15": lambda y: rubberband.time_stretch(y, 1.15, sr, keep_length=False),
+        "Rubber Band shift +2": lambda y: rubberband.pitch_shift(y, 2.0, sr),
         "EQ +9 dB at 1 kHz": eq,
     }
 
@@ -54,6 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     ds = open_dataset(args.data)
     sr = 16000
+    piece = _pieces(args.data)
     audio = {t.id: load(t.path, sr=sr) for t in ds.tracks}
     ids = list(audio)
     a, b = int(args.start_seconds * sr), int((args.start_seconds + args.excerpt_seconds) * sr)
@@ -66,18 +78,25 @@ def main() -> None:
         f"transformed in {time.perf_counter() - t0:.0f} s"
     )
     results: dict[str, dict[str, float]] = {}
+    same_piece: dict[str, dict[str, float]] = {}
+    truth = np.arange(len(ids))
+    group = np.array([piece.get(i, i) for i in ids]) if piece else None
+
+    def score(name: str, table: str, found: np.ndarray) -> None:
+        """Record the hit rates of ``found`` (each query's nearest catalogue index) under row ``table``."""
+        results.setdefault(table, {})[name] = float(np.mean(found == truth))
+        if group is not None:
+            same_piece.setdefault(table, {})[name] = float(np.mean(group[found] == group))
 
     # reference: MFCC mean + std, z-scored with the catalogue's statistics
     cat = np.stack([track_features("mfcc", audio[i], sr) for i in ids])
     mu, sd = cat.mean(0), cat.std(0) + 1e-8
     cat_n = (cat - mu) / sd
     cat_n /= np.linalg.norm(cat_n, axis=1, keepdims=True)
-    row = {}
     for name, q in queries.items():
         qv = np.stack([(track_features("mfcc", q[i], sr) - mu) / sd for i in ids])
         qv /= np.linalg.norm(qv, axis=1, keepdims=True)
-        row[name] = float(np.mean(np.argmax(qv @ cat_n.T, axis=1) == np.arange(len(ids))))
-    results["MFCC mean+std (reference)"] = row
+        score(name, "MFCC mean+std (reference)", np.argmax(qv @ cat_n.T, axis=1))
 
     for spec in args.models:
         model = tunespace.load_model(spec)
@@ -87,22 +106,37 @@ def main() -> None:
         slices = np.concatenate(tls)
         slices /= np.linalg.norm(slices, axis=1, keepdims=True)
         owner = np.concatenate([np.full(len(tl), n) for n, tl in enumerate(tls)])
-        rows: dict[str, dict[str, float]] = {"track": {}, "slices": {}}
         for name, q in queries.items():
             qv = model.embed_batch([q[i] for i in ids], sr)  # each excerpt embedded once
             qv /= np.linalg.norm(qv, axis=1, keepdims=True)
-            truth = np.arange(len(ids))
-            rows["track"][name] = float(np.mean(np.argmax(qv @ track.T, axis=1) == truth))
-            rows["slices"][name] = float(np.mean(owner[np.argmax(qv @ slices.T, axis=1)] == truth))
-        for mode, row in rows.items():
-            results[f"{spec} ({mode} index)"] = row
+            score(name, f"{spec} (track index)", np.argmax(qv @ track.T, axis=1))
+            score(name, f"{spec} (slices index)", owner[np.argmax(qv @ slices.T, axis=1)])
 
-    names = list(tf)
-    print("\n| embedding | " + " | ".join(names) + " |")
+    _print_table("nearest track is the source", results, list(tf))
+    if group is not None:
+        _print_table(
+            f"nearest track is a render of the source's piece ({len(set(group))} pieces)", same_piece, list(tf)
+        )
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+
+
+def _pieces(data: str) -> dict[str, str]:
+    """Track id -> piece, from the dataset's ``tracks.csv`` where it has a ``piece`` column (else empty)."""
+    import csv
+    from pathlib import Path
+
+    path = Path(data) / "tracks.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["track_id"]: r["piece"] for r in csv.DictReader(f) if r.get("piece")}
+
+
+def _print_table(title: str, results: dict[str, dict[str, float]], names: list[str]) -> None:
+    print(f"\n{title}\n\n| embedding | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for emb, row in results.items():
         print(f"| {emb} | " + " | ".join(f"{row[n]:.2f}" for n in names) + " |")
-    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

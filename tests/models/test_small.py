@@ -174,3 +174,23 @@ def test_key_path_options_are_checked():
         SmallEncoder(n_mels=108, pitch_classes=12, pitch_dim=0)
     with pytest.raises(ConfigError, match="pitch_classes"):
         SmallEncoder(pitch_classes=-1)
+
+
+def test_metre_pattern_ignores_tempo_and_tells_metres_apart():
+    """The rhythm path's metre pattern: the same figure at two tempi reads alike, duple and triple differ."""
+    import math
+
+    enc = SmallEncoder(n_mels=32, width=16, depth=1, rhythm_metre=True)
+    lag = torch.arange(300.0)
+
+    def ac(period: float, sub: int) -> torch.Tensor:  # beat at `period` frames, subdivided in `sub`
+        return ((torch.cos(2 * math.pi * lag / period) + 0.5 * torch.cos(2 * math.pi * lag * sub / period)) / 1.5)[
+            None, None
+        ]
+
+    triple, triple_faster, duple = (enc.rhythm.metre_pattern(ac(p, k)) for p, k in ((40.0, 3), (48.0, 3), (40.0, 2)))
+    assert triple.shape == (1, 1, 8)
+    assert torch.allclose(triple, triple_faster, atol=0.02)
+    assert (triple - duple).abs().max() > 0.3
+    assert enc(torch.randn(2, 1, 32, 300)).shape == (2, 256)
+    assert enc.num_parameters() > SmallEncoder(n_mels=32, width=16, depth=1).num_parameters()

@@ -287,3 +287,23 @@ def test_the_checkpoint_module_keeps_its_former_import_path():
         "checkpoint_problem",
     ):
         assert getattr(old, name) is getattr(new, name), name
+
+
+@pytest.mark.parametrize("backend", ["spectral", "waveform"])
+def test_pitch_class_bands_and_key_path_train_and_embed(train_corpus, tmp_path, backend):
+    """frontend.chroma_bins reaches the encoder's input height everywhere a model is built:
+    the trainer (both augmentation backends, pitch-shift moving the pitch-class bands) and the
+    embedder loading the run."""
+    import tunespace
+
+    over = tiny_overrides(steps=2) + [
+        "frontend.chroma_bins=12",
+        "model.encoder_args={width: 16, depth: 1, embedding_dim: 16, pitch_classes: 12, rhythm_metre: true}",
+        "augment.policy=ts+ps",
+        f"augment.backend={backend}",
+    ]
+    train(tmp_path / "run", resolve_config(None, over, **{"data.path": str(train_corpus)}))
+    model = tunespace.load_model(str(tmp_path / "run"))
+    emb = model.embed_batch([torch.randn(16000 * 4).numpy() * 0.1], 16000)
+    assert emb.shape == (1, 16) and torch.isfinite(torch.from_numpy(emb)).all()
+    assert model.encoder.n_mels == 96 + 12
