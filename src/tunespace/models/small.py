@@ -26,6 +26,8 @@ Written by hand (no library offers this layout); built from standard torch layer
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -177,20 +179,26 @@ class _PitchClassBranch(nn.Module):
     """The key path: the excerpt's pitch-class profile and its transposition-invariant part.
 
     Reads the last ``bins`` input rows, the front end's pitch-class bands
-    (``frontend.chroma_bins``), averages them over time and centres them across pitch classes
-    (a key profile, ``(B, bins)``), and appends the magnitudes of its discrete Fourier
-    transform over pitch class, coefficients ``1 .. bins // 2`` (unchanged when the profile is
-    rotated, i.e. the music transposed: interval content such as major against minor);
-    a linear map gives ``out_dim`` features. The slow path's mean/std pooling over learned
-    features does not fold octaves, and without such a path the demo's ``none`` models kept
-    hardly any key (docs/study.md).
+    (``frontend.chroma_bins``; log-compressed and standardised like the mel bands). Each frame is
+    normalised to its strongest pitch class, ``exp(s * (x - max_c x))`` with a learned sharpness
+    ``s`` (initially 5), which undoes the log compression so that each frame counts by its
+    dominant pitch classes and not by its loudness (as chroma features normalise each frame to
+    its maximum); the frames are averaged and centred across pitch classes (a key profile,
+    ``(B, bins)``), and the magnitudes of the profile's discrete Fourier transform over pitch
+    class, coefficients ``1 .. bins // 2``, are appended (unchanged when the profile is rotated,
+    i.e. the music transposed: interval content such as major against minor); a linear map
+    gives ``out_dim`` features. The slow path's mean/std pooling over learned features does not
+    fold octaves, and without such a path the demo's ``none`` models kept hardly any key
+    (docs/study.md).
 
-    Written by hand: a fixed summary (time mean, DFT magnitudes) followed by ``nn.Linear``.
+    Written by hand: a fixed summary (frame normalisation, time mean, DFT magnitudes) followed
+    by ``nn.Linear``.
     """
 
-    def __init__(self, bins: int, out_dim: int) -> None:
+    def __init__(self, bins: int, out_dim: int, sharpness: float = 5.0) -> None:
         super().__init__()
         self.bins = int(bins)
+        self.log_sharpness = nn.Parameter(torch.tensor(math.log(sharpness)))
         self.proj = nn.Linear(self.bins + self.bins // 2, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -199,7 +207,9 @@ class _PitchClassBranch(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, n_bands, T) -> (B, bins + bins // 2)``: centred profile, then DFT magnitudes."""
-        p = x[:, -self.bins :, :].float().mean(dim=-1)
+        c = x[:, -self.bins :, :].float()
+        c = torch.exp(self.log_sharpness.exp() * (c - c.max(dim=1, keepdim=True).values))
+        p = c.mean(dim=-1)
         p = p - p.mean(dim=-1, keepdim=True)
         mags = torch.fft.rfft(p, dim=-1).abs()[:, 1 : self.bins // 2 + 1]
         return torch.cat([p, mags], dim=1)
