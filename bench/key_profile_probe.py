@@ -1,0 +1,69 @@
+"""How much key a pitch-class profile carries, before any training (docs/study.md, third release).
+
+Each track's embedding is a time-mean pitch-class profile; the number is key locality L@10 (the
+chance-corrected share of the 10 nearest tracks, by cosine, that share the track's key), the
+definition of docs/metrics.md without the intervals. Profiles compared:
+
+- the front end's pitch-class bands (``frontend.chroma_bins: 12``, 25 ms window) of each 3 s
+  slice, standardised like an encoder input, averaged over time; then with each frame first
+  normalised to its strongest pitch class, ``exp(s (x - max x))``, at sharpness ``s``;
+- the same bands from a 128 ms window (``win_length`` 2048);
+- the ``chroma`` baseline (librosa ``chroma_stft``, n_fft 4096).
+
+Run: .venv/bin/python bench/key_profile_probe.py --data DATASET
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+
+def key_locality(profiles: np.ndarray, keys: np.ndarray, k: int = 10) -> float:
+    """Chance-corrected key agreement of the ``k`` cosine nearest neighbours (self excluded)."""
+    f = profiles - profiles.mean(axis=1, keepdims=True)
+    f = f / np.linalg.norm(f, axis=1, keepdims=True)
+    sim = f @ f.T
+    np.fill_diagonal(sim, -np.inf)
+    nn = np.argsort(-sim, axis=1)[:, :k]
+    agree = float((keys[nn] == keys[:, None]).mean())
+    _, counts = np.unique(keys, return_counts=True)
+    chance = float((counts * (counts - 1)).sum() / (len(keys) * (len(keys) - 1)))
+    return (agree - chance) / (1 - chance)
+
+
+def main() -> None:
+    from tunespace.audio import load
+    from tunespace.baselines import track_features
+    from tunespace.datasets import open_dataset
+    from tunespace.features.logmel import FrontEnd, LogMel, standardise
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True)
+    args = ap.parse_args()
+    ds = open_dataset(args.data)
+    keys = np.array([t.labels["key"] for t in ds.tracks])
+    fronts = {"25 ms": LogMel(FrontEnd(chroma_bins=12)), "128 ms": LogMel(FrontEnd(chroma_bins=12, win_length=2048))}
+    sharpness = (0.0, 1.0, 2.3, 5.0, 10.0)
+    rows: dict[str, list[np.ndarray]] = {}
+    for t in ds.tracks:
+        y = load(t.path, sr=16000)
+        for name, fe in fronts.items():
+            with torch.no_grad():
+                x = fe(torch.from_numpy(y))
+            slices = torch.stack([standardise(x[None, :, i : i + 300])[0] for i in range(0, x.shape[1] - 300, 200)])
+            bands = slices[:, -12:]  # (slices, 12, frames)
+            for s in sharpness if name == "25 ms" else (0.0,):
+                c = bands if s == 0 else torch.exp(s * (bands - bands.max(dim=1, keepdim=True).values))
+                label = f"{name} window, " + ("time mean of the log bands" if s == 0 else f"frame-normalised, s={s:g}")
+                rows.setdefault(label, []).append(c.mean(dim=-1).mean(dim=0).numpy())
+        rows.setdefault("chroma baseline (librosa chroma_stft)", []).append(track_features("chroma", y, 16000))
+    print(f"{len(keys)} tracks of {args.data}\n\n| profile | key L@10 |\n|---|---|")
+    for label, profiles in rows.items():
+        print(f"| {label} | {key_locality(np.stack(profiles), keys):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
