@@ -203,7 +203,8 @@ def build_pretrained(
             "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "
             "compositions of train-split pieces (seed 101)",
             "command": "tunespace pretrained build --out DIR",
-            "study": "DIR/study (report.md: locality and retrieval on music21-unseen and procedural-unseen)",
+            "study": "DIR/study (report.md: locality and retrieval on the confirmatory set music21-final "
+            "and the exploratory sets music21-heldout, music21-unseen and procedural-unseen)",
         }
         made[policy] = pretrained.export(st.path / "run", policy, out / "models", card)
         if install:
