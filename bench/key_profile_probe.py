@@ -1,8 +1,8 @@
 """How much key a pitch-class profile carries, before any training (docs/study.md, third release).
 
-Each track's embedding is a time-mean pitch-class profile; the number is key locality L@10 (the
-chance-corrected share of the 10 nearest tracks, by cosine, that share the track's key), the
-definition of docs/metrics.md without the intervals. Profiles compared:
+Each track's embedding is a time-mean pitch-class profile; the number is key locality L@10
+(``tunespace.locality.locality_profile``, the definition of docs/metrics.md, without the
+intervals). Profiles compared:
 
 - the front end's pitch-class bands (``frontend.chroma_bins: 12``, 25 ms window) of each 3 s
   slice, standardised like an encoder input, averaged over time; then with each frame first
@@ -21,17 +21,17 @@ import numpy as np
 import torch
 
 
-def key_locality(profiles: np.ndarray, keys: np.ndarray, k: int = 10) -> float:
-    """Chance-corrected key agreement of the ``k`` cosine nearest neighbours (self excluded)."""
-    f = profiles - profiles.mean(axis=1, keepdims=True)
-    f = f / np.linalg.norm(f, axis=1, keepdims=True)
-    sim = f @ f.T
-    np.fill_diagonal(sim, -np.inf)
-    nn = np.argsort(-sim, axis=1)[:, :k]
-    agree = float((keys[nn] == keys[:, None]).mean())
-    _, counts = np.unique(keys, return_counts=True)
-    chance = float((counts * (counts - 1)).sum() / (len(keys) * (len(keys) - 1)))
-    return (agree - chance) / (1 - chance)
+def key_locality(ids: list[str], profiles: np.ndarray, data: str) -> float:
+    """Key L@10 of ``profiles`` (one row per id; centred across pitch classes, cosine neighbours)
+    by :func:`tunespace.locality.locality_profile`, the study's definition."""
+    from tunespace.embed.format import EmbeddingSet
+    from tunespace.labels import load_labels
+    from tunespace.locality import locality_profile
+
+    centred = (profiles - profiles.mean(axis=1, keepdims=True)).astype(np.float32)
+    emb = EmbeddingSet(ids=ids, vectors=centred, name="profile")
+    prof = locality_profile(emb, load_labels(data, properties=["key"]), ks=[10], bootstrap=0)
+    return float(prof["properties"]["key"]["10"]["locality"])
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     args = ap.parse_args()
     ds = open_dataset(args.data)
-    keys = np.array([t.labels["key"] for t in ds.tracks])
+    ids = [t.id for t in ds.tracks]
     fronts = {"25 ms": LogMel(FrontEnd(chroma_bins=12)), "128 ms": LogMel(FrontEnd(chroma_bins=12, win_length=2048))}
     sharpness = (0.0, 1.0, 2.3, 5.0, 10.0)
     rows: dict[str, list[np.ndarray]] = {}
@@ -60,9 +60,9 @@ def main() -> None:
                 label = f"{name} window, " + ("time mean of the log bands" if s == 0 else f"frame-normalised, s={s:g}")
                 rows.setdefault(label, []).append(c.mean(dim=-1).mean(dim=0).numpy())
         rows.setdefault("chroma baseline (librosa chroma_stft)", []).append(track_features("chroma", y, 16000))
-    print(f"{len(keys)} tracks of {args.data}\n\n| profile | key L@10 |\n|---|---|")
+    print(f"{len(ids)} tracks of {args.data}\n\n| profile | key L@10 |\n|---|---|")
     for label, profiles in rows.items():
-        print(f"| {label} | {key_locality(np.stack(profiles), keys):.3f} |")
+        print(f"| {label} | {key_locality(ids, np.stack(profiles), args.data):.3f} |")
 
 
 if __name__ == "__main__":
