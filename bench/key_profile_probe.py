@@ -1,4 +1,4 @@
-"""How much key a pitch-class profile carries, before any training (docs/study.md, third release).
+"""How much key a pitch-class profile carries, before any training (docs/study.md, third round of design runs).
 
 Each track's embedding is a time-mean pitch-class profile; the number is key locality L@10
 (``tunespace.locality.locality_profile``, the definition of docs/metrics.md, without the
