@@ -28,10 +28,12 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="study folder of this run")
     ap.add_argument("--conditions", default="none", help="comma-separated policies")
     ap.add_argument("--train", default="{}", help="JSON merged into the recipe's trainer settings")
+    ap.add_argument("--seeds", default="0", help="comma-separated training seeds (default 0, the recipe's)")
     args = ap.parse_args()
     cfg = study_config(Path(args.data))
     cfg["name"] = f"design-{Path(args.out).name}"
     cfg["conditions"] = args.conditions.split(",")
+    cfg["seeds"] = [int(x) for x in args.seeds.split(",")]
     cfg["eval_data"] = [e for e in cfg["eval_data"] if e["role"] == "exploratory"]
     cfg["baselines"] = []
     cfg["train"] = merge(cfg["train"], json.loads(args.train))
