@@ -14,7 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="the installed pretrained models and how they were made")
     b = sub.add_parser("build", help="render the data, train, profile and export the pretrained models (resumable)")
     b.add_argument("--out", required=True, help="working folder (data, study, models)")
-    b.add_argument("--steps", type=int, default=None, help="training steps per model (default: the recipe's 400)")
+    b.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps per model (default: the recipe's, tunespace.pretrained.recipe.TRAIN)",
+    )
     b.add_argument("--install", action="store_true", help="copy the models into the installed package")
 
 
