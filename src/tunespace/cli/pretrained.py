@@ -9,6 +9,8 @@ HELP = "list the pretrained models shipped with tunespace, or rebuild them (one 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..pretrained.recipe import TRAIN
+
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     sub.add_parser("list", help="the installed pretrained models and how they were made")
