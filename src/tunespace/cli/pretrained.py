@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=int,
         default=None,
-        help="training steps per model (default: the recipe's, tunespace.pretrained.recipe.TRAIN)",
+        help=f"training steps per model (default: the recipe's, {TRAIN['train']['steps']})",
     )
     b.add_argument("--install", action="store_true", help="copy the models into the installed package")
 
