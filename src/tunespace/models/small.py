@@ -15,7 +15,7 @@ Why this shape:
 * **Timbre** is the spectral envelope, directly visible to the stem.
 * **Key and metre, optionally.** ``pitch_classes`` adds a key path over the front end's
   pitch-class bands (``frontend.chroma_bins``) and ``rhythm_metre`` a tempo-invariant metre
-  pattern to the rhythm path; both are off by default (design runs E4-E9 in docs/study.md:
+  pattern to the rhythm path; both are off by default (design runs E4-E7 in docs/study.md:
   neither made the contrastive embeddings keyed or better at genre).
 * **Normalisation: GroupNorm**, computed per example over (channel group, time), never
   across the batch, so no batch statistics leak between the two views of a positive pair
