@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +57,7 @@ def main() -> None:
     from tunespace.audio import load
     from tunespace.baselines import track_features
     from tunespace.datasets import open_dataset
+    from tunespace.pretrained.recipe import track_pieces
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -65,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     ds = open_dataset(args.data)
     sr = 16000
-    piece = _pieces(args.data)
+    piece = track_pieces(Path(args.data))
     audio = {t.id: load(t.path, sr=sr) for t in ds.tracks}
     ids = list(audio)
     a, b = int(args.start_seconds * sr), int((args.start_seconds + args.excerpt_seconds) * sr)
@@ -118,18 +120,6 @@ def main() -> None:
             f"nearest track is a render of the source's piece ({len(set(group))} pieces)", same_piece, list(tf)
         )
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
-
-
-def _pieces(data: str) -> dict[str, str]:
-    """Track id -> piece, from the dataset's ``tracks.csv`` where it has a ``piece`` column (else empty)."""
-    import csv
-    from pathlib import Path
-
-    path = Path(data) / "tracks.csv"
-    if not path.is_file():
-        return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        return {r["track_id"]: r["piece"] for r in csv.DictReader(f) if r.get("piece")}
 
 
 def _print_table(title: str, results: dict[str, dict[str, float]], names: list[str]) -> None:

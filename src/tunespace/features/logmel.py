@@ -109,9 +109,9 @@ FRONTEND = Section.from_dataclass(
 
 
 def input_bands(frontend: dict[str, Any] | None) -> int:
-    """Input height an encoder needs for a (partial) front-end config dict: ``n_mels + chroma_bins``."""
-    c = {**FRONTEND.defaults(), **(frontend or {})}
-    return int(c["n_mels"]) + int(c["chroma_bins"])
+    """Input height an encoder needs for a (partial) front-end config dict: :attr:`FrontEnd.n_bands`
+    (``n_mels + chroma_bins``); bad settings raise ConfigError as :meth:`FrontEnd.from_dict` does."""
+    return FrontEnd.from_dict(frontend).n_bands
 
 
 def chroma_filterbank(config: FrontEnd, like: np.ndarray) -> np.ndarray:

@@ -75,6 +75,16 @@ def piece_split(piece: str) -> str:
     return "eval" if h % EVAL_ONE_IN == 0 else "train"
 
 
+def track_pieces(corpus: Path) -> dict[str, str]:
+    """Track id -> music21 corpus path of its piece, from a corpus folder's ``tracks.csv``
+    (empty where the file or its ``piece`` column is missing: procedural corpora have none)."""
+    path = Path(corpus) / "tracks.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["track_id"]: r["piece"] for r in csv.DictReader(f) if r.get("piece")}
+
+
 def subset_corpus(src: Path, dst: Path, split: str) -> int:
     """A tunespace corpus folder ``dst`` holding the tracks of ``src`` whose piece is in ``split``.
 
@@ -164,8 +174,7 @@ def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 30
             subset_corpus(data / rendered, data / subset, "eval")
     lines = [str(t.path) for t in open_dataset(data / "procedural").tracks]
     m21 = open_dataset(data / "music21")
-    with open(data / "music21" / "tracks.csv", newline="", encoding="utf-8") as f:
-        piece = {r["track_id"]: r["piece"] for r in csv.DictReader(f)}
+    piece = track_pieces(data / "music21")
     lines += [str(t.path) for t in m21.tracks if piece_split(piece[t.id]) == "train"]
     write_text(
         data / "train.txt",
