@@ -5,7 +5,8 @@ Each track's embedding is a time-mean pitch-class profile; the number is key loc
 intervals). Profiles compared:
 
 - the front end's pitch-class bands (``frontend.chroma_bins: 12``, 25 ms window) of each 3 s
-  slice, standardised like an encoder input, averaged over time; then with each frame first
+  slice (every 2 s, cut as ``tunespace embed`` cuts them), standardised like an encoder input,
+  averaged over time and slices; then with each frame first
   normalised to its strongest pitch class, ``exp(s (x - max x))``, at sharpness ``s``;
 - the same bands from a 128 ms window (``win_length`` 2048);
 - the ``chroma`` baseline (librosa ``chroma_stft``, n_fft 4096).
@@ -38,6 +39,7 @@ def main() -> None:
     from tunespace.audio import load
     from tunespace.baselines import track_features
     from tunespace.datasets import open_dataset
+    from tunespace.embed.model import cut_slices, slice_starts
     from tunespace.features.logmel import FrontEnd, LogMel, standardise
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,11 +52,10 @@ def main() -> None:
     rows: dict[str, list[np.ndarray]] = {}
     for t in ds.tracks:
         y = load(t.path, sr=16000)
+        cuts = torch.from_numpy(cut_slices(y, slice_starts(len(y) / 16000, 3.0, 2.0), 16000, 3.0))
         for name, fe in fronts.items():
             with torch.no_grad():
-                x = fe(torch.from_numpy(y))
-            slices = torch.stack([standardise(x[None, :, i : i + 300])[0] for i in range(0, x.shape[1] - 300, 200)])
-            bands = slices[:, -12:]  # (slices, 12, frames)
+                bands = standardise(fe(cuts))[:, -12:]  # (slices, 12, frames)
             for s in sharpness if name == "25 ms" else (0.0,):
                 c = bands if s == 0 else torch.exp(s * (bands - bands.max(dim=1, keepdim=True).values))
                 label = f"{name} window, " + ("time mean of the log bands" if s == 0 else f"frame-normalised, s={s:g}")
