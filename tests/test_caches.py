@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from tunespace.caches import AudioCache, SpectrogramCache
@@ -35,3 +36,18 @@ def test_a_wrong_frame_count_falls_back_to_its_own_allocation():
     assert len({v.untyped_storage().data_ptr() for v in cache.spec.values()}) == 2  # no block
     for tid, x in audio.audio.items():
         torch.testing.assert_close(cache.spec[tid], fe.power(torch.from_numpy(x)[None])[0])
+
+
+def test_window_levels_match_the_audio():
+    from tunespace.caches import rms_db
+
+    x = np.zeros(16000 * 4, np.float32)
+    x[16000:32000] = 0.5  # -6 dBFS for one second
+    audio = _Audio({"t": x})
+    fe = LogMel()
+    cache = SpectrogramCache(audio, fe.power, 160)
+    track = type("T", (), {"id": "t", "path": "t.wav"})()
+    assert cache.rms_db(track, 1.0, 100) == pytest.approx(rms_db(x[16000:32000]), abs=1e-6)
+    assert cache.rms_db(track, 2.5, 100) == float("-inf") == rms_db(x[40000:56000])
+    assert cache.rms_db(track, 0.0, 200) == pytest.approx(20 * np.log10(0.5) - 10 * np.log10(2), abs=1e-6)
+    assert rms_db(np.zeros(0, np.float32)) == float("-inf")

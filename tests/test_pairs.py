@@ -152,3 +152,65 @@ def test_cache_names_still_import_from_pairs():
         assert getattr(pairs, name) is getattr(caches, name)
     assert caches.estimate_cache_bytes([1.0, 2.0], 16000) == 3 * 16000 * 4
     assert caches.estimate_spectrogram_bytes([1.0], 16000, 160, 1025) == 101 * 1025 * 4
+
+
+@pytest.fixture(scope="module")
+def half_silent_tracks(tmp_path_factory):
+    """Two 10 s tracks: noise in the first 4 s then digital silence, and silence throughout."""
+    from tunespace.audio import save
+    from tunespace.datasets.base import Track
+
+    d = tmp_path_factory.mktemp("silent")
+    x = np.zeros(160000, np.float32)
+    x[:64000] = 0.1 * np.random.default_rng(0).standard_normal(64000).astype(np.float32)
+    save(d / "half.wav", x, 16000)
+    save(d / "quiet.wav", np.zeros(160000, np.float32), 16000)
+    return [Track(id="half", path=d / "half.wav", labels={}), Track(id="quiet", path=d / "quiet.wav", labels={})]
+
+
+def _sources(tracks):
+    from tunespace.caches import AudioCache, SpectrogramCache
+    from tunespace.features import LogMel
+
+    fe = LogMel()
+    cache = AudioCache(tracks, 16000)
+    kw = {"seed": 3, "min_rms_db": -60.0}
+    args = (tracks, [10.0, 10.0], 16000, 3.0, 5.0, _ident)
+    return {
+        "disk": PairDataset(*args, **kw),
+        "audio": PairDataset(*args, cache=cache, **kw),
+        "spectrograms": PairDataset(
+            *args, spectrograms=SpectrogramCache(cache, fe.power, 160), window_frames=fe.frames(48000), **kw
+        ),
+    }
+
+
+@pytest.mark.parametrize("source", ["disk", "audio", "spectrograms"])
+def test_silent_excerpts_are_drawn_again(half_silent_tracks, source):
+    from tunespace.caches import rms_db
+
+    pd = _sources(half_silent_tracks)[source]
+    quiet_first = 0
+    for epoch in range(40):
+        w = sample_pair_windows(10.0, 3.0, 5.0, item_rng(3, epoch, 0))
+        quiet_first += max(w.start_a_s, w.start_b_s) > 3.9  # a window starting after 3.9 s holds < 0.1 s of noise
+        p = pd[(epoch, 0)]
+        assert not isinstance(p, Unreadable)
+        if isinstance(p, WavePair):
+            assert rms_db(p.wave_a) >= -60 and rms_db(p.wave_b) >= -60
+        else:  # the frames of a silent window are (up to the STFT's edge) all zero
+            assert float(p.power_a[:, 10:-10].sum()) > 0 and float(p.power_b[:, 10:-10].sum()) > 0
+    assert quiet_first >= 5  # the check had something to do
+    gone = pd[(0, 1)]
+    assert isinstance(gone, Unreadable) and gone.reason.startswith("silent: no pair of excerpts above -60 dBFS")
+
+
+def test_a_loud_first_draw_is_kept_and_no_threshold_keeps_silence(half_silent_tracks):
+    pd = _sources(half_silent_tracks)["audio"]
+    off = PairDataset(half_silent_tracks, [10.0, 10.0], 16000, 3.0, 5.0, _ident, seed=3, cache=pd.source)
+    for epoch in range(40):
+        w = sample_pair_windows(10.0, 3.0, 5.0, item_rng(3, epoch, 0))
+        if max(w.start_a_s, w.start_b_s) < 1.0:  # both windows mostly noise: the check changes nothing
+            a, b = pd[(epoch, 0)], off[(epoch, 0)]
+            assert np.array_equal(a.wave_a, b.wave_a) and a.params == b.params
+    assert isinstance(off[(0, 1)], WavePair)  # without a threshold a silent track still gives pairs

@@ -9,6 +9,8 @@ Three :class:`WindowSource` implementations, one protocol, so that
   backend, small corpora: the STFT is then no longer a per-step cost).
 
 The ``estimate_*_bytes`` functions say beforehand whether a cache fits a memory budget.
+:func:`rms_db` and :meth:`SpectrogramCache.rms_db` give a window's level, so that pairs can
+avoid silent excerpts (:class:`tunespace.pairs.PairDataset`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,23 @@ import torch
 from .audio import load
 from .datasets.base import Track
 from .errors import AudioError
+
+
+def rms_db(wave: np.ndarray) -> float:
+    """Level of an audio window: ``20 log10`` of its RMS, in dB relative to full scale (dBFS).
+
+    Args:
+        wave: ``(samples,)`` float audio, full scale +-1.
+    Returns:
+        The level in dBFS; ``-inf`` for digital silence or an empty window.
+    """
+    return _mean_square_db(np.square(wave, dtype=np.float64))
+
+
+def _mean_square_db(squares: np.ndarray) -> float:
+    """``10 log10`` of the mean of ``squares`` (``-inf`` when it is 0 or there are none)."""
+    ms = float(squares.mean()) if squares.size else 0.0
+    return 10.0 * float(np.log10(ms)) if ms > 0 else float("-inf")
 
 
 class WindowSource(Protocol):
@@ -115,6 +134,9 @@ class SpectrogramCache:
         self.sample_rate = audio.sample_rate
         self.errors = dict(audio.errors)
         self.spec: dict[str, torch.Tensor] = {}
+        #: mean square of each hop-long block of every track's audio, ``(T,)`` float32: the level
+        #: of a window of frames without the audio (:meth:`rms_db`)
+        self.block_power: dict[str, np.ndarray] = {}
         offsets: dict[str, tuple[int, int]] = {}
         total = 0
         if frames is not None:
@@ -137,18 +159,28 @@ class SpectrogramCache:
                 else:
                     self.spec[tid] = p.contiguous()
                 del p
+                n = len(x) // hop_length * hop_length
+                self.block_power[tid] = np.mean(np.square(x[:n].reshape(-1, hop_length), dtype=np.float64), axis=1)
+
+    def _first_frame(self, track: Track, start_s: float, n_frames: int) -> int:
+        """Index of the first frame of the window starting at ``start_s`` (rounded to the hop)."""
+        if track.id not in self.spec:
+            raise AudioError(track.path, self.errors.get(str(track.path), "not loaded"))
+        total = self.spec[track.id].shape[1]
+        if total < n_frames:
+            raise AudioError(track.path, "too short for the requested window")
+        j = int(round(start_s * self.sample_rate / self.hop_length))
+        return max(0, min(j, total - n_frames))
 
     def window(self, track: Track, start_s: float, length: float) -> torch.Tensor:
         """``(F, length)`` frames of the window starting at ``start_s`` (rounded to the hop)."""
-        n_frames = int(length)
-        if track.id not in self.spec:
-            raise AudioError(track.path, self.errors.get(str(track.path), "not loaded"))
-        s = self.spec[track.id]
-        j = int(round(start_s * self.sample_rate / self.hop_length))
-        j = max(0, min(j, s.shape[1] - n_frames))
-        if s.shape[1] < n_frames:
-            raise AudioError(track.path, "too short for the requested window")
-        return s[:, j : j + n_frames]
+        j = self._first_frame(track, start_s, int(length))
+        return self.spec[track.id][:, j : j + int(length)]
+
+    def rms_db(self, track: Track, start_s: float, length: float) -> float:
+        """Level in dBFS of the audio under :meth:`window`'s frames (hop-long blocks; ``-inf``: silence)."""
+        j = self._first_frame(track, start_s, int(length))
+        return _mean_square_db(self.block_power[track.id][j : j + int(length)])
 
 
 def estimate_spectrogram_bytes(durations_s: Sequence[float], sample_rate: int, hop_length: int, n_freqs: int) -> int:

@@ -9,6 +9,13 @@ permutation of the tracks.
 Raw windows are ``input_seconds`` long (longer than the 3 s model excerpt when time-stretch
 needs room); :class:`tunespace.augment.pipeline.PairTransform` turns them into model inputs.
 
+Silent excerpts: a pair of two silent windows (a track's silent intro or ending, a gap) is
+trivially "positive" and teaches nothing, so with ``min_rms_db`` a pair with a window quieter
+than that is drawn again, up to :data:`SILENCE_DRAWS` times; a track with no pair loud enough
+in those draws is reported as :class:`Unreadable` for that step (and listed in the run's
+``skipped.csv``). The first draw is kept whenever it is loud enough, so on audio without
+silence the pairs are exactly those drawn without the check.
+
 Randomness: every draw comes from a generator seeded by ``(seed, epoch, track index)``, so the
 pairs of a step do not depend on worker scheduling or on whether a run was resumed.
 
@@ -41,6 +48,7 @@ from .caches import (
     WindowSource,
     estimate_cache_bytes,
     estimate_spectrogram_bytes,
+    rms_db,
 )
 from .datasets.base import Track
 from .errors import AudioError, ConfigError
@@ -61,6 +69,9 @@ __all__ = [  # the cache names are re-exported from tunespace.caches for existin
     "sample_pair_windows",
     "track_durations",
 ]
+
+#: Draws of a pair's windows before a track whose windows are all too quiet is reported.
+SILENCE_DRAWS = 8
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,8 @@ class PairDataset(TorchDataset):
         cache: an :class:`~tunespace.caches.AudioCache`, or None to read windows from disk.
         spectrograms: a :class:`~tunespace.caches.SpectrogramCache` (wins over ``cache``).
         window_frames: frames per window with ``spectrograms`` (``PairTransform.input_frames()``).
+        min_rms_db: a pair with a raw window quieter than this level (dBFS) is drawn again
+            (module docstring); None: no check.
     """
 
     def __init__(
@@ -198,8 +211,10 @@ class PairDataset(TorchDataset):
         cache: AudioCache | None = None,
         spectrograms: SpectrogramCache | None = None,
         window_frames: int | None = None,
+        min_rms_db: float | None = None,
     ) -> None:
         self.tracks = list(tracks)
+        self.min_rms_db = min_rms_db
         self.durations_s = list(durations_s)
         self.window_s = window_s
         self.max_centre_distance_s = max_centre_distance_s
@@ -221,15 +236,34 @@ class PairDataset(TorchDataset):
         track = self.tracks[i]
         rng = item_rng(self.seed, epoch, i)
         try:
-            w = sample_pair_windows(self.durations_s[i], self.window_s, self.max_centre_distance_s, rng)
-            a = self.source.window(track, w.start_a_s, self.window_length)
-            b = self.source.window(track, w.start_b_s, self.window_length)
+            for _ in range(SILENCE_DRAWS):
+                w = sample_pair_windows(self.durations_s[i], self.window_s, self.max_centre_distance_s, rng)
+                a = self.source.window(track, w.start_a_s, self.window_length)
+                b = self.source.window(track, w.start_b_s, self.window_length)
+                if self._loud(track, w.start_a_s, a) and self._loud(track, w.start_b_s, b):
+                    break
+            else:
+                return Unreadable(
+                    str(track.path),
+                    f"silent: no pair of excerpts above {self.min_rms_db:g} dBFS in {SILENCE_DRAWS} draws "
+                    "(pairs.min_rms_db)",
+                )
         except (AudioError, ConfigError) as e:
             return Unreadable(str(track.path), getattr(e, "reason", str(e)))
         if isinstance(self.source, SpectrogramCache):
             return PowerPair(a, b, i)
         a, b, params = self.cpu_stage(a, b, rng)
         return WavePair(a, b, i, params)
+
+    def _loud(self, track: Track, start_s: float, window: np.ndarray | torch.Tensor) -> bool:
+        """Whether a raw window is at least ``min_rms_db`` loud (always, without a threshold)."""
+        if self.min_rms_db is None:
+            return True
+        if isinstance(self.source, SpectrogramCache):
+            level = self.source.rms_db(track, start_s, self.window_length)
+        else:
+            level = rms_db(np.asarray(window))
+        return level >= self.min_rms_db
 
 
 def collate_pairs(items: list[PairItem | None]) -> dict[str, Any]:

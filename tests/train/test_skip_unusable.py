@@ -129,3 +129,19 @@ def test_a_step_without_two_readable_pairs_still_counts_logs_progress_and_checkp
     assert set(skipped) == failing
     assert all(r["reason"] == "vanished during training" and r["count"] == "1" for r in skipped.values())
     assert set(res.skipped) == failing
+
+
+def test_a_silent_track_gives_no_pairs_and_is_listed_each_time(train_corpus, tmp_path, capsys):
+    music = tmp_path / "withsilence"
+    for t in open_dataset(train_corpus).tracks[:6]:
+        save(music / f"{t.id}.wav", load(t.path, sr=16000), 16000)
+    save(music / "silence.wav", np.zeros(16000 * 10, np.float32), 16000)  # 10 s of digital silence
+    run = tmp_path / "run"
+    rc = main(["train", "--data", str(music), "--out", str(run), *tiny_overrides(steps=3, batch=7)])
+    assert rc == 0, capsys.readouterr().err
+    rows = _skipped(run)
+    assert set(rows) == {"silence.wav"}
+    assert rows["silence.wav"]["reason"].startswith("silent: no pair of excerpts above -60 dBFS")
+    assert rows["silence.wav"]["count"] == "3"  # in every step's batch, never in a pair
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["pairs"]["min_rms_db"] == -60.0

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..config import Param, Section, apply_overrides, check_keys, load_yaml, merge
 from ..features.logmel import FRONTEND, FrontEnd
+from ..pairs import SILENCE_DRAWS
 
 _AUTO = ("auto",)
 
@@ -66,6 +67,15 @@ TRAIN = Section(
                 ),
                 "max_centre_distance_s": Param(
                     5.0, float, "largest distance between the centres of the two excerpts", unit="s", min=0
+                ),
+                "min_rms_db": Param(
+                    -60.0,
+                    float,
+                    "a pair with an excerpt quieter than this (RMS level of the raw excerpt) is drawn again, up to "
+                    f"{SILENCE_DRAWS} times; a track without a loud enough pair is skipped for that step and listed in "
+                    "skipped.csv; null: silent excerpts are kept",
+                    unit="dBFS",
+                    also=(None,),
                 ),
             },
         ),

@@ -342,6 +342,7 @@ def _loader(
         prep["cache"],
         prep["spectrograms"],
         transform.input_frames(),
+        cfg["pairs"]["min_rms_db"],
     )
     workers = tcfg["num_workers"]
     if workers == "auto":
