@@ -41,7 +41,9 @@ def _stack(
 
 def compare(study: Path, dataset: str, properties: list[str], k: int) -> list[dict]:
     cfg = read_json(study / "config.json")
-    graph = study_graph(cfg, study / "stages")
+    graph = study_graph(cfg, study / "stages", reading=True)
+    for code in graph.other_code():
+        print(f"note: some stages were computed by other tunespace code ({code})")
     seeds = cfg["seeds"]
     policies = [str(c) for c in cfg["conditions"]]
     baselines = [f"baseline:{b}" for b in cfg.get("baselines", []) if b != "random"]

@@ -92,3 +92,24 @@ def test_study_errors_say_what_is_missing(study, tmp_path):
     marker.unlink()
     with pytest.raises(UsageError, match="has no finished embeddings"):
         from_study(copy)
+
+
+def test_a_study_stays_readable_after_the_code_changes(study, monkeypatch):
+    """A code change makes a rerun recompute every stage, yet the explorer and the report's readers
+    still find the finished stages (noting that other code computed them)."""
+    import tunespace.study.cache as cache
+    import tunespace.study.runner as runner
+    from tunespace.files import read_json
+    from tunespace.serve.sources import from_study
+
+    before = cache.code_fingerprint()
+    cfg = read_json(study / "config.json")
+    assert all(t.done for t in runner.study_graph(cfg, study / "stages").tasks)
+    for mod in (cache, runner):
+        monkeypatch.setattr(mod, "code_fingerprint", lambda: "0+000000000000")
+    assert not any(t.done for t in runner.study_graph(cfg, study / "stages").tasks)  # a rerun recomputes
+    graph = runner.study_graph(cfg, study / "stages", reading=True)
+    assert all(t.done for t in graph.tasks) and graph.other_code() == [before]
+    served = from_study(study)
+    assert [s.name for s in served.indexes] == ["none", "ts"]
+    assert any(before in n and "other tunespace code" in n for n in served.notes)

@@ -170,10 +170,9 @@ def from_study(
     Raises:
         UsageError: not a study folder, unknown evaluation set, an unfinished stage.
     """
-    from .. import __version__
     from ..files import read_json
-    from ..study.cache import Stage
-    from ..study.runner import data_key, data_stage, embed_stage, train_stage
+    from ..study.cache import Stage, code_fingerprint
+    from ..study.runner import data_stage, embed_stage, train_stage
 
     root = Path(study)
     cfg_path = root / "config.json"
@@ -193,22 +192,27 @@ def from_study(
         raise UsageError(f"{root}: no evaluation set {eval_name!r}; the study has: {', '.join(names)}")
 
     def built_data_key(s: dict[str, Any]) -> tuple[str, Path]:  # tunespace.study.runner.data_key of built data
-        st, _ = data_stage(s, stages)
-        if st is not None and not st.done:
+        st, path = data_stage(s, stages)
+        if st is None:
+            return f"path:{path}", path
+        st = st.existing()
+        if not st.done:
             raise UsageError(
                 f"{root}: the corpus {s['name']!r} was not built; "
                 f"run `tunespace study --out {root}` to finish the study"
             )
-        return data_key(s, stages)
+        return st.key, st.path / "corpus"
 
     train_key, train_path = built_data_key(cfg["train_data"])
     eval_key, eval_path = built_data_key(spec)
     seed = cfg["seeds"][0]
     cache_root = Path(map_cache) if map_cache is not None else root / "serve" / "maps" / spec["name"]
     served: list[ServedIndex] = []
+    used: list[Stage] = []
     for condition in cfg["conditions"]:
-        _, tstage = train_stage(cfg, condition, seed, train_key, train_path, stages)
-        estage = embed_stage(cfg, tstage, eval_key, stages)
+        tstage = train_stage(cfg, condition, seed, train_key, train_path, stages)[1].existing()
+        estage = embed_stage(cfg, tstage, eval_key, stages).existing()
+        used += [tstage, estage]
         if not (tstage.done and estage.done):
             raise UsageError(
                 f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r}; "
@@ -226,11 +230,9 @@ def from_study(
         )
     if baselines:
         for kind in cfg.get("baselines", []) or []:
-            bstage = Stage(
-                "baseline",
-                {"kind": kind, "data": eval_key, "seed": 0, "embed": cfg["embed"], "version": __version__},
-                stages,
-            )
+            bstage = Stage("baseline", {"kind": kind, "data": eval_key, "seed": 0, "embed": cfg["embed"]}, stages)
+            bstage = bstage.existing()
+            used.append(bstage)
             if not bstage.done:
                 raise UsageError(f"{root}: baseline {kind!r} on {spec['name']!r} is not finished")
             name = f"baseline-{kind}"
@@ -246,4 +248,7 @@ def from_study(
             )
     cat = build_catalogue([s.ids for s in served], audio=eval_path)
     title = f"tunespace explorer: study {cfg.get('name') or root.name}, {spec['name']}"
-    return Served(indexes=served, catalogue=cat, title=title, notes=cat.problems)
+    other = sorted({st.code for st in used if st.code and st.code != code_fingerprint()})
+    notes = [f"stages computed by other tunespace code ({', '.join(other)}): rerun the study to recompute"]
+    notes = notes if other else []
+    return Served(indexes=served, catalogue=cat, title=title, notes=notes + cat.problems)

@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..augment import parse_condition
 from ..files import read_json, write_json, write_text
 from ..lock import holds_folder_lock
-from .cache import Stage
+from .cache import Stage, code_fingerprint
 from .config import condition_overrides, resolve_study_config
 from .launcher import resolve_launcher, run_tasks, submitit_module, world_size
 
@@ -47,7 +46,7 @@ def _log(msg: str) -> None:
 def data_stage(spec: dict[str, Any], root: Path) -> tuple[Stage | None, Path]:
     """The corpus stage of a data spec (or None for an existing dataset) and the dataset folder."""
     if "corpus" in spec:
-        st = Stage("corpus", {"corpus": spec["corpus"], "version": __version__}, root)
+        st = Stage("corpus", {"corpus": spec["corpus"]}, root)
         return st, st.path / "corpus"
     return None, Path(spec["path"]).expanduser().resolve()
 
@@ -87,7 +86,6 @@ def train_stage(
         "train",
         {
             "train": {**tcfg, "data": {**tcfg["data"], "path": train_key}},
-            "version": __version__,
             **({"world_size": n} if n > 1 else {}),
         },
         stages_dir,
@@ -147,10 +145,21 @@ class StudyGraph:
     analyses: dict[tuple[str, int, str], Path]  # (condition, seed, dataset) -> analysis stage folder
     nulls: dict[str, Path]  # dataset -> noise-floor stage folder
 
+    def other_code(self) -> list[str]:
+        """Code fingerprints, other than this process's, of the stages found (``reading``)."""
+        return sorted({t.stage.code for t in self.tasks if t.stage.code and t.stage.code != code_fingerprint()})
 
-def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -> StudyGraph:
-    """The stages of the study ``cfg`` under ``stages_dir`` (``device``: of the embedding stages)."""
+
+def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu", reading: bool = False) -> StudyGraph:
+    """The stages of the study ``cfg`` under ``stages_dir`` (``device``: of the embedding stages).
+
+    With ``reading``, each stage is :meth:`Stage.existing`: a reader of a finished study also
+    finds stages that other code computed (:meth:`StudyGraph.other_code` names that code).
+    """
     tasks: dict[str, StageTask] = {}
+
+    def found(st: Stage) -> Stage:
+        return st.existing() if reading else st
 
     def add(task: StageTask) -> StageTask:
         return tasks.setdefault(task.id, task)  # two evaluation sets may share a stage
@@ -159,6 +168,8 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -
         st, path = data_stage(spec, stages_dir)
         if st is None:
             return f"path:{path}", path, ()
+        st = found(st)
+        path = st.path / "corpus"
         c = spec["corpus"]
         add(StageTask(f"corpus {spec['name']} ({c})", st, "corpus", {"corpus": c, "path": path}))
         return st.key, path, (st.path.name,)
@@ -174,7 +185,9 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -
 
     def analysis(spec: dict, path: Path, emb: StageTask, condition: str, seed: int) -> None:
         acfg = _analysis_config(cfg, spec)
-        st = Stage("analysis", {"embeddings": emb.stage.key, "analysis": acfg, "format": ANALYSIS_FORMAT}, stages_dir)
+        st = found(
+            Stage("analysis", {"embeddings": emb.stage.key, "analysis": acfg, "format": ANALYSIS_FORMAT}, stages_dir)
+        )
         a = add(
             StageTask(
                 f"analyse {condition} seed {seed} on {spec['name']}",
@@ -190,6 +203,7 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -
     for condition in cfg["conditions"]:
         for seed in cfg["seeds"]:
             tcfg, tstage = train_stage(cfg, condition, seed, train_key, train_path, stages_dir)
+            tstage = found(tstage)
             tr = add(
                 StageTask(f"train {condition} seed {seed}", tstage, "train", {"config": tcfg}, train_deps, heavy=True)
             )
@@ -197,7 +211,7 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -
                 emb = add(
                     StageTask(
                         f"embed {condition} seed {seed} on {spec['name']}",
-                        embed_stage(cfg, tstage, ekey, stages_dir),
+                        found(embed_stage(cfg, tstage, ekey, stages_dir)),
                         "embed",
                         {"model": tstage.path / "run", "data": epath, "embed": cfg["embed"], "device": device},
                         (tr.id, *eval_deps[spec["name"]]),
@@ -209,10 +223,8 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -
     for spec, ekey, epath in evals:
         for kind in cfg.get("baselines", []):
             for seed in cfg["seeds"] if kind == "random" else [0]:
-                bst = Stage(
-                    "baseline",
-                    {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"], "version": __version__},
-                    stages_dir,
+                bst = found(
+                    Stage("baseline", {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"]}, stages_dir)
                 )
                 b = add(
                     StageTask(
@@ -228,10 +240,12 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu") -
     nulls = {}
     for spec, ekey, epath in evals:
         acfg = _analysis_config(cfg, spec)
-        nst = Stage(
-            "null",
-            {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates", "null_seed")}},
-            stages_dir,
+        nst = found(
+            Stage(
+                "null",
+                {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates", "null_seed")}},
+                stages_dir,
+            )
         )
         n = add(
             StageTask(
