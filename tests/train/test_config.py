@@ -24,7 +24,7 @@ FROZEN_DEFAULTS = {
         "cache_max_gb": 4.0,
     },
     "frontend": {},
-    "pairs": {"excerpt_seconds": 3.0, "max_centre_distance_s": 5.0},
+    "pairs": {"excerpt_seconds": 3.0, "max_centre_distance_s": 5.0, "min_rms_db": -60.0},
     "augment": {"policy": "none", "backend": "spectral", "overrides": {}},
     "model": {"encoder": "small", "encoder_args": {}, "projector": {"hidden_dims": [512], "out_dim": 128}},
     "loss": {"temperature": 0.1},
