@@ -215,8 +215,9 @@ def from_study(
         used += [tstage, estage]
         if not (tstage.done and estage.done):
             raise UsageError(
-                f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r}; "
-                f"run `tunespace study --out {root}` to finish the study"
+                f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r} "
+                "(stages made before tunespace recorded their code cannot be read); "
+                f"run `tunespace study --out {root}` to finish or recompute the study"
             )
         idx = _exact_index(estage.path / "emb", eval_path)
         served.append(
