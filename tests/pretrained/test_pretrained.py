@@ -85,3 +85,12 @@ def test_the_package_ships_one_model_per_recipe_policy():
     for name in POLICIES:
         card = pretrained.load_state(name).get("card", {})
         assert card.get("policy") == name
+
+
+def test_build_refuses_zero_workers_in_one_line(tmp_path, capsys):
+    from tunespace.cli import main
+
+    assert main(["pretrained", "build", "--out", str(tmp_path / "p"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--workers must be >= 1, got 0" in err
+    assert not (tmp_path / "p").exists()  # refused before anything was written

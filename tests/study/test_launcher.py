@@ -257,3 +257,55 @@ def test_slurm_jobs_ask_for_what_the_launcher_section_says(tmp_path, monkeypatch
         assert f"#SBATCH {line}\n" in cpu
     assert "gpus" not in cpu
     assert all("#SBATCH --account=myproj\n" in s and "source /opt/venv/bin/activate\n" in s for s in (gpu, cpu))
+
+
+def test_local_workers_run_stages_at_once_retry_and_report_failures(tmp_path, job_env):
+    lc = resolve_launcher({"workers": 2, "max_retries": 1})
+    f = str(tmp_path)
+    tasks = [FakeTask("a", f, fail=1), FakeTask("b", f), FakeTask("c", f), FakeTask("d", f, deps=("a", "b"))]
+    messages: list[str] = []
+    assert run_tasks(tasks, fake_work, lc, tmp_path / "jobs", progress=messages.append)
+    assert all(t.done for t in tasks)
+    assert len(list(tmp_path.glob("a.attempt*"))) == 2 and any("resubmitting" in m for m in messages)
+    started = {x: float((tmp_path / f"{x}.attempt0").read_text().split()[0]) for x in "abcd"}
+    ended = {x: float((tmp_path / f"{x}.done").read_text()) for x in "abcd"}
+    pids = {(tmp_path / f"{x}.attempt0").read_text().split()[1] for x in "abcd"}
+    assert len(pids) == 4 and str(os.getpid()) not in pids  # each stage in a process of its own
+    assert started["d"] >= max(ended["a"], ended["b"])
+    # never more than two at once: every start lies inside at most one other stage's run
+    spans = [
+        (float(p.read_text().split()[0]), ended[p.name[0]]) for p in tmp_path.glob("*.attempt*") if p.name[0] in ended
+    ]
+    for s0, _ in spans:
+        assert sum(a < s0 < b for a, b in spans) <= 1
+    g = tmp_path / "g"
+    g.mkdir()
+    more = [FakeTask("x", str(g), fail=5), FakeTask("y", str(g)), FakeTask("z", str(g), deps=("x",))]
+    with pytest.raises(
+        StageFailed, match=r"stage task x failed in 2 job\(s\); last: the process ended with exit status 3"
+    ):
+        run_tasks(more, fake_work, lc, g / "jobs")
+    assert more[1].done and not (g / "z.attempt0").exists()
+    with pytest.raises(ConfigError, match="launcher.workers must be an integer >= 1"):
+        resolve_launcher({"workers": 0})
+
+
+def failing_work(task: FakeTask) -> None:
+    raise UsageError(f"{task.id}: no such dataset")
+
+
+def test_a_local_worker_reports_the_stage_error_in_one_line(tmp_path, job_env):
+    lc = resolve_launcher({"workers": 2, "max_retries": 0})
+    with pytest.raises(StageFailed, match=r"stage task q failed in 1 job\(s\); last: UsageError: q: no such dataset"):
+        run_tasks([FakeTask("q", str(tmp_path))], failing_work, lc, tmp_path / "jobs")
+
+
+@pytest.mark.slow
+def test_a_study_with_two_local_workers_gives_the_same_results(train_corpus, tmp_path, job_env):
+    over = [*tiny_study_overrides(train_corpus), "analysis.null_replicates=5", "analysis.properties=[genre]"]
+    run_study(tmp_path / "one", resolve_study_config(None, "demo", over))
+    run_study(tmp_path / "two", resolve_study_config(None, "demo", [*over, "launcher.workers=2"]))
+    assert (tmp_path / "one" / "results.csv").read_text() == (tmp_path / "two" / "results.csv").read_text()
+    done = [json.loads(p.read_text()) for p in (tmp_path / "two" / "stages").glob("train-*/done.json")]
+    assert len(done) == 2 and os.getpid() not in {d["pid"] for d in done}
+    assert max(d["started"] for d in done) < min(d["ended"] for d in done)  # the two trainings overlapped

@@ -22,6 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"training steps per model (default: the recipe's, {TRAIN['train']['steps']})",
     )
+    b.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="stages run at once, each in its own process (launcher.workers; a training of the recipe "
+        "holds about 9 GB: 2 fit in 24 GB)",
+    )
     b.add_argument("--install", action="store_true", help="copy the models into the installed package")
 
 
@@ -42,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {args.steps}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     from ..pretrained.recipe import build_pretrained
 
-    made = build_pretrained(args.out, steps=args.steps, install=args.install)
+    made = build_pretrained(args.out, steps=args.steps, install=args.install, workers=args.workers)
     for name, path in made.items():
         print(f"pretrained:{name} -> {path}")
     return 0

@@ -194,11 +194,15 @@ def build_pretrained(
     *,
     steps: int | None = None,
     install: bool = False,
+    workers: int = 1,
     procedural_tracks: int = 400,
     music21_tracks: int = 300,
     eval_tracks: int = 200,
 ) -> dict[str, Path]:
-    """Run the whole recipe into ``out`` (resumable: every stage is cached); returns name -> model file."""
+    """Run the whole recipe into ``out`` (resumable: every stage is cached); returns name -> model file.
+
+    ``workers``: stages run at once on this machine (``launcher.workers``; it changes where they
+    run, not what they compute)."""
     from .. import pretrained
     from ..study.config import validate_study_config
     from ..study.runner import data_stage, run_study, train_stage
@@ -206,6 +210,7 @@ def build_pretrained(
     out = Path(out)
     data = build_data(out, procedural_tracks, music21_tracks, eval_tracks)
     cfg = study_config(data, steps)
+    cfg["launcher"] = {"kind": "local", "workers": int(workers)}
     validate_study_config(cfg)
     run_study(out / "study", cfg)
     stages = out / "study" / "stages"

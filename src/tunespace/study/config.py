@@ -75,11 +75,19 @@ def _data(doc: str, evaluation: bool) -> Section:
 
 #: Where the stages run; the defaults are applied by :func:`tunespace.study.launcher.resolve_launcher`.
 LAUNCHER = Section(
-    "Where the stages run: here, one after the other, or as Slurm jobs via submitit "
+    "Where the stages run: here (one after the other, or `workers` at a time), or as Slurm jobs via submitit "
     "(tunespace.study.launcher; `--launcher` sets kind).",
     {
         "kind": Param(
-            LAUNCHER_DEFAULTS["kind"], str, "local: in this process; slurm: each stage a job", choices=LAUNCHERS
+            LAUNCHER_DEFAULTS["kind"], str, "local: on this machine; slurm: each stage a job", choices=LAUNCHERS
+        ),
+        "workers": Param(
+            LAUNCHER_DEFAULTS["workers"],
+            int,
+            "local: stages run at once, each in a process of its own (1: one after another in the study's "
+            "process); each holds its own memory",
+            unit="processes",
+            min=1,
         ),
         "cluster": Param(
             LAUNCHER_DEFAULTS["cluster"],

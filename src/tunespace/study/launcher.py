@@ -1,7 +1,9 @@
 """Where a study's stages run: in the study's own process (``local``) or as Slurm jobs (``slurm``).
 
 The study is a graph of cached stages (:mod:`tunespace.study.runner`). The ``local`` launcher
-computes them one after the other in this process. The ``slurm`` launcher submits every stage
+computes them one after the other in this process, or with ``workers`` N > 1 up to N at a time,
+each stage in a process of its own on this machine (a training uses one core with
+``train.threads: 1``: N trainings use N cores, and hold N times the memory). The ``slurm`` launcher submits every stage
 whose inputs are done as a job with `submitit <https://github.com/facebookincubator/submitit>`_
 (``pip install 'tunespace[cluster]'``), waits, and submits the stages that became ready, until
 all are done; the report is then built in this process. Training and embedding stages get
@@ -25,6 +27,8 @@ and a rerun's job for the same stage would find the stage's folder locked; wait 
 The ``launcher:`` section of a study config (``--launcher`` on the command line sets ``kind``):
 
 - ``kind``: ``local`` (default) or ``slurm``.
+- ``workers`` (1): with ``local``, how many stages run at once, each in its own process
+  (failures are handled as for jobs below: retried, then reported with what depends on them).
 - ``partition``: Slurm partition of the training and embedding jobs; ``cpu_partition``: that
   of the other jobs (default: ``partition``).
 - ``nodes`` (1), ``gpus_per_node`` (1), ``tasks_per_node`` (processes per node; default:
@@ -44,11 +48,14 @@ one-process run, nor the reverse.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ..config import require
@@ -58,6 +65,7 @@ LAUNCHERS = ("local", "slurm")
 CLUSTERS = ("slurm", "local")
 DEFAULTS: dict[str, Any] = {
     "kind": "local",
+    "workers": 1,
     "cluster": "slurm",
     "partition": None,
     "cpu_partition": None,
@@ -95,7 +103,7 @@ def resolve_launcher(section: dict[str, Any] | None) -> dict[str, Any]:
     lc = {**DEFAULTS, **section}
     require(lc["kind"] in LAUNCHERS, f"launcher.kind must be one of {', '.join(LAUNCHERS)}, got {lc['kind']!r}")
     require(lc["cluster"] in CLUSTERS, f"launcher.cluster must be one of {', '.join(CLUSTERS)}, got {lc['cluster']!r}")
-    for key in ("nodes", "cpus_per_task", "timeout_min"):
+    for key in ("workers", "nodes", "cpus_per_task", "timeout_min"):
         require(_int(lc[key]) and lc[key] >= 1, f"launcher.{key} must be an integer >= 1, got {lc[key]!r}")
     for key in ("gpus_per_node", "max_retries", "max_timeouts"):
         require(_int(lc[key]) and lc[key] >= 0, f"launcher.{key} must be an integer >= 0, got {lc[key]!r}")
@@ -216,7 +224,7 @@ def run_tasks(
             does not need it has run).
     """
     todo = [t for t in tasks if not t.done]
-    if lc["kind"] == "local":
+    if lc["kind"] == "local" and lc["workers"] <= 1:
         for n, t in enumerate(todo, 1):
             progress(t.name)
             work(t)
@@ -224,9 +232,15 @@ def run_tasks(
                 return False
         return True
 
-    submitit = submitit_module()
-    folder = Path(lc["folder"]).expanduser() if lc["folder"] else folder
-    executors = {heavy: _executor(submitit, lc, folder, heavy) for heavy in (True, False)}
+    poll = lc["poll_seconds"]
+    if lc["kind"] == "local":
+        pool = _Processes(lc["workers"])
+        executors: dict[bool, Any] = {True: pool, False: pool}
+        poll = min(poll, 0.2)  # a process's end is cheap to check
+    else:
+        submitit = submitit_module()
+        folder = Path(lc["folder"]).expanduser() if lc["folder"] else folder
+        executors = {heavy: _executor(submitit, lc, folder, heavy) for heavy in (True, False)}
     known = {t.id for t in tasks}
     done = {t.id for t in tasks if t.done}
     for t in todo:
@@ -258,7 +272,7 @@ def run_tasks(
                     submit(t, 0)
             if not running:
                 break
-            for tid in _wait_any(running, lc["poll_seconds"]):
+            for tid in _wait_any(running, poll):
                 job, t, attempt = running.pop(tid)
                 error = None
                 try:
@@ -297,6 +311,93 @@ def run_tasks(
                 job.cancel(check=False)
             except Exception:  # noqa: BLE001 - best effort: the job may have ended meanwhile
                 pass
+
+
+def _run_in_process(work: Callable[[Any], Any], task: Any, conn: Any) -> None:
+    """A worker process of the local launcher: ``work(task)``; what went wrong goes back on ``conn``."""
+    try:
+        work(task)
+        conn.send(None)
+    except BaseException as e:  # noqa: BLE001 - reported to the launcher, which decides
+        if not isinstance(e, TunespaceError):  # a bug: its traceback, as in the launcher's own process
+            traceback.print_exc()
+        conn.send(f"{type(e).__name__}: {e}")
+        raise SystemExit(1) from None
+    finally:
+        conn.close()
+
+
+class _ProcessJob:
+    """One stage in a process of its own (the part of a submitit job the scheduler uses)."""
+
+    def __init__(self, pool: _Processes, job: StageJob, job_id: str) -> None:
+        self.pool, self.job, self.job_id = pool, job, job_id
+        self.paths = SimpleNamespace(stderr="this process's output")
+        self.process: Any = None
+        self.conn: Any = None
+        self.error: str | None = None
+        self.cancelled = False
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+        self.conn, child = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_run_in_process, args=(self.job.work, self.job.task, child), daemon=False)
+        self.process.start()
+        child.close()
+
+    def done(self) -> bool:
+        self.pool.pump()
+        if self.cancelled:
+            return True
+        if self.process is None or self.process.is_alive():
+            return False
+        if self.conn.poll():
+            try:
+                self.error = self.conn.recv()
+            except EOFError:
+                pass
+        return True
+
+    def results(self) -> list[Any]:
+        if self.cancelled:
+            raise RuntimeError("cancelled")
+        if self.error is not None:
+            raise RuntimeError(self.error)
+        if self.process.exitcode != 0:
+            raise RuntimeError(f"the process ended with exit status {self.process.exitcode}")
+        return [None]
+
+    def cancel(self, check: bool = False) -> None:
+        self.cancelled = True
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()
+            self.process.join(10)
+
+
+class _Processes:
+    """The local launcher's executor with ``workers`` > 1: at most ``n`` stages run at once."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.queued, self.started, self.count = n, [], [], 0
+
+    def update_parameters(self, **kwargs: Any) -> None:
+        """Submitit's executor interface; nothing to set for a process."""
+
+    def submit(self, job: StageJob) -> _ProcessJob:
+        self.count += 1
+        j = _ProcessJob(self, job, f"local-{self.count}")
+        self.queued.append(j)
+        self.pump()
+        return j
+
+    def pump(self) -> None:
+        """Start queued stages while fewer than ``n`` run."""
+        self.started = [j for j in self.started if j.process.is_alive()]
+        while self.queued and len(self.started) < self.n:
+            j = self.queued.pop(0)
+            if not j.cancelled:
+                j.start()
+                self.started.append(j)
 
 
 def _wait_any(running: dict[str, tuple[Any, Any, int]], poll_seconds: float) -> list[str]:
