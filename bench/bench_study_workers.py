@@ -1,0 +1,47 @@
+"""Local launcher: a whole study with ``launcher.workers`` = 1 (the anchor) and N, timed in one run.
+
+Each run starts from an empty stage cache in a temporary folder; the two ``results.csv`` must be
+byte-identical (where stages run changes nothing they compute). Prints the wall times and their
+ratio.
+
+Run: ``.venv/bin/python bench/bench_study_workers.py [--preset demo] [--workers 2]``
+(the demo preset: about 20 min per run on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from tunespace.study import resolve_study_config, run_study
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="demo")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        walls, results = {}, {}
+        for n in (1, args.workers):
+            out = Path(tmp) / f"workers{n}"
+            cfg = resolve_study_config(None, args.preset, [f"launcher.workers={n}"])
+            t0 = time.perf_counter()
+            run_study(out, cfg, progress=lambda msg: None)
+            walls[n] = time.perf_counter() - t0
+            results[n] = (out / "results.csv").read_bytes()
+            print(f"workers={n}: {walls[n] / 60:.1f} min", flush=True)
+    same = results[1] == results[args.workers]
+    print(f"\n| preset | CPUs | workers=1 (anchor) | workers={args.workers} | ratio | results.csv identical |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| {args.preset} | {os.cpu_count()} | {walls[1] / 60:.1f} min | {walls[args.workers] / 60:.1f} min | "
+        f"{walls[1] / walls[args.workers]:.2f}x | {'yes' if same else 'NO'} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
