@@ -262,7 +262,13 @@ def test_slurm_jobs_ask_for_what_the_launcher_section_says(tmp_path, monkeypatch
 def test_local_workers_run_stages_at_once_retry_and_report_failures(tmp_path, job_env):
     lc = resolve_launcher({"workers": 2, "max_retries": 1})
     f = str(tmp_path)
-    tasks = [FakeTask("a", f, fail=1), FakeTask("b", f), FakeTask("c", f), FakeTask("d", f, deps=("a", "b"))]
+    tasks = [
+        FakeTask("a", f, fail=1, heavy=True),
+        FakeTask("b", f, heavy=True),
+        FakeTask("c", f, heavy=True),
+        FakeTask("d", f, deps=("a", "b"), heavy=True),
+        FakeTask("e", f, deps=("c",)),  # a light stage: in this process
+    ]
     messages: list[str] = []
     assert run_tasks(tasks, fake_work, lc, tmp_path / "jobs", progress=messages.append)
     assert all(t.done for t in tasks)
@@ -270,17 +276,21 @@ def test_local_workers_run_stages_at_once_retry_and_report_failures(tmp_path, jo
     started = {x: float((tmp_path / f"{x}.attempt0").read_text().split()[0]) for x in "abcd"}
     ended = {x: float((tmp_path / f"{x}.done").read_text()) for x in "abcd"}
     pids = {(tmp_path / f"{x}.attempt0").read_text().split()[1] for x in "abcd"}
-    assert len(pids) == 4 and str(os.getpid()) not in pids  # each stage in a process of its own
+    assert len(pids) == 4 and str(os.getpid()) not in pids  # each heavy stage in a process of its own
+    assert (tmp_path / "e.attempt0").read_text().split()[1] == str(os.getpid())
     assert started["d"] >= max(ended["a"], ended["b"])
     # never more than two at once: every start lies inside at most one other stage's run
-    spans = [
-        (float(p.read_text().split()[0]), ended[p.name[0]]) for p in tmp_path.glob("*.attempt*") if p.name[0] in ended
-    ]
+    last = {x: max(tmp_path.glob(f"{x}.attempt*")) for x in "abcd"}  # each one's successful attempt
+    spans = [(float(last[x].read_text().split()[0]), ended[x]) for x in "abcd"]
     for s0, _ in spans:
         assert sum(a < s0 < b for a, b in spans) <= 1
     g = tmp_path / "g"
     g.mkdir()
-    more = [FakeTask("x", str(g), fail=5), FakeTask("y", str(g)), FakeTask("z", str(g), deps=("x",))]
+    more = [
+        FakeTask("x", str(g), fail=5, heavy=True),
+        FakeTask("y", str(g), heavy=True),
+        FakeTask("z", str(g), deps=("x",), heavy=True),
+    ]
     with pytest.raises(
         StageFailed, match=r"stage task x failed in 2 job\(s\); last: the process ended with exit status 3"
     ):
@@ -296,8 +306,9 @@ def failing_work(task: FakeTask) -> None:
 
 def test_a_local_worker_reports_the_stage_error_in_one_line(tmp_path, job_env):
     lc = resolve_launcher({"workers": 2, "max_retries": 0})
-    with pytest.raises(StageFailed, match=r"stage task q failed in 1 job\(s\); last: UsageError: q: no such dataset"):
-        run_tasks([FakeTask("q", str(tmp_path))], failing_work, lc, tmp_path / "jobs")
+    for heavy in (True, False):  # in a worker process, and in this one
+        with pytest.raises(StageFailed, match=r"stage task q failed in 1 job\(s\); last: UsageError: q: no such"):
+            run_tasks([FakeTask("q", str(tmp_path), heavy=heavy)], failing_work, lc, tmp_path / "jobs")
 
 
 @pytest.mark.slow

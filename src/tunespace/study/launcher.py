@@ -1,9 +1,10 @@
 """Where a study's stages run: in the study's own process (``local``) or as Slurm jobs (``slurm``).
 
 The study is a graph of cached stages (:mod:`tunespace.study.runner`). The ``local`` launcher
-computes them one after the other in this process, or with ``workers`` N > 1 up to N at a time,
-each stage in a process of its own on this machine (a training uses one core with
-``train.threads: 1``: N trainings use N cores, and hold N times the memory). The ``slurm`` launcher submits every stage
+computes them one after the other in this process, or with ``workers`` N > 1 runs up to N
+trainings and embeddings at a time, each in a process of its own on this machine (a training
+uses one core with ``train.threads: 1``: N trainings use N cores, and hold N times the memory),
+while the light stages run in this process. The ``slurm`` launcher submits every stage
 whose inputs are done as a job with `submitit <https://github.com/facebookincubator/submitit>`_
 (``pip install 'tunespace[cluster]'``), waits, and submits the stages that became ready, until
 all are done; the report is then built in this process. Training and embedding stages get
@@ -27,8 +28,9 @@ and a rerun's job for the same stage would find the stage's folder locked; wait 
 The ``launcher:`` section of a study config (``--launcher`` on the command line sets ``kind``):
 
 - ``kind``: ``local`` (default) or ``slurm``.
-- ``workers`` (1): with ``local``, how many stages run at once, each in its own process
-  (failures are handled as for jobs below: retried, then reported with what depends on them).
+- ``workers`` (1): with ``local``, how many trainings and embeddings run at once, each in its
+  own process (failures are handled as for jobs below: retried, then reported with what depends
+  on them); the light stages run in the study's process meanwhile.
 - ``partition``: Slurm partition of the training and embedding jobs; ``cpu_partition``: that
   of the other jobs (default: ``partition``).
 - ``nodes`` (1), ``gpus_per_node`` (1), ``tasks_per_node`` (processes per node; default:
@@ -234,8 +236,9 @@ def run_tasks(
 
     poll = lc["poll_seconds"]
     if lc["kind"] == "local":
-        pool = _Processes(lc["workers"])
-        executors: dict[bool, Any] = {True: pool, False: pool}
+        # trainings and embeddings in processes of their own; the light stages (corpora,
+        # baselines, analyses) in this process, which has paid its imports once
+        executors: dict[bool, Any] = {True: _Processes(lc["workers"]), False: _InProcess()}
         poll = min(poll, 0.2)  # a process's end is cheap to check
     else:
         submitit = submitit_module()
@@ -372,6 +375,44 @@ class _ProcessJob:
         if self.process is not None and self.process.is_alive():
             self.process.terminate()
             self.process.join(10)
+
+
+class _DoneJob:
+    """A stage already computed in this process (the part of a submitit job the scheduler uses)."""
+
+    def __init__(self, job_id: str, error: str | None) -> None:
+        self.job_id, self.error = job_id, error
+        self.paths = SimpleNamespace(stderr="this process's output")
+
+    def done(self) -> bool:
+        return True
+
+    def results(self) -> list[Any]:
+        if self.error is not None:
+            raise RuntimeError(self.error)
+        return [None]
+
+    def cancel(self, check: bool = False) -> None:
+        """Nothing runs any more."""
+
+
+class _InProcess:
+    """The local launcher's executor of light stages: computed at once, in this process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def update_parameters(self, **kwargs: Any) -> None:
+        """Submitit's executor interface; nothing to set."""
+
+    def submit(self, job: StageJob) -> _DoneJob:
+        self.count += 1
+        try:
+            job.work(job.task)
+            error = None
+        except TunespaceError as e:  # expected failures are reported like a job's; a bug propagates
+            error = f"{type(e).__name__}: {e}"
+        return _DoneJob(f"here-{self.count}", error)
 
 
 class _Processes:
