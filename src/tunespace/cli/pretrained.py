@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="stages run at once, each in its own process (launcher.workers; a training of the recipe "
-        "holds about 9 GB: 2 fit in 24 GB)",
+        help="trainings and embeddings run at once, each in its own process (launcher.workers; a training "
+        "of the recipe holds about 9 GB: 2 fit in 24 GB)",
     )
     b.add_argument("--install", action="store_true", help="copy the models into the installed package")
 

@@ -84,8 +84,8 @@ LAUNCHER = Section(
         "workers": Param(
             LAUNCHER_DEFAULTS["workers"],
             int,
-            "local: stages run at once, each in a process of its own (1: one after another in the study's "
-            "process); each holds its own memory",
+            "local: trainings and embeddings run at once, each in a process of its own, the light stages in "
+            "the study's process (1: everything one after another there); each holds its own memory",
             unit="processes",
             min=1,
         ),
