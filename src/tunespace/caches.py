@@ -134,7 +134,7 @@ class SpectrogramCache:
         self.sample_rate = audio.sample_rate
         self.errors = dict(audio.errors)
         self.spec: dict[str, torch.Tensor] = {}
-        #: mean square of each hop-long block of every track's audio, ``(T,)`` float32: the level
+        #: mean square of each hop-long block of every track's audio, ``(T,)`` float64: the level
         #: of a window of frames without the audio (:meth:`rms_db`)
         self.block_power: dict[str, np.ndarray] = {}
         offsets: dict[str, tuple[int, int]] = {}
