@@ -226,6 +226,29 @@ def test_exponent_numbers_are_numbers_in_files_and_overrides(tmp_path):
     assert load_yaml(f) == {"train": {"lr": 2e-4, "name": "1e3"}}
 
 
+def test_only_true_and_false_are_booleans(tmp_path):
+    """YAML 1.2's booleans: ``train.amp=off`` is the word ``off`` (YAML 1.1, PyYAML's, made it
+    ``false`` and the setting refused it as "must be auto, off, bf16 or fp16, got false")."""
+    from tunespace.train import resolve_config
+
+    assert parse_override("train.amp=off") == (["train", "amp"], "off")
+    assert [parse_override(f"a={w}")[1] for w in ("true", "False", "TRUE", "no", "yes", "on", "n")] == [
+        True,
+        False,
+        True,
+        "no",
+        "yes",
+        "on",
+        "n",
+    ]
+    assert resolve_config(None, ["train.amp=off"])["train"]["amp"] == "off"
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  amp: off\n  progress: false\n")
+    assert load_yaml(f) == {"train": {"amp": "off", "progress": False}}
+    with pytest.raises(ConfigError, match="train.progress must be true or false, got 'no'"):
+        resolve_config(None, ["train.progress=no"])
+
+
 def test_an_integer_too_large_for_a_float_is_not_a_number():
     """``train.lr=1000...0`` (400 digits) is refused naming the key, not an OverflowError from
     math.isfinite."""

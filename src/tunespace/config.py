@@ -48,9 +48,19 @@ from .errors import ConfigError
 
 
 class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, with YAML 1.2's numbers: ``1e-3`` and ``2E+4`` are floats (YAML
-    1.1, PyYAML's, reads a float without a dot as a string, so ``lr: 1e-3`` was refused)."""
+    """PyYAML's safe loader, with YAML 1.2's numbers and booleans: ``1e-3`` and ``2E+4`` are
+    floats (YAML 1.1, PyYAML's, reads a float without a dot as a string, so ``lr: 1e-3`` was
+    refused), and only ``true`` / ``false`` are booleans (YAML 1.1 also reads ``on``, ``off``,
+    ``yes``, ``no`` as booleans, so ``train.amp=off`` was refused as ``false``)."""
 
+
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",

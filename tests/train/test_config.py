@@ -100,7 +100,7 @@ def test_config_file_keys_and_values_are_checked(tmp_path):
     (tmp_path / "c.yaml").write_text("train: {steps: 5, lrr: 0.1}\n")
     with pytest.raises(ConfigError, match="did you mean 'train.lr'"):
         resolve_config(tmp_path / "c.yaml")
-    (tmp_path / "c.yaml").write_text("model: {projector: {out_dim: yes}}\n")
+    (tmp_path / "c.yaml").write_text("model: {projector: {out_dim: true}}\n")
     with pytest.raises(ConfigError, match="model.projector.out_dim must be an integer >= 1, got true"):
         resolve_config(tmp_path / "c.yaml")
 

@@ -18,6 +18,7 @@ so the centre crop always reads real audio.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -57,6 +58,14 @@ class PairTransform:
         extra = max(0.0, raw * c.sample_rate - self.target_samples)
         self.input_samples = self.target_samples + int(math.ceil(extra / (2 * c.hop_length))) * 2 * c.hop_length
 
+    def to(self, device: torch.device | str) -> PairTransform:
+        """This transform with its front end (STFT window, filter bank) on ``device``, for the
+        device stage; ``self`` is unchanged (the data loader's workers keep the CPU one, so that
+        they never touch the GPU)."""
+        out = copy.copy(self)
+        out.frontend = copy.deepcopy(self.frontend).to(device)
+        return out
+
     def input_seconds(self) -> float:
         """Raw window length the pairs module must read per excerpt, s."""
         return self.input_samples / self.frontend.config.sample_rate
@@ -94,7 +103,7 @@ class PairTransform:
         Args:
             wave_a, wave_b: ``(B, samples)`` on any device (``cpu_stage`` outputs, stacked).
             generator: spectral backend: draws the per-item parameters (``None``: torch's
-                global generator); unused by the waveform backend.
+                global generator), on any device; unused by the waveform backend.
         Returns:
             ``(a, b, params)``: two ``(B, 1, n_mels, target_frames)`` standardised log-mels and
             the spectral parameters ``{"a": {kind: {param: array(B)}}, "b": ...}`` (``{}`` for
@@ -129,7 +138,8 @@ class PairTransform:
         if self.policy.backend != "spectral":
             raise ConfigError("device_stage_power: only the spectral backend works on spectrograms")
         fe = self.frontend
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+        where = generator.device if generator is not None else torch.device("cpu")
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=where).item())
         rng = np.random.default_rng(seed)
         n = power_a.shape[0]
         params = self.policy.sample(rng, n)

@@ -40,36 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; other names are checked.
-
-    Raises:
-        UsageError: an unknown device, or CUDA asked for where there is none.
-    """
-    import torch
-
-    from ..errors import UsageError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise UsageError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name!r}: no CUDA device is available here")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {name!r}: there are {torch.cuda.device_count()} CUDA device(s) here")
-    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise UsageError(f"--device {name!r}: no MPS device is available here")
-    return name
-
-
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from .. import devices
     from ..embed.extract import EmbedSettings, embed_dataset
     from ..embed.model import load_model
     from ..errors import UsageError
@@ -86,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as e:  # name the option as typed
         name = str(e).split(" ", 1)[0]
         raise UsageError(f"--{name.replace('_', '-')} {str(e).split(' ', 1)[1]}") from None
-    device = resolve_device(args.device)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and device == "cuda":  # under torchrun: this rank's GPU
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    device = devices.resolve(args.device, "--device")  # under torchrun: this rank's GPU
     model = load_model(
         args.model, device=device, slice_seconds=settings.slice_seconds, hop_seconds=settings.hop_seconds
     )

@@ -62,7 +62,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
+from .. import __version__, devices
 from ..audio import info, load
 from ..config import config_hash
 from ..datasets import open_dataset
@@ -399,12 +399,7 @@ def embed_dataset(
         silence_db=silence_db,
         workers=workers,
     )
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise UsageError(f"device {device!r}: expected cpu, cuda or cuda:N") from None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    device = devices.resolve(device)
     bundle = encoder.bundle if isinstance(encoder, Model) else encoder
     model = Model(bundle, slice_seconds, hop_seconds, device)  # validates the slicing
     _try_model(model, slice_seconds)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import devices
 from ..errors import UsageError
 
 #: Slices embedded per forward pass (bounds memory for long inputs).
@@ -109,7 +110,7 @@ class Model:
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise UsageError(f"{name} must be a finite number of seconds > 0, got {v!r}")
         self.bundle = bundle
-        self.device = torch.device(device)
+        self.device = devices.resolve(device)
         self.frontend_config = FrontEnd.from_dict(bundle.frontend)
         self.frontend = LogMel(self.frontend_config).to(self.device)
         self.encoder = bundle.encoder.to(self.device).eval()
@@ -261,12 +262,13 @@ def load_model(
             ``"pretrained:NAME"`` for a model shipped with tunespace (``"pretrained:ts"``, see
             ``tunespace.pretrained.available()``); or ``"random:ENCODER"`` (e.g.
             ``"random:small"``) for a randomly initialised encoder (seed 0), a reference point.
-        device: where to run (``"cpu"``, ``"cuda"``, ...).
+        device: where to run (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``: CUDA when there is
+            one; see :func:`tunespace.devices.resolve`).
         slice_seconds, hop_seconds: slicing (3 s every 2 s, as ``tunespace embed``).
     Returns:
         a :class:`Model`.
     Raises:
-        UsageError: no checkpoint there, or not a tunespace checkpoint.
+        UsageError: no checkpoint there, or not a tunespace checkpoint; a device this machine lacks.
 
     Example::
 
@@ -279,6 +281,7 @@ def load_model(
     from .. import pretrained
     from .extract import load_encoder, random_encoder
 
+    device = devices.resolve(device)
     spec = str(path)
     if spec.startswith(pretrained.PREFIX):
         bundle = pretrained.load_bundle(spec, device)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .. import devices
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -32,18 +34,18 @@ def setup(device: str = "auto") -> DistInfo:
     """Initialise torch.distributed when launched by torchrun (WORLD_SIZE > 1).
 
     Args:
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``
+            (:func:`tunespace.devices.resolve`: ``cuda`` is ``cuda:LOCAL_RANK`` under torchrun).
+
+    Raises:
+        UsageError: a device this machine or this process lacks.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = devices.resolve(device, "train.device")
     if dev.type == "cuda":
-        idx = local if dev.index is None else dev.index
-        torch.cuda.set_device(idx)
-        dev = torch.device("cuda", idx)
+        torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return DistInfo(rank, world, local, dev)

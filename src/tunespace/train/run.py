@@ -205,7 +205,8 @@ class PreparedRun:
 
     @property
     def transform(self) -> PairTransform:
-        return self.prep["transform"]
+        """The pair transform with its front end on the training device (the device stage's)."""
+        return self.prep["device_transform"]
 
     @property
     def total_steps(self) -> int:
@@ -232,6 +233,7 @@ class PreparedRun:
         if tcfg.get("threads"):
             torch.set_num_threads(int(tcfg["threads"]))
         prep = prepare(cfg, dist.world_size)
+        prep["device_transform"] = prep["transform"].to(dist.device)
         ds = prep["dataset"]
         if dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
