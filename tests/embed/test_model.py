@@ -12,7 +12,7 @@ from tunespace.audio import load
 from tunespace.cli import main
 from tunespace.datasets import open_dataset
 from tunespace.embed import read_embeddings
-from tunespace.embed.model import cut_slices, slice_starts
+from tunespace.embed.model import cut_slices, loud_slices, slice_starts, track_embedding
 from tunespace.errors import UsageError
 
 
@@ -57,6 +57,45 @@ def test_agrees_with_tunespace_embed(model, tiny_run, train_corpus, tmp_path):
         np.testing.assert_allclose(tl.times_s, [1.5, 3.5, 5.5, 7.5])
         np.testing.assert_allclose(model.embed(audio, sr), emb.vectors[emb.ids.index(t.id)], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(model.embed_file(t.path), emb.vectors[emb.ids.index(t.id)], rtol=1e-5, atol=1e-5)
+
+
+def test_silent_slices_stay_in_the_timeline_but_not_in_the_mean(model, tiny_run, train_corpus, tmp_path):
+    """A loud track followed by digital silence and by -80 dBFS noise: the timeline keeps every
+    slice, the mean is that of the loud slices (the track's own, without the tail), in the API
+    and in ``tunespace embed``; ``silence_db=None`` / ``--keep-silent`` averages every slice."""
+    t = open_dataset(train_corpus).tracks[0]
+    audio, sr = sf.read(t.path, dtype="float32")  # 10 s: slices at 0, 2, 4, 6 s
+    rng = np.random.default_rng(0)
+    tail = np.concatenate([audio, np.zeros(8 * sr, np.float32), 1e-4 * rng.standard_normal(4 * sr).astype(np.float32)])
+    tl = model.timeline(tail, sr)
+    assert len(tl.loud) == len(tl.times_s) == 10
+    assert tl.loud.tolist() == [True] * 5 + [False] * 5  # the slice at 8 s still holds 2 s of music
+    np.testing.assert_allclose(model.embed(tail, sr), tl.embeddings[:5].mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.embed_batch([tail, audio], sr)[0], model.embed(tail, sr), rtol=1e-5, atol=1e-6)
+    every = tunespace.load_model(tiny_run, silence_db=None)
+    np.testing.assert_allclose(every.embed(tail, sr), tl.embeddings.mean(0), rtol=1e-5, atol=1e-6)
+    assert every.timeline(tail, sr).loud.all()
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    sf.write(folder / "tail.wav", tail, sr, subtype="FLOAT")  # the noise as is, not quantised
+    for flags, expect in (([], model.embed(tail, sr)), (["--keep-silent"], every.embed(tail, sr))):
+        out = tmp_path / f"emb{len(flags)}"
+        args = ["embed", "--model", str(tiny_run), "--data", str(folder), "--out", str(out), "--workers", "0"]
+        assert main([*args, "--no-progress", *flags]) == 0
+        np.testing.assert_allclose(read_embeddings(out).vectors[0], expect, rtol=1e-5, atol=1e-5)
+
+
+def test_loud_slices_and_track_embedding():
+    x = np.zeros((4, 100), np.float32)
+    x[0, 3], x[1, 50], x[2, 0] = 0.5, -2e-3, 9e-4  # -6, -54, -61 dBFS peaks
+    assert loud_slices(x).tolist() == [True, True, False, False]
+    assert loud_slices(x, -70.0).tolist() == [True, True, True, False]
+    assert loud_slices(x, None).all() and loud_slices(np.zeros((0, 10))).shape == (0,)
+    tl = np.arange(8, dtype=np.float32).reshape(4, 2)
+    np.testing.assert_array_equal(track_embedding(tl, np.array([True, False, True, False])), [2.0, 3.0])
+    np.testing.assert_array_equal(track_embedding(tl, np.zeros(4, bool)), tl.mean(0))  # none loud: every slice
+    np.testing.assert_array_equal(track_embedding(tl), tl.mean(0))
 
 
 def test_any_rate_channels_and_torch_input(model, train_corpus):

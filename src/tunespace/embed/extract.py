@@ -2,7 +2,7 @@
 
 For each track, slices of ``slice_seconds`` (3 s) every ``hop_seconds`` (2 s) are cut, each is
 turned into a log-mel and standardised as in the base model, and embedded; the track
-embedding is the mean over slices and the slice embeddings form its timeline. A track shorter
+embedding is the mean over its loud slices and the slice embeddings form its timeline. A track shorter
 than one slice is zero-padded to one slice; a track shorter than ``min_seconds`` (1 s), or too
 short to give one sample at the model's rate, is a bad item (``errors.csv``: "too short"); a
 file holding 0 frames is "no samples". The slicing and the embedding of slices are those of
@@ -18,8 +18,9 @@ Silence: a track none of whose samples reaches ``silence_db`` (-60 dBFS, the thr
 ffmpeg's ``silencedetect``) is not embedded but listed in ``errors.csv`` as "silent". Silent
 tracks would otherwise all get one and the same embedding (each slice is standardised, so
 digital silence becomes a constant input) and be each other's nearest neighbours in any
-search. ``silence_db=None`` (``tunespace embed --keep-silent``) embeds them anyway. Silent
-stretches *within* a track are embedded like any other slice.
+search. Silent *slices* of a loud track stay in its timeline but not in its mean (as
+:class:`~tunespace.embed.model.Model` does). ``silence_db=None`` (``tunespace embed
+--keep-silent``) embeds silent tracks and averages every slice.
 
 Every listed track ends up in exactly one of ``ids.txt`` and ``errors.csv``; what the dataset
 reader left out (``Dataset.problems``: a folder named ``x.wav``, a hidden file, an annotation
@@ -73,12 +74,10 @@ from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
 from .format import TIMELINES, EmbeddingSet, read_embeddings, write_embeddings
-from .model import Model, cut_slices, slice_starts, track_embedding
+from .model import SILENCE_DB, Model, cut_slices, loud_slices, slice_starts, track_embedding
 
 #: Shortest track (s) that is embedded; shorter ones are reported as bad items.
 MIN_SECONDS = 1.0
-#: Peak level (dBFS) below which a whole track is "silent" and not embedded (ffmpeg's default).
-SILENCE_DB = -60.0
 #: Bounds of the settings (beyond them a run cannot be useful or would exhaust memory).
 MAX_SLICE_SECONDS = 60.0
 MIN_HOP_SECONDS = 0.01
@@ -437,6 +436,7 @@ def _embed(
         "timelines": settings.timelines,
         "min_seconds": settings.min_seconds,
         "silence_db": settings.silence_db,
+        "track_mean": "loud slices",  # parts of older runs (every slice averaged) are not mixed in
         "dataset": str(getattr(ds, "root", "")),
         "n_tracks": len(ds),
     }
@@ -505,6 +505,7 @@ def _embed_tracks(
     stream = _SliceStream(todo, model.sample_rate, s.slice_seconds, s.hop_seconds, s.chunk_slices, s.min_seconds)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(s.workers, len(todo)) if todo else 0)
     pending: dict[int, list[np.ndarray]] = {}
+    pending_loud: dict[int, list[np.ndarray]] = {}
     peaks: dict[int, float] = {}
     bar = progress_bar(total, total - len(todo), "embed", "track", progress)
     t0, done_new, audio_s = time.perf_counter(), 0, 0.0
@@ -519,10 +520,12 @@ def _embed_tracks(
                 _, idx, ci, n_chunks, slices, secs, peak = item
                 emb = model.embed_slices(slices)
                 pending.setdefault(idx, []).append(emb)
+                pending_loud.setdefault(idx, []).append(loud_slices(slices, s.silence_db))
                 peaks[idx] = max(peaks.get(idx, 0.0), peak)
                 audio_s += secs
                 if ci == n_chunks - 1:
                     tl = np.concatenate(pending.pop(idx), axis=0)
+                    loud = np.concatenate(pending_loud.pop(idx))
                     track = ds.tracks[idx]
                     peak = peaks.pop(idx, 0.0)
                     peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
@@ -535,7 +538,7 @@ def _embed_tracks(
                     elif not np.isfinite(tl).all():
                         write_text(parts / f"{_part_name(track.id)}.err", f"{track.path}\tnon-finite embedding\n")
                     else:
-                        _save_part(parts / f"{_part_name(track.id)}.npz", tl)
+                        _save_part(parts / f"{_part_name(track.id)}.npz", tl, loud)
                     done_new += 1
                     bar.update(1)
                     el = time.perf_counter() - t0
@@ -577,12 +580,12 @@ def _problem_rows(ds: Dataset) -> list[tuple[str, str]]:
     return rows
 
 
-def _save_part(path: Path, timeline: np.ndarray) -> None:
+def _save_part(path: Path, timeline: np.ndarray, loud: np.ndarray) -> None:
     from ..files import atomic_path
 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, timeline=timeline)
+            np.savez(f, timeline=timeline, loud=loud)
 
 
 def _assemble(
@@ -593,9 +596,9 @@ def _assemble(
         p = parts / f"{_part_name(t.id)}.npz"
         if p.is_file():
             with np.load(p) as z:
-                tl = z["timeline"]
+                tl, loud = z["timeline"], z["loud"]
             ids.append(t.id)
-            rows.append(track_embedding(tl))
+            rows.append(track_embedding(tl, loud))
             if timelines:
                 tls[t.id] = tl
         else:
@@ -611,7 +614,7 @@ def _assemble(
         "dim": int(dim),
         "n_embedded": len(ids),
         "n_errors": len(errors),
-        "track_embedding": "mean of slice embeddings",
+        "track_embedding": "mean of the embeddings of the slices whose peak reaches silence_db (of all, if none does)",
         "slice_standardisation": "zero mean, unit variance per slice",
     }
     emb = EmbeddingSet(ids=ids, vectors=vectors, meta=meta, errors=errors, name=out.name)
