@@ -10,10 +10,13 @@ from tunespace.errors import UsageError
 
 @pytest.fixture(scope="module")
 def study(train_corpus, tmp_path_factory):
-    """Conditions none and ts, one seed, two training steps of a tiny model, evaluated on the same corpus."""
+    """Conditions none and ts, one seed, two training steps of a tiny model, evaluated on the same
+    corpus, with the MFCC and random baselines."""
     from tunespace.study import resolve_study_config, run_study
 
-    cfg = resolve_study_config(None, "demo", tiny_study_overrides(train_corpus, "none, ts"))
+    cfg = resolve_study_config(
+        None, "demo", [*tiny_study_overrides(train_corpus, "none, ts"), "baselines=[mfcc, random]"]
+    )
     out = tmp_path_factory.mktemp("study") / "s"
     run_study(out, cfg, progress=lambda msg: None)
     return out
@@ -113,3 +116,14 @@ def test_a_study_stays_readable_after_the_code_changes(study, monkeypatch):
     served = from_study(study)
     assert [s.name for s in served.indexes] == ["none", "ts"]
     assert any(before in n and "other tunespace code" in n for n in served.notes)
+
+
+def test_baselines_are_served_beside_the_conditions_without_uploads(study):
+    from tunespace.serve.sources import from_study
+
+    served = from_study(study, baselines=True)
+    assert [s.name for s in served.indexes] == ["none", "ts", "baseline-mfcc", "baseline-random"]
+    assert [s.model_path is None for s in served.indexes] == [False, False, True, True]
+    assert all(s.model_path.endswith("run") or "step_" in s.model_path for s in served.indexes[:2])
+    ids = served.indexes[0].index.ids
+    assert all(s.index.ids == ids for s in served.indexes) and len(ids) == 16

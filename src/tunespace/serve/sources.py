@@ -171,85 +171,47 @@ def from_study(
         UsageError: not a study folder, unknown evaluation set, an unfinished stage.
     """
     from ..files import read_json
-    from ..study.cache import Stage, code_fingerprint
-    from ..study.runner import data_stage, embed_stage, train_stage
+    from ..study.runner import study_graph
 
     root = Path(study)
     cfg_path = root / "config.json"
     if not cfg_path.is_file():
         raise UsageError(f"{root}: not a study folder (no config.json; run `tunespace study --out {root}` first)")
     cfg = read_json(cfg_path)
-    stages = root / "stages"
-    evals = cfg.get("eval_data") or []
-    names = [e["name"] for e in evals]
-    if not evals:
+    names = [e["name"] for e in cfg.get("eval_data") or []]
+    if not names:
         raise UsageError(f"{root}: the study has no evaluation set")
-    if eval_name is None:
-        spec = evals[0]
-    elif eval_name in names:
-        spec = evals[names.index(eval_name)]
-    else:
+    if eval_name is not None and eval_name not in names:
         raise UsageError(f"{root}: no evaluation set {eval_name!r}; the study has: {', '.join(names)}")
-
-    def built_data_key(s: dict[str, Any]) -> tuple[str, Path]:  # tunespace.study.runner.data_key of built data
-        st, path = data_stage(s, stages)
-        if st is None:
-            return f"path:{path}", path
-        st = st.existing()
-        if not st.done:
-            raise UsageError(
-                f"{root}: the corpus {s['name']!r} was not built; "
-                f"run `tunespace study --out {root}` to finish the study"
-            )
-        return st.key, st.path / "corpus"
-
-    train_key, train_path = built_data_key(cfg["train_data"])
-    eval_key, eval_path = built_data_key(spec)
+    name = eval_name if eval_name is not None else names[0]
+    graph = study_graph(cfg, root / "stages", reading=True)  # the study's own stages, whatever code made them
+    eval_path = next(path for spec, _, path in graph.evals if spec["name"] == name)
+    by_folder = {t.stage.path: t for t in graph.tasks}
+    by_id = {t.id: t for t in graph.tasks}
     seed = cfg["seeds"][0]
-    cache_root = Path(map_cache) if map_cache is not None else root / "serve" / "maps" / spec["name"]
+    cache_root = Path(map_cache) if map_cache is not None else root / "serve" / "maps" / name
     served: list[ServedIndex] = []
-    used: list[Stage] = []
-    for condition in cfg["conditions"]:
-        tstage = train_stage(cfg, condition, seed, train_key, train_path, stages)[1].existing()
-        estage = embed_stage(cfg, tstage, eval_key, stages).existing()
-        used += [tstage, estage]
-        if not (tstage.done and estage.done):
+    kinds = [f"baseline:{kind}" for kind in cfg.get("baselines", []) or []] if baselines else []
+    for condition in [*cfg["conditions"], *kinds]:
+        own_seed = seed if not condition.startswith("baseline:") or condition == "baseline:random" else 0
+        emb = by_folder[graph.embeddings[(condition, own_seed, name)].parent]
+        if not emb.done:
             raise UsageError(
-                f"{root}: condition {condition!r} seed {seed} has no finished embeddings of {spec['name']!r} "
+                f"{root}: {condition!r} seed {seed} has no finished embeddings of {name!r} "
                 "(stages made before tunespace recorded their code cannot be read); "
                 f"run `tunespace study --out {root}` to finish or recompute the study"
             )
-        idx = _exact_index(estage.path / "emb", eval_path)
-        served.append(
-            ServedIndex(
-                name=condition,
-                index=idx,
-                model_path=idx.model_path or str(tstage.path / "run"),
-                description=f"condition {condition}, seed {seed} model, on {spec['name']}",
-                map_cache=cache_root / condition,
-            )
-        )
-    if baselines:
-        for kind in cfg.get("baselines", []) or []:
-            bstage = Stage("baseline", {"kind": kind, "data": eval_key, "seed": 0, "embed": cfg["embed"]}, stages)
-            bstage = bstage.existing()
-            used.append(bstage)
-            if not bstage.done:
-                raise UsageError(f"{root}: baseline {kind!r} on {spec['name']!r} is not finished")
-            name = f"baseline-{kind}"
-            idx = _exact_index(bstage.path / "emb", eval_path)
-            served.append(
-                ServedIndex(
-                    name=name,
-                    index=idx,
-                    model_path=None,
-                    description=f"{kind} baseline on {spec['name']} (no uploads)",
-                    map_cache=cache_root / name,
-                )
-            )
+        idx = _exact_index(emb.stage.path / "emb", eval_path)
+        if condition.startswith("baseline:"):
+            kind = condition.split(":", 1)[1]
+            label, model_path, text = f"baseline-{kind}", None, f"{kind} baseline on {name} (no uploads)"
+        else:
+            label, text = condition, f"condition {condition}, seed {seed} model, on {name}"
+            model_path = idx.model_path or str(by_id[emb.deps[0]].stage.path / "run")
+        served.append(ServedIndex(label, idx, model_path, text, cache_root / label))
     cat = build_catalogue([s.ids for s in served], audio=eval_path)
-    title = f"tunespace explorer: study {cfg.get('name') or root.name}, {spec['name']}"
-    other = sorted({st.code for st in used if st.code and st.code != code_fingerprint()})
+    title = f"tunespace explorer: study {cfg.get('name') or root.name}, {name}"
+    other = graph.other_code()
     notes = [f"stages computed by other tunespace code ({', '.join(other)}): rerun the study to recompute"]
     notes = notes if other else []
     return Served(indexes=served, catalogue=cat, title=title, notes=notes + cat.problems)

@@ -330,15 +330,34 @@ def _run_in_process(work: Callable[[Any], Any], task: Any, conn: Any) -> None:
         conn.close()
 
 
-class _ProcessJob:
-    """One stage in a process of its own (the part of a submitit job the scheduler uses)."""
+class _LocalJob:
+    """A stage the local launcher ran (the part of a submitit job the scheduler uses): finished,
+    and ``results()`` raises its ``error`` as a failed job's would."""
+
+    def __init__(self, job_id: str, error: str | None = None) -> None:
+        self.job_id, self.error = job_id, error
+        self.paths = SimpleNamespace(stderr="this process's output")
+
+    def done(self) -> bool:
+        return True
+
+    def results(self) -> list[Any]:
+        if self.error is not None:
+            raise RuntimeError(self.error)
+        return [None]
+
+    def cancel(self, check: bool = False) -> None:
+        """Nothing runs any more."""
+
+
+class _ProcessJob(_LocalJob):
+    """A stage in a process of its own, started when the pool has room."""
 
     def __init__(self, pool: _Processes, job: StageJob, job_id: str) -> None:
-        self.pool, self.job, self.job_id = pool, job, job_id
-        self.paths = SimpleNamespace(stderr="this process's output")
+        super().__init__(job_id)
+        self.pool, self.job = pool, job
         self.process: Any = None
         self.conn: Any = None
-        self.error: str | None = None
         self.cancelled = False
 
     def start(self) -> None:
@@ -364,36 +383,15 @@ class _ProcessJob:
     def results(self) -> list[Any]:
         if self.cancelled:
             raise RuntimeError("cancelled")
-        if self.error is not None:
-            raise RuntimeError(self.error)
-        if self.process.exitcode != 0:
-            raise RuntimeError(f"the process ended with exit status {self.process.exitcode}")
-        return [None]
+        if self.error is None and self.process.exitcode != 0:
+            self.error = f"the process ended with exit status {self.process.exitcode}"
+        return super().results()
 
     def cancel(self, check: bool = False) -> None:
         self.cancelled = True
         if self.process is not None and self.process.is_alive():
             self.process.terminate()
             self.process.join(10)
-
-
-class _DoneJob:
-    """A stage already computed in this process (the part of a submitit job the scheduler uses)."""
-
-    def __init__(self, job_id: str, error: str | None) -> None:
-        self.job_id, self.error = job_id, error
-        self.paths = SimpleNamespace(stderr="this process's output")
-
-    def done(self) -> bool:
-        return True
-
-    def results(self) -> list[Any]:
-        if self.error is not None:
-            raise RuntimeError(self.error)
-        return [None]
-
-    def cancel(self, check: bool = False) -> None:
-        """Nothing runs any more."""
 
 
 class _InProcess:
@@ -405,14 +403,14 @@ class _InProcess:
     def update_parameters(self, **kwargs: Any) -> None:
         """Submitit's executor interface; nothing to set."""
 
-    def submit(self, job: StageJob) -> _DoneJob:
+    def submit(self, job: StageJob) -> _LocalJob:
         self.count += 1
         try:
             job.work(job.task)
             error = None
         except TunespaceError as e:  # expected failures are reported like a job's; a bug propagates
             error = f"{type(e).__name__}: {e}"
-        return _DoneJob(f"here-{self.count}", error)
+        return _LocalJob(f"here-{self.count}", error)
 
 
 class _Processes:

@@ -292,11 +292,7 @@ def run_task(task: StageTask) -> dict[str, Any]:
     elif task.action == "embed":
         from ..embed.extract import embed_dataset, load_encoder
 
-        device = a.get("device", "cpu")
-        if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = a.get("device", "cpu")  # auto: CUDA where there is one (tunespace.devices.resolve)
         embed_dataset(
             load_encoder(a["model"]), a["data"], st.path / "emb", progress=False, workers=1, device=device, **a["embed"]
         )
