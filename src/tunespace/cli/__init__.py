@@ -8,7 +8,11 @@ Each module in this package is one subcommand. It defines::
     def run(args: argparse.Namespace) -> int    # calls library functions, returns exit status
 
 Expected failures raise :class:`tunespace.errors.TunespaceError`; :func:`main` prints them as
-one line on stderr and exits with their exit code (2 for usage and config errors).
+one line on stderr and exits with their exit code (2 for usage and config errors). Ctrl-C
+(SIGINT) and SIGTERM (``kill``, Slurm at a job's time limit, torchrun stopping the other ranks
+when one fails) unwind the command like an exception, so that its clean-up runs (a study
+cancels the jobs and processes it started, locks are released), and end it with one line and
+status 130 or 143.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from .. import __version__
@@ -25,6 +31,14 @@ from ..errors import TunespaceError
 
 class _UsageExit(Exception):
     """A command line argparse could not parse (already reported on stderr)."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,11 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except _UsageExit:
         return 2
+    catch = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if catch:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args._run(args) or 0)
     except TunespaceError as e:
         print(f"tunespace {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except _Terminated:
+        print(f"tunespace {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"tunespace {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -74,3 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"tunespace {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
+    finally:
+        if catch:  # main() called from Python: leave the caller's process as it was
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)

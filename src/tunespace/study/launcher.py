@@ -19,7 +19,7 @@ from its finished tracks). A stage that keeps failing holds back only the stages
 the others run on, and the study then stops with one line naming it and its log. A job that
 reaches its time limit or is preempted is requeued by submitit (``max_timeouts`` times) and
 resumes the same way. The study process itself holds
-the study folder's lock; if it is interrupted (Ctrl-C, an error) it cancels the jobs it
+the study folder's lock; if it is interrupted (Ctrl-C, SIGTERM, an error) it cancels the jobs it
 submitted, and running the same command again resumes from the cache. Killed outright (``kill
 -9``, a lost login session), it cannot: its jobs (named ``tunespace-<stage folder>``) run on,
 and a rerun's job for the same stage would find the stage's folder locked; wait for them or

@@ -42,6 +42,7 @@ it returns True the run is checkpointed at that step and :func:`train` returns w
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -186,6 +187,11 @@ def _loop(run: PreparedRun, *, resume: bool, should_stop: Callable[[int], bool] 
         log.close()
     log.write_skipped()
     ckpt = latest_checkpoint(run.out)
+    # Drop DistributedDataParallel (its reducer holds the process group and gloo's pending work)
+    # before the process group, so that nothing of it is left for interpreter shutdown, where
+    # gloo's threads releasing tensors can abort the process (SIGABRT, seen once in 2-process tests).
+    run.ddp_model, out = run.model, None
+    gc.collect()
     distributed.teardown()
     return TrainResult(run.out, step, last_loss, ckpt, log.reasons(), stopped)
 
