@@ -15,7 +15,8 @@ What the API requires, and what tunespace gives:
 - ``load_model(model_file_path)`` returns a ``torch.nn.Module`` with the int attributes
   ``sample_rate`` (16000), ``scene_embedding_size`` and ``timestamp_embedding_size`` (D).
 - ``get_scene_embeddings(audio, model)``: ``(n_sounds, D)`` float32, each sound's track
-  embedding exactly as ``tunespace embed`` computes it (3 s slices every 2 s, mean).
+  embedding exactly as ``tunespace embed`` computes it (3 s slices every 2 s, mean of the loud
+  ones: see :mod:`tunespace.embed.model`).
 - ``get_timestamp_embeddings(audio, model)``: ``(n_sounds, n_timestamps, D)`` float32 and
   ``(n_sounds, n_timestamps)`` float32 timestamps in **milliseconds**, regularly spaced every
   ``timestamp_hop_seconds`` (50 ms by default, HEAR's suggestion for event tasks) from 0 to

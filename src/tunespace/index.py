@@ -692,9 +692,11 @@ def query_neighbours(
                     "this index was built from embeddings of no loadable model (a baseline or an "
                     "import); --audio needs one: give --model RUN"
                 )
+            from .embed.format import load_options
             from .embed.model import load_model
 
-            found = idx.search(load_model(spec).embed_file(audio), k)[0]
+            options = load_options((idx.meta or {}).get("embedding_meta") or {})  # as the catalogue was embedded
+            found = idx.search(load_model(spec, **options).embed_file(audio), k)[0]
             query = {"audio": str(audio), "k": k}
     shown = [track] if track is not None else []
     shown += [n.id for n in found]

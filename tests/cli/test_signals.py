@@ -89,3 +89,14 @@ def test_sigterm_stops_a_study_and_the_processes_it_started(train_corpus, tmp_pa
         time.sleep(0.1)
     assert not any(_alive(p) for p in workers)
     assert not (out / "results.csv").exists()
+
+
+def test_main_called_from_python_leaves_sigterm_to_the_caller(tmp_path, monkeypatch):
+    """Only the program (``tunespace``, ``python -m tunespace``) turns SIGTERM into an exit: a
+    Python caller of ``main(argv)`` keeps SIGTERM's default action (its process ends)."""
+    calls = []
+    real = signal.signal
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: calls.append(sig) or real(sig, handler))
+    args = ["embed", "--model", "random:small", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "e")]
+    assert main(args) == 2
+    assert signal.SIGTERM not in calls and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

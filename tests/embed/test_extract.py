@@ -167,6 +167,38 @@ def test_changed_settings_refuse_a_half_finished_folder(run_dir, train_corpus, t
         embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, hop_seconds=1.0)
 
 
+def test_a_half_finished_folder_of_an_older_version_is_named_as_such(run_dir, train_corpus, tmp_path):
+    """A run started before silent slices were left out of the mean (its manifest records no
+    ``track_mean``) is refused with a message saying so, not as "other settings"."""
+    import json
+
+    bundle = load_encoder(run_dir)
+    embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False, should_stop=lambda n: n >= 2)
+    manifest = tmp_path / "e" / ".parts" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    del m["settings"]["track_mean"]
+    m["digest"] = "older"
+    manifest.write_text(json.dumps(m))
+    with pytest.raises(UsageError, match="an older tunespace, which averaged silent slices"):
+        embed_dataset(bundle, train_corpus, tmp_path / "e", workers=0, progress=False)
+
+
+def test_the_recorded_silence_rule_is_what_queries_are_embedded_with(run_dir, train_corpus, tmp_path):
+    """``load_options`` of an EMB folder's meta gives the load_model keywords that embed a query as
+    the folder's tracks were: the default -60 dBFS, None for --keep-silent and for folders made
+    before silent slices were left out of the mean."""
+    from tunespace.embed.format import PLAIN_MEAN, load_options
+
+    bundle = load_encoder(run_dir)
+    a = embed_dataset(bundle, train_corpus, tmp_path / "a", workers=0, progress=False, hop_seconds=1.5)
+    b = embed_dataset(bundle, train_corpus, tmp_path / "b", workers=0, progress=False, silence_db=None)
+    assert load_options(a.meta) == {"slice_seconds": 3.0, "hop_seconds": 1.5, "silence_db": -60.0}
+    assert load_options(b.meta) == {"slice_seconds": 3.0, "hop_seconds": 2.0, "silence_db": None}
+    older = {**a.meta, "track_embedding": PLAIN_MEAN}
+    assert load_options(older)["silence_db"] is None
+    assert load_options({}) == {}
+
+
 def test_embed_settings_are_checked_when_made():
     assert EmbedSettings().slice_seconds == 3.0 and EmbedSettings(silence_db=None).silence_db is None
     with pytest.raises(UsageError, match="hop_seconds must be a number of seconds"):

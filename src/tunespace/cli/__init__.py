@@ -76,7 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except _UsageExit:
         return 2
-    catch = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    # the program itself (``tunespace ...``, ``python -m tunespace``), not a Python caller's main(argv):
+    # that caller's process keeps SIGTERM's default action
+    catch = (
+        argv is None
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    )
     if catch:
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -95,5 +101,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tunespace {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     finally:
-        if catch:  # main() called from Python: leave the caller's process as it was
+        if catch:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

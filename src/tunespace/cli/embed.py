@@ -31,9 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--silence-db",
         type=float,
         default=-60.0,
-        help="tracks whose peak stays below this level (dBFS) are reported as silent in errors.csv, not embedded (-60)",
+        help="tracks whose peak stays below this level (dBFS) are reported as silent in errors.csv, not embedded; "
+        "slices below it are left out of their track's mean (-60)",
     )
-    parser.add_argument("--keep-silent", action="store_true", help="embed silent tracks too")
+    parser.add_argument(
+        "--keep-silent", action="store_true", help="embed silent tracks too, and average every slice, silent or not"
+    )
     parser.add_argument("--timelines", action="store_true", help="also write per-slice embeddings")
     parser.add_argument("--workers", type=int, default=2, help="decoding worker processes (2)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -73,9 +73,11 @@ from ..features.logmel import input_bands
 from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
-from .format import TIMELINES, EmbeddingSet, read_embeddings, write_embeddings
+from .format import PLAIN_MEAN, TIMELINES, EmbeddingSet, read_embeddings, write_embeddings
 from .model import SILENCE_DB, Model, cut_slices, loud_slices, slice_starts, track_embedding
 
+#: ``meta.json``'s ``track_embedding`` when silent slices are left out of the mean.
+TRACK_MEAN = "mean of the embeddings of the slices whose peak reaches silence_db (of all, if none does)"
 #: Shortest track (s) that is embedded; shorter ones are reported as bad items.
 MIN_SECONDS = 1.0
 #: Bounds of the settings (beyond them a run cannot be useful or would exhaust memory).
@@ -375,7 +377,8 @@ def embed_dataset(
         timelines: also write ``timelines/<id>.npy`` (n_slices, D).
         min_seconds: tracks shorter than this (s) are reported in ``errors.csv``, not embedded.
         silence_db: tracks whose peak stays below this level (dBFS) are reported as "silent",
-            not embedded; None embeds them.
+            not embedded, and slices below it are left out of a track's mean; None embeds
+            silent tracks and averages every slice.
         workers: decoding worker processes (0 = in this process).
         device: where the front end and encoder run (``cuda``: this process's GPU when sharded).
         should_stop: called after each newly embedded (or failed) track with the number of them
@@ -447,6 +450,12 @@ def _embed(
     def start() -> str:
         if shards.rank == 0:
             if manifest.is_file() and _manifest_digest(manifest) != digest and _finished_parts(parts):
+                older = {k: v for k, v in recorded.items() if k != "track_mean"}
+                if _manifest_settings_digest(manifest) == config_hash(older):
+                    raise UsageError(
+                        f"{out}: holds an unfinished run of an older tunespace, which averaged silent slices into "
+                        f"the track mean; delete {parts} to embed it again, or choose another --out"
+                    )
                 raise UsageError(
                     f"{out}: holds an unfinished run with other settings; choose another --out or delete it"
                 )
@@ -560,6 +569,15 @@ def _manifest_digest(path: Path) -> str | None:
     return m.get("digest") if isinstance(m, dict) else None
 
 
+def _manifest_settings_digest(path: Path) -> str | None:
+    """The digest of the settings a manifest records (None when it records none)."""
+    try:
+        m = read_json(path)
+    except ValueError:
+        return None
+    return config_hash(m["settings"]) if isinstance(m, dict) and isinstance(m.get("settings"), dict) else None
+
+
 def _finished_parts(parts: Path) -> bool:
     """Whether any track of an unfinished run is done (else its manifest can be replaced)."""
     return any(p.suffix in (".npz", ".err") for p in parts.iterdir())
@@ -614,7 +632,7 @@ def _assemble(
         "dim": int(dim),
         "n_embedded": len(ids),
         "n_errors": len(errors),
-        "track_embedding": "mean of the embeddings of the slices whose peak reaches silence_db (of all, if none does)",
+        "track_embedding": PLAIN_MEAN if settings["silence_db"] is None else TRACK_MEAN,
         "slice_standardisation": "zero mean, unit variance per slice",
     }
     emb = EmbeddingSet(ids=ids, vectors=vectors, meta=meta, errors=errors, name=out.name)

@@ -42,6 +42,26 @@ ERRORS = "errors.csv"
 TIMELINES = "timelines"
 
 
+#: ``meta.json``'s ``track_embedding`` of EMB folders made before silent slices were left out
+#: of a track's mean (every slice averaged).
+PLAIN_MEAN = "mean of slice embeddings"
+
+
+def load_options(meta: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`tunespace.load_model` keywords that embed audio as the set of ``meta`` was
+    embedded: its slicing (``slice_seconds``, ``hop_seconds``) and silence rule
+    (``silence_db``; None for sets made with ``--keep-silent`` or before silent slices were
+    left out of the mean). Keys the meta does not record are left out (the defaults apply)."""
+    out: dict[str, Any] = {
+        k: float(meta[k]) for k in ("slice_seconds", "hop_seconds") if isinstance(meta.get(k), (int, float))
+    }
+    if "silence_db" in meta:
+        level = meta["silence_db"]
+        plain = meta.get("track_embedding") == PLAIN_MEAN
+        out["silence_db"] = None if plain or not isinstance(level, (int, float)) else float(level)
+    return out
+
+
 @dataclass
 class EmbeddingSet:
     """Embeddings with their ids.

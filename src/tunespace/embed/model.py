@@ -109,12 +109,12 @@ class Timeline:
         times_s: float64 ``(T,)`` centre time of each slice, seconds from the start.
         embeddings: float32 ``(T, D)``.
         loud: bool ``(T,)``, whether each slice reaches the model's ``silence_db`` (the slices
-            the track embedding averages; see :func:`track_embedding`).
+            the track embedding averages; see :func:`track_embedding`); None: every slice.
     """
 
     times_s: np.ndarray
     embeddings: np.ndarray
-    loud: np.ndarray
+    loud: np.ndarray | None = None
 
 
 class Model:

@@ -69,10 +69,12 @@ class ServedIndex:
         ids = self.index.ids
         return np.stack([self.index.vector(ids[r]) for r in rows]).astype(np.float32, copy=False)
 
-    def model_options(self) -> dict[str, float]:
-        """The slicing the index's embeddings were made with (``load_model`` keywords), as recorded."""
-        em = (getattr(self.index, "meta", {}) or {}).get("embedding_meta") or {}
-        return {k: float(em[k]) for k in ("slice_seconds", "hop_seconds") if isinstance(em.get(k), (int, float))}
+    def model_options(self) -> dict[str, Any]:
+        """The slicing and silence rule the index's embeddings were made with (``load_model``
+        keywords, :func:`tunespace.embed.format.load_options`), as recorded."""
+        from ..embed.format import load_options
+
+        return load_options((getattr(self.index, "meta", {}) or {}).get("embedding_meta") or {})
 
     def info(self) -> dict[str, Any]:
         meta = dict(getattr(self.index, "meta", {}) or {})
@@ -197,7 +199,7 @@ def from_study(
         emb = by_folder[graph.embeddings[(condition, own_seed, name)].parent]
         if not emb.done:
             raise UsageError(
-                f"{root}: {condition!r} seed {seed} has no finished embeddings of {name!r} "
+                f"{root}: {condition!r} seed {own_seed} has no finished embeddings of {name!r} "
                 "(stages made before tunespace recorded their code cannot be read); "
                 f"run `tunespace study --out {root}` to finish or recompute the study"
             )

@@ -198,7 +198,8 @@ STUDY = Section(
                 "silence_db": Param(
                     SILENCE_DB,
                     float,
-                    "tracks whose peak is below this are reported as silent and left out (null: never)",
+                    "tracks whose peak is below this are reported as silent and left out, slices below it are left "
+                    "out of their track's mean (null: neither)",
                     unit="dBFS",
                     max=0,
                     also=(None,),

@@ -114,10 +114,20 @@ def train(
     lock = FolderLock(out, "tunespace train") if main_process else None
     if lock is not None:
         lock.acquire()
+    run: PreparedRun | None = None
     try:
         run = PreparedRun.open(out, config, resume=resume)
         return _loop(run, resume=resume, should_stop=should_stop)
     finally:
+        # However the run ends (an error, Ctrl-C, SIGTERM): drop DistributedDataParallel (its
+        # reducer holds the process group and gloo's pending work) before the process group, so
+        # that nothing of it is left for interpreter shutdown, where gloo's threads releasing
+        # tensors can abort the process (SIGABRT, seen once in a 2-process test).
+        if run is not None:
+            run.ddp_model = run.model
+        run = None
+        gc.collect()
+        distributed.teardown()
         if lock is not None:
             lock.release()
 
@@ -187,12 +197,6 @@ def _loop(run: PreparedRun, *, resume: bool, should_stop: Callable[[int], bool] 
         log.close()
     log.write_skipped()
     ckpt = latest_checkpoint(run.out)
-    # Drop DistributedDataParallel (its reducer holds the process group and gloo's pending work)
-    # before the process group, so that nothing of it is left for interpreter shutdown, where
-    # gloo's threads releasing tensors can abort the process (SIGABRT, seen once in 2-process tests).
-    run.ddp_model, out = run.model, None
-    gc.collect()
-    distributed.teardown()
     return TrainResult(run.out, step, last_loss, ckpt, log.reasons(), stopped)
 
 
