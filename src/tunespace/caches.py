@@ -116,11 +116,15 @@ class SpectrogramCache:
     spectrograms). A track whose spectrogram does not have the predicted shape is stored on its
     own.
 
+    ``dtype`` ``torch.bfloat16`` halves that memory (float32's range, 8 significant bits: each
+    power value within 0.4 % of float32's); windows are returned in float32 either way.
+
     Args:
         audio: decoded audio of the tracks (an :class:`AudioCache`).
         power: ``(B, samples) -> (B, F, T)`` power spectrogram function (``LogMel.power``).
         hop_length: STFT hop, samples.
         frames: ``n_samples -> T`` of ``power``, or None (one allocation per track).
+        dtype: storage type, ``torch.float32`` (default) or ``torch.bfloat16``.
     """
 
     def __init__(
@@ -129,8 +133,10 @@ class SpectrogramCache:
         power: Callable[[torch.Tensor], torch.Tensor],
         hop_length: int,
         frames: Callable[[int], int] | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.hop_length = hop_length
+        self.dtype = dtype
         self.sample_rate = audio.sample_rate
         self.errors = dict(audio.errors)
         self.spec: dict[str, torch.Tensor] = {}
@@ -146,7 +152,7 @@ class SpectrogramCache:
         block: torch.Tensor | None = None  # (F, total): allocated once F and dtype are known
         with torch.no_grad():
             for tid, x in audio.audio.items():
-                p = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0]
+                p = power(torch.from_numpy(np.ascontiguousarray(x))[None])[0].to(dtype)
                 if offsets and block is None:
                     if p.shape[1] != offsets[tid][1]:
                         offsets = {}  # ``frames`` does not describe ``power``: no block at all
@@ -175,7 +181,7 @@ class SpectrogramCache:
     def window(self, track: Track, start_s: float, length: float) -> torch.Tensor:
         """``(F, length)`` frames of the window starting at ``start_s`` (rounded to the hop)."""
         j = self._first_frame(track, start_s, int(length))
-        return self.spec[track.id][:, j : j + int(length)]
+        return self.spec[track.id][:, j : j + int(length)].float()
 
     def rms_db(self, track: Track, start_s: float, length: float) -> float:
         """Level in dBFS of the audio under :meth:`window`'s frames (hop-long blocks; ``-inf``: silence)."""
@@ -183,9 +189,12 @@ class SpectrogramCache:
         return _mean_square_db(self.block_power[track.id][j : j + int(length)])
 
 
-def estimate_spectrogram_bytes(durations_s: Sequence[float], sample_rate: int, hop_length: int, n_freqs: int) -> int:
-    """Bytes a :class:`SpectrogramCache` of tracks of ``durations_s`` would take (float32)."""
-    return int(sum(int(d * sample_rate) // hop_length + 1 for d in durations_s) * n_freqs * 4)
+def estimate_spectrogram_bytes(
+    durations_s: Sequence[float], sample_rate: int, hop_length: int, n_freqs: int, value_bytes: int = 4
+) -> int:
+    """Bytes a :class:`SpectrogramCache` of tracks of ``durations_s`` would take (``value_bytes``
+    per value: 4 for float32, 2 for bfloat16)."""
+    return int(sum(int(d * sample_rate) // hop_length + 1 for d in durations_s) * n_freqs * value_bytes)
 
 
 def estimate_cache_bytes(durations_s: Sequence[float], sample_rate: int) -> int:

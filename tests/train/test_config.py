@@ -22,6 +22,7 @@ FROZEN_DEFAULTS = {
         "cache_audio": "auto",
         "cache_spectrograms": "auto",
         "cache_max_gb": 4.0,
+        "cache_dtype": "float32",
     },
     "frontend": {},
     "pairs": {"excerpt_seconds": 3.0, "max_centre_distance_s": 5.0, "min_rms_db": -60.0},

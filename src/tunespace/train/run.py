@@ -96,13 +96,13 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
     mode = cfg["data"].get("cache_audio", "auto")
     audio_fits = mode is True or (mode == "auto" and estimate_cache_bytes(durations, sr) < budget)
     spec_mode = cfg["data"].get("cache_spectrograms", "auto")
-    spec_fits = spec_mode is True or (
-        spec_mode == "auto" and estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs) < budget
-    )
+    spec_dtype = getattr(torch, cfg["data"].get("cache_dtype", "float32"))
+    spec_bytes = estimate_spectrogram_bytes(durations, sr, fe.hop_length, fe.n_freqs, spec_dtype.itemsize)
+    spec_fits = spec_mode is True or (spec_mode == "auto" and spec_bytes < budget)
     cache, spectrograms = None, None
     usable_ds = dataclasses.replace(ds, tracks=usable)
     if audio_fits and cfg["augment"]["backend"] == "spectral" and spec_fits:
-        spectrograms = _spectrogram_cache(usable_ds, sr, transform, fe)  # the audio itself is then not kept
+        spectrograms = _spectrogram_cache(usable_ds, sr, transform, fe, spec_dtype)  # the audio is then not kept
     elif audio_fits:
         cache = AudioCache(usable, sr)
     for c in (cache, spectrograms):
@@ -147,11 +147,13 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
 _SPEC_MEMO: dict[tuple, SpectrogramCache] = {}
 
 
-def _spectrogram_cache(ds: Any, sample_rate: int, transform: Any, fe: FrontEnd) -> SpectrogramCache:
+def _spectrogram_cache(
+    ds: Any, sample_rate: int, transform: Any, fe: FrontEnd, dtype: torch.dtype = torch.float32
+) -> SpectrogramCache:
     """The spectrogram cache of a dataset, reused by later runs in the same process (a study
     trains many models on one corpus): on a hit the audio is not decoded again. Keyed by the
     files (path, size, mtime) and the front end; only the most recent one is kept."""
-    key = (tuple((str(t.path), *_stat(t.path)) for t in ds.tracks), fe)
+    key = (tuple((str(t.path), *_stat(t.path)) for t in ds.tracks), fe, dtype)
     if key not in _SPEC_MEMO:
         _SPEC_MEMO.clear()
         _SPEC_MEMO[key] = SpectrogramCache(
@@ -159,6 +161,7 @@ def _spectrogram_cache(ds: Any, sample_rate: int, transform: Any, fe: FrontEnd) 
             transform.frontend.power,
             fe.hop_length,
             frames=transform.frontend.frames,
+            dtype=dtype,
         )
     return _SPEC_MEMO[key]
 
