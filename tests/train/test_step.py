@@ -46,3 +46,20 @@ def test_a_step_replays_exactly_and_another_step_draws_other_views(train_corpus,
     assert a.loss != c.loss and str(a.device_params) != str(c.device_params)
     geo = a.geometry()
     assert 0.0 <= geo["alignment"] <= 4.0 and geo["uniformity"] <= 0.0
+
+
+def test_loader_workers_share_the_caches_by_fork_on_linux(train_corpus, tmp_path):
+    """Loader workers are forked on Linux whatever Python's default start method (forkserver from
+    Python 3.14 would pickle the decoded-audio and spectrogram caches into every worker)."""
+    import sys
+
+    over = [*tiny_overrides(steps=2), "train.num_workers=2"]
+    cfg = resolve_config(None, over, **{"data.path": str(train_corpus), "augment.backend": "waveform"})
+    run = PreparedRun.open(tmp_path / "run", cfg, resume=False)
+    ctx = run.loader.multiprocessing_context
+    if sys.platform.startswith("linux"):
+        assert ctx is not None and ctx.get_start_method() == "fork"
+    assert next(iter(run.loader))["index"].shape[0] == 4
+    plain = resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(train_corpus)})
+    none = PreparedRun.open(tmp_path / "run0", plain, resume=False)
+    assert none.loader.num_workers == 0 and none.loader.multiprocessing_context is None

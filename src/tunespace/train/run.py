@@ -359,6 +359,9 @@ def _loader(
         collate_fn=collate_pairs,
         persistent_workers=False,
         pin_memory=dist.device.type == "cuda",
+        # fork where the platform has it safely (Linux): the workers share the caches (GBs) copy-on-write;
+        # forkserver, Python 3.14's default there, would pickle them into every worker
+        multiprocessing_context="fork" if workers and sys.platform.startswith("linux") else None,
     )
 
 
