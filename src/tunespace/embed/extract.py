@@ -73,11 +73,9 @@ from ..features.logmel import input_bands
 from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
-from .format import PLAIN_MEAN, TIMELINES, EmbeddingSet, read_embeddings, write_embeddings
+from .format import PLAIN_MEAN, TIMELINES, TRACK_MEAN, EmbeddingSet, read_embeddings, write_embeddings
 from .model import SILENCE_DB, Model, cut_slices, loud_slices, slice_starts, track_embedding
 
-#: ``meta.json``'s ``track_embedding`` when silent slices are left out of the mean.
-TRACK_MEAN = "mean of the embeddings of the slices whose peak reaches silence_db (of all, if none does)"
 #: Shortest track (s) that is embedded; shorter ones are reported as bad items.
 MIN_SECONDS = 1.0
 #: Bounds of the settings (beyond them a run cannot be useful or would exhaust memory).
@@ -449,9 +447,10 @@ def _embed(
 
     def start() -> str:
         if shards.rank == 0:
-            if manifest.is_file() and _manifest_digest(manifest) != digest and _finished_parts(parts):
+            stored = _read_manifest(manifest) if manifest.is_file() else None
+            if stored is not None and stored.get("digest") != digest and _finished_parts(parts):
                 older = {k: v for k, v in recorded.items() if k != "track_mean"}
-                if _manifest_settings_digest(manifest) == config_hash(older):
+                if isinstance(stored.get("settings"), dict) and config_hash(stored["settings"]) == config_hash(older):
                     raise UsageError(
                         f"{out}: holds an unfinished run of an older tunespace, which averaged silent slices into "
                         f"the track mean; delete {parts} to embed it again, or choose another --out"
@@ -513,8 +512,7 @@ def _embed_tracks(
     s = settings
     stream = _SliceStream(todo, model.sample_rate, s.slice_seconds, s.hop_seconds, s.chunk_slices, s.min_seconds)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=min(s.workers, len(todo)) if todo else 0)
-    pending: dict[int, list[np.ndarray]] = {}
-    pending_loud: dict[int, list[np.ndarray]] = {}
+    pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # track -> (embeddings, loud) of its chunks
     peaks: dict[int, float] = {}
     bar = progress_bar(total, total - len(todo), "embed", "track", progress)
     t0, done_new, audio_s = time.perf_counter(), 0, 0.0
@@ -528,13 +526,13 @@ def _embed_tracks(
             else:
                 _, idx, ci, n_chunks, slices, secs, peak = item
                 emb = model.embed_slices(slices)
-                pending.setdefault(idx, []).append(emb)
-                pending_loud.setdefault(idx, []).append(loud_slices(slices, s.silence_db))
+                pending.setdefault(idx, []).append((emb, loud_slices(slices, s.silence_db)))
                 peaks[idx] = max(peaks.get(idx, 0.0), peak)
                 audio_s += secs
                 if ci == n_chunks - 1:
-                    tl = np.concatenate(pending.pop(idx), axis=0)
-                    loud = np.concatenate(pending_loud.pop(idx))
+                    chunks = pending.pop(idx)
+                    tl = np.concatenate([e for e, _ in chunks], axis=0)
+                    loud = np.concatenate([m for _, m in chunks])
                     track = ds.tracks[idx]
                     peak = peaks.pop(idx, 0.0)
                     peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
@@ -561,21 +559,13 @@ def _embed_tracks(
     return False
 
 
-def _manifest_digest(path: Path) -> str | None:
-    try:
-        m = read_json(path)
-    except ValueError:  # unreadable: written by no tunespace (writes are atomic)
-        return None
-    return m.get("digest") if isinstance(m, dict) else None
-
-
-def _manifest_settings_digest(path: Path) -> str | None:
-    """The digest of the settings a manifest records (None when it records none)."""
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A run's manifest (empty when unreadable: written by no tunespace, writes are atomic)."""
     try:
         m = read_json(path)
     except ValueError:
-        return None
-    return config_hash(m["settings"]) if isinstance(m, dict) and isinstance(m.get("settings"), dict) else None
+        return {}
+    return m if isinstance(m, dict) else {}
 
 
 def _finished_parts(parts: Path) -> bool:

@@ -45,6 +45,8 @@ TIMELINES = "timelines"
 #: ``meta.json``'s ``track_embedding`` of EMB folders made before silent slices were left out
 #: of a track's mean (every slice averaged).
 PLAIN_MEAN = "mean of slice embeddings"
+#: ``meta.json``'s ``track_embedding`` when silent slices are left out of the mean.
+TRACK_MEAN = "mean of the embeddings of the slices whose peak reaches silence_db (of all, if none does)"
 
 
 def load_options(meta: dict[str, Any]) -> dict[str, Any]:

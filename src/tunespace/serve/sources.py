@@ -173,7 +173,7 @@ def from_study(
         UsageError: not a study folder, unknown evaluation set, an unfinished stage.
     """
     from ..files import read_json
-    from ..study.runner import study_graph
+    from ..study.runner import embedding_seeds, study_graph
 
     root = Path(study)
     cfg_path = root / "config.json"
@@ -195,7 +195,7 @@ def from_study(
     served: list[ServedIndex] = []
     kinds = [f"baseline:{kind}" for kind in cfg.get("baselines", []) or []] if baselines else []
     for condition in [*cfg["conditions"], *kinds]:
-        own_seed = seed if not condition.startswith("baseline:") or condition == "baseline:random" else 0
+        own_seed = embedding_seeds(condition, [seed])[0]
         emb = by_folder[graph.embeddings[(condition, own_seed, name)].parent]
         if not emb.done:
             raise UsageError(

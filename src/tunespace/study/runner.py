@@ -150,6 +150,12 @@ class StudyGraph:
         return sorted({t.stage.code for t in self.tasks if t.stage.code and t.stage.code != code_fingerprint()})
 
 
+def embedding_seeds(condition: str, seeds: list[int]) -> list[int]:
+    """The seeds a study embeds ``condition`` with: every seed for a trained condition and the
+    random baseline, seed 0 alone for the other baselines (``baseline:KIND``; they draw nothing)."""
+    return [0] if condition.startswith("baseline:") and condition != "baseline:random" else list(seeds)
+
+
 def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu", reading: bool = False) -> StudyGraph:
     """The stages of the study ``cfg`` under ``stages_dir`` (``device``: of the embedding stages).
 
@@ -222,7 +228,7 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu", r
 
     for spec, ekey, epath in evals:
         for kind in cfg.get("baselines", []):
-            for seed in cfg["seeds"] if kind == "random" else [0]:
+            for seed in embedding_seeds(f"baseline:{kind}", cfg["seeds"]):
                 bst = found(
                     Stage("baseline", {"kind": kind, "data": ekey, "seed": seed, "embed": cfg["embed"]}, stages_dir)
                 )

@@ -123,10 +123,9 @@ def train(
         # reducer holds the process group and gloo's pending work) before the process group, so
         # that nothing of it is left for interpreter shutdown, where gloo's threads releasing
         # tensors can abort the process (SIGABRT, seen once in a 2-process test).
-        if run is not None:
-            run.ddp_model = run.model
-        run = None
-        gc.collect()
+        if run is not None and run.dist.enabled:
+            run.ddp_model, run = run.model, None
+            gc.collect()
         distributed.teardown()
         if lock is not None:
             lock.release()
