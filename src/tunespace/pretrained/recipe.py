@@ -1,18 +1,21 @@
 """How the pretrained models are made: one command, ``tunespace pretrained build --out DIR``.
 
 1. **Data, rendered by tunespace itself.** A procedural corpus (``procedural_tracks`` x 30 s,
-   seed 100) and a music21 corpus of real compositions (``music21_tracks`` x 30 s, seed 101).
-   The music21 pieces are split by a hash of their corpus path (:func:`piece_split`: one piece
-   in five is ``"eval"``): the training list (``DIR/data/train.txt``) holds every procedural
-   track and the music21 tracks of ``"train"`` pieces only.
+   seed 100) and two music21 corpora of real compositions (``music21_tracks`` x 30 s each,
+   seeds 101 and 102: the same pieces rendered again with other instruments, tempi and
+   transpositions). The music21 pieces are split by a hash of their corpus path
+   (:func:`piece_split`: one piece in five is ``"eval"``): the training list
+   (``DIR/data/train.txt``) holds every procedural track and the music21 tracks of ``"train"``
+   pieces only.
 2. **Training.** A study (``DIR/study``, :func:`tunespace.study.run_study`) trains ``small``
    under each of :data:`POLICIES` with each of :data:`SEEDS` (:data:`TRAIN` settings) on that
    list: the second seed puts the training's own variance into every interval of the report.
 3. **Evaluation, on data no model saw.** The same study embeds and profiles five evaluation
-   sets: ``music21-release3`` (music21 renders of seed 2030 restricted to ``"eval"`` pieces:
-   compositions never heard in training; role ``confirmatory``), ``music21-final`` (seed
-   2029), ``music21-heldout`` (seed 2028) and ``music21-unseen`` (seed 2026), the same held-out
-   pieces rendered again (``exploratory``: earlier releases' cards looked at them), and
+   sets: ``music21-release4`` (music21 renders of seed 2031 restricted to ``"eval"`` pieces:
+   compositions never heard in training; role ``confirmatory``), ``music21-release3`` (seed
+   2030), ``music21-final`` (seed 2029), ``music21-heldout`` (seed 2028) and ``music21-unseen``
+   (seed 2026), the same held-out pieces rendered again (``exploratory``: earlier releases'
+   cards looked at them), and
    ``procedural-unseen`` (seed 2027; ``exploratory``), next to chroma, MFCC and tempogram
    baselines. Its report
    (``DIR/study/report.md``) is the model card's source (``docs/models.md``).
@@ -48,7 +51,9 @@ SEEDS = (0, 1)
 #: step about 5x cheaper than computing the STFT of every window, which bought 1200 steps instead
 #: of 400 in the same time; batches of 64 pairs for 600 steps (the same pairs as 32 x 1200, twice
 #: the negatives per pair) made every policy's neighbourhoods less tempo-bound and raised genre
-#: locality (design runs: docs/study.md).
+#: locality (design runs: docs/study.md). The second music21 rendering (893 training tracks)
+#: raised genre locality again at the same steps (E16, E18); a bfloat16 cache stays within a
+#: training seed of float32 (E17) and holds 5-7 GB instead of 8-11, so two trainings fit at once.
 TRAIN: dict[str, Any] = {
     "model": {"encoder_args": {"width": 128, "depth": 5}},
     "train": {
@@ -60,16 +65,19 @@ TRAIN: dict[str, Any] = {
         "log_every": 20,
         "threads": 1,
     },
-    "data": {"cache_max_gb": 10.0},
+    "data": {"cache_max_gb": 8.0, "cache_dtype": "bfloat16"},
 }
 #: One music21 piece in ``EVAL_ONE_IN`` is held out of training.
 EVAL_ONE_IN = 5
-#: Tracks rendered for each of ``music21-heldout`` (seed 2028), ``music21-final`` (seed 2029) and
-#: the confirmatory set ``music21-release3`` (seed 2030): their held-out-piece tracks (about one
-#: in five, 100+) are kept. Each was added when the previous confirmatory set had been looked at
-#: by a card (``music21-unseen`` by the first release's, ``music21-heldout`` by the second's,
-#: ``music21-final`` by the second release's second card); those are exploratory from then on.
+#: Tracks rendered for each of ``music21-heldout`` (seed 2028), ``music21-final`` (seed 2029),
+#: ``music21-release3`` (seed 2030) and the confirmatory set ``music21-release4`` (seed 2031):
+#: their held-out-piece tracks (about one in five, 100+) are kept. Each was added when the
+#: previous confirmatory set had been looked at by a card (``music21-unseen`` by the first
+#: release's, ``music21-heldout`` by the second's, ``music21-final`` by the second release's
+#: second card, ``music21-release3`` by the third's); those are exploratory from then on.
 HELDOUT_RENDERED = 640
+#: The music21 corpora whose ``"train"``-piece tracks join the training list.
+TRAIN_MUSIC21 = ("music21", "music21-b")
 
 
 def piece_split(piece: str) -> str:
@@ -130,7 +138,8 @@ def study_config(data: Path, steps: int | None = None) -> dict[str, Any]:
         "conditions": list(POLICIES),
         "train_data": {"name": "procedural+music21-train", "path": str(data / "train.txt")},
         "eval_data": [
-            {"name": "music21-release3", "role": "confirmatory", "path": str(data / "music21-release3")},
+            {"name": "music21-release4", "role": "confirmatory", "path": str(data / "music21-release4")},
+            {"name": "music21-release3", "role": "exploratory", "path": str(data / "music21-release3")},
             {"name": "music21-final", "role": "exploratory", "path": str(data / "music21-final")},
             {"name": "music21-heldout", "role": "exploratory", "path": str(data / "music21-heldout")},
             {"name": "music21-unseen", "role": "exploratory", "path": str(data / "music21-unseen")},
@@ -161,11 +170,13 @@ def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 30
     corpora = {
         "procedural": (procedural_tracks, 100, "procedural"),
         "music21": (music21_tracks, 101, "music21"),
+        "music21-b": (music21_tracks, 102, "music21"),
         "music21-eval-all": (eval_tracks * EVAL_ONE_IN // 2, 2026, "music21"),
         "procedural-unseen": (eval_tracks, 2027, "procedural"),
         "music21-heldout-all": (HELDOUT_RENDERED, 2028, "music21"),
         "music21-final-all": (HELDOUT_RENDERED, 2029, "music21"),
         "music21-release3-all": (HELDOUT_RENDERED, 2030, "music21"),
+        "music21-release4-all": (HELDOUT_RENDERED, 2031, "music21"),
     }
     for name, (n, seed, source) in corpora.items():
         if not (data / name / "corpus.json").is_file():
@@ -175,16 +186,17 @@ def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 30
         ("music21-heldout", "music21-heldout-all"),
         ("music21-final", "music21-final-all"),
         ("music21-release3", "music21-release3-all"),
+        ("music21-release4", "music21-release4-all"),
     ):
         if not (data / subset / "corpus.json").is_file():
             subset_corpus(data / rendered, data / subset, "eval")
     lines = [str(t.path) for t in open_dataset(data / "procedural").tracks]
-    m21 = open_dataset(data / "music21")
-    piece = track_pieces(data / "music21")
-    lines += [str(t.path) for t in m21.tracks if piece_split(piece[t.id]) == "train"]
+    for name in TRAIN_MUSIC21:
+        piece = track_pieces(data / name)
+        lines += [str(t.path) for t in open_dataset(data / name).tracks if piece_split(piece[t.id]) == "train"]
     write_text(
         data / "train.txt",
-        "# procedural (seed 100) + music21 train-split pieces (seed 101)\n" + "".join(f"{line}\n" for line in lines),
+        "# procedural (seed 100) + music21 train-split pieces (seeds 101, 102)\n" + "".join(f"{line}\n" for line in lines),
     )
     return data
 
@@ -225,10 +237,11 @@ def build_pretrained(
             "policy": policy,
             "seed": SEEDS[0],
             "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "
-            "compositions of train-split pieces (seed 101)",
+            "compositions of train-split pieces (300 x 30 s each, seeds 101 and 102)",
             "command": "tunespace pretrained build --out DIR",
-            "study": "DIR/study (report.md: locality and retrieval on the confirmatory set music21-release3 "
-            "and the exploratory sets music21-final, music21-heldout, music21-unseen and procedural-unseen)",
+            "study": "DIR/study (report.md: locality and retrieval on the confirmatory set music21-release4 "
+            "and the exploratory sets music21-release3, music21-final, music21-heldout, music21-unseen "
+            "and procedural-unseen)",
         }
         made[policy] = pretrained.export(st.path / "run", policy, out / "models", card)
         if install:
