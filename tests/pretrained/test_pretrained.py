@@ -94,3 +94,53 @@ def test_build_refuses_zero_workers_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--workers must be >= 1, got 0" in err
     assert not (tmp_path / "p").exists()  # refused before anything was written
+
+
+def _fake_corpus(out, tracks=200, seconds=30.0, seed=0, source="procedural", **_):
+    """A corpus folder shaped like ``build_corpus``'s (empty audio files: nothing reads them here)."""
+    import csv
+    import json
+    from pathlib import Path
+
+    out = Path(out)
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(tracks):
+        path = f"audio/t{i:04d}.flac"
+        (out / path).write_bytes(b"")
+        piece = f"composer/piece{(i * 7 + seed) % 40}.abc" if source == "music21" else ""
+        rows.append([f"t{i:04d}", path, seconds, "C major", 100, "jig", "calm", "oboe", source, seed, piece])
+    with open(out / "tracks.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["track_id", "path", "duration_s", "key", "tempo_bpm", "genre", "mood", "instrument", "source", "seed", "piece"])
+        w.writerows(rows)
+    (out / "corpus.json").write_text(json.dumps({"seed": seed, "source": source}), encoding="utf-8")
+    return out
+
+
+def test_recipe_data_keeps_every_evaluation_piece_out_of_training(tmp_path, monkeypatch):
+    import tunespace.corpus
+    from tunespace.datasets import open_dataset
+    from tunespace.pretrained.recipe import TRAIN_MUSIC21, build_data, study_config, track_pieces
+    from tunespace.study.config import validate_study_config
+
+    monkeypatch.setattr(tunespace.corpus, "build_corpus", _fake_corpus)
+    data = build_data(tmp_path, procedural_tracks=12, music21_tracks=60, eval_tracks=20)
+    lines = {p for p in (data / "train.txt").read_text().splitlines() if p and not p.startswith("#")}
+    used, trained = set(), set()
+    for name in ("procedural", *TRAIN_MUSIC21):
+        piece = track_pieces(data / name)
+        for t in open_dataset(data / name).tracks:
+            if str(t.path) in lines:
+                used.add(name)
+                trained |= {piece[t.id]} if piece else set()
+    assert used == {"procedural", *TRAIN_MUSIC21}  # every training corpus contributes
+    assert trained and all(piece_split(p) == "train" for p in trained)
+    cfg = study_config(data)
+    validate_study_config(cfg)
+    assert [d["name"] for d in cfg["eval_data"] if d["role"] == "confirmatory"] == ["music21-release4"]
+    for d in cfg["eval_data"]:
+        held_out = set(track_pieces(d["path"]).values())
+        assert (d["name"].startswith("procedural")) or held_out, d["name"]
+        assert not held_out & trained, d["name"]
+        assert all(piece_split(p) == "eval" for p in held_out)
