@@ -14,7 +14,8 @@ render of the same piece.
 Catalogue vectors: each model's track embedding (mean over 3 s slices, as ``tunespace embed``);
 two search modes: ``track`` (the excerpt's embedding against track embeddings) and ``slices``
 (the excerpt's embedding against every slice embedding of the catalogue, the track of the best
-slice wins: a slice-level index). Reference: the MFCC mean+std vector (z-scored with the
+slice wins: the slice index of ``tunespace index build --slices``, searched by
+:func:`tunespace.passages.search_passages`). Reference: the MFCC mean+std vector (z-scored with the
 catalogue's statistics), the hand-crafted feature a trained model should beat.
 
 Run: .venv/bin/python bench/bench_excerpt_retrieval.py --data DATASET --models pretrained:none pretrained:ts ...
@@ -57,6 +58,8 @@ def main() -> None:
     from tunespace.audio import load
     from tunespace.baselines import track_features
     from tunespace.datasets import open_dataset
+    from tunespace.embed.format import EmbeddingSet
+    from tunespace.passages import search_passages, slice_id, slice_provenance
     from tunespace.pretrained.recipe import track_pieces
 
     ap = argparse.ArgumentParser()
@@ -105,14 +108,19 @@ def main() -> None:
         tls = [model.timeline(audio[i], sr).embeddings for i in ids]
         track = np.stack([tl.astype(np.float64).mean(0) for tl in tls]).astype(np.float32)
         track /= np.linalg.norm(track, axis=1, keepdims=True)
-        slices = np.concatenate(tls)
-        slices /= np.linalg.norm(slices, axis=1, keepdims=True)
-        owner = np.concatenate([np.full(len(tl), n) for n, tl in enumerate(tls)])
+        slices = EmbeddingSet(
+            ids=[slice_id(i, n) for i, tl in zip(ids, tls) for n in range(len(tl))],
+            vectors=np.concatenate(tls),
+            meta={"slice_seconds": model.slice_seconds, "hop_seconds": model.hop_seconds, "n_tracks": len(ids)},
+        )
+        slice_index = tunespace.Index.build(slices, provenance=slice_provenance(slices.meta))
+        row = {i: n for n, i in enumerate(ids)}
         for name, q in queries.items():
             qv = model.embed_batch([q[i] for i in ids], sr)  # each excerpt embedded once
             qv /= np.linalg.norm(qv, axis=1, keepdims=True)
             score(name, f"{spec} (track index)", np.argmax(qv @ track.T, axis=1))
-            score(name, f"{spec} (slices index)", owner[np.argmax(qv @ slices.T, axis=1)])
+            best = [row[p[0].id] for p in search_passages(slice_index, qv, k=1)]
+            score(name, f"{spec} (slices index)", np.array(best))
 
     _print_table("nearest track is the source", results, list(tf))
     if group is not None:

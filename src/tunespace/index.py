@@ -534,6 +534,7 @@ def build_index(
     method: str | IndexSettings = "exact",
     *,
     verify: bool = True,
+    slices: bool = False,
     **options: Any,
 ) -> Index:
     """``tunespace index build``: index the EMB folder ``embeddings`` and save it to ``out``.
@@ -546,12 +547,26 @@ def build_index(
         method: an :class:`~tunespace.neighbours.IndexSettings` or its method; ``options`` as in
             :meth:`Index.build`.
         verify: check the EMB files' SHA-256 first (reads the matrix once, streaming).
+        slices: index every loud slice of every track instead of the tracks' means (a slice
+            index for excerpt-to-source search, :mod:`tunespace.passages`; the EMB folder needs
+            timelines, ``tunespace embed --timelines``). Its slice vectors are held in memory.
+    Raises:
+        UsageError: as :meth:`Index.build`; ``slices`` without timelines, or with ``rerank``.
     """
     from .embed.format import read_embeddings
 
     src = Path(embeddings)
-    emb = read_embeddings(src, verify=verify)
-    index = Index.build(emb, method, provenance={"embeddings": str(src.resolve())}, **options)
+    provenance: dict[str, Any] = {"embeddings": str(src.resolve())}
+    if slices:
+        from .passages import slice_provenance, slice_set
+
+        if int(options.get("rerank", 0) or 0) > 1 or getattr(method, "rerank", 0) > 1:
+            raise UsageError("--rerank re-ranks from the track matrix: it cannot be used with --slices")
+        emb = slice_set(src, verify=verify)
+        provenance.update(slice_provenance(emb.meta))
+    else:
+        emb = read_embeddings(src, verify=verify)
+    index = Index.build(emb, method, provenance=provenance, **options)
     index.save(out)
     return index
 
@@ -620,11 +635,19 @@ class QueryResult:
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``{"query", "neighbours": [{"rank", "id", "similarity", "labels"}], "warnings"}``."""
+        """JSON-ready: ``{"query", "neighbours": [{"rank", "id", "similarity", "labels"}], "warnings"}``
+        (from a slice index, each neighbour also has ``start_s`` and ``end_s``: where its best
+        slice lies in the track, seconds)."""
         return {
             "query": {**self.query, "labels": self.labels.get(self.query.get("track", ""), {})},
             "neighbours": [
-                {"rank": n.rank, "id": n.id, "similarity": n.similarity, "labels": self.labels.get(n.id, {})}
+                {
+                    "rank": n.rank,
+                    "id": n.id,
+                    "similarity": n.similarity,
+                    **_span(n),
+                    "labels": self.labels.get(n.id, {}),
+                }
                 for n in self.neighbours
             ],
             "properties": self.properties,
@@ -632,13 +655,16 @@ class QueryResult:
         }
 
     def table(self) -> str:
-        """A plain-text table: rank, id, similarity and one column per label property."""
-        head = ["rank", "id", "similarity", *self.properties]
+        """A plain-text table: rank, id, similarity (and, from a slice index, ``at``: where the
+        best slice lies, seconds) and one column per label property."""
+        spans = any(_span(n) for n in self.neighbours)
+        head = ["rank", "id", "similarity", *(["at"] if spans else []), *self.properties]
         rows = [
             [
                 str(n.rank),
                 n.id,
                 f"{n.similarity:.4f}",
+                *([f"{_span(n)['start_s']:.1f}-{_span(n)['end_s']:.1f} s"] if spans else []),
                 *[_cell(self.labels.get(n.id, {}).get(p)) for p in self.properties],
             ]
             for n in self.neighbours
@@ -678,12 +704,25 @@ def query_neighbours(
     idx = index if isinstance(index, Index) else Index.load(index)
     if (track is None) == (audio is None):
         raise UsageError("give exactly one of a track id (--track) or an audio file (--audio)")
+    from .passages import is_slice_index, search_passages, track_vector
+
     table = _label_table(idx, labels)
+    by_slice = is_slice_index(idx)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if track is not None:
             groups = _groups(idx, table, exclude_same) if exclude_same else None
-            found = idx.neighbours_of(track, k, groups=groups)
+            if by_slice:
+                group_of = (groups.get if isinstance(groups, Mapping) else groups) if groups else None
+                mine = group_of(track) if group_of is not None else None
+                q = track_vector(idx, track)
+
+                def keep(t: str) -> bool:
+                    return t != track and (mine is None or group_of(t) != mine)
+
+                found = search_passages(idx, q, k, keep=keep)[0]
+            else:
+                found = idx.neighbours_of(track, k, groups=groups)
             query: dict[str, Any] = {"track": track, "k": k}
         else:
             spec = model if model is not None else idx.model_path
@@ -696,7 +735,8 @@ def query_neighbours(
             from .embed.model import load_model
 
             options = load_options((idx.meta or {}).get("embedding_meta") or {})  # as the catalogue was embedded
-            found = idx.search(load_model(spec, **options).embed_file(audio), k)[0]
+            vector = load_model(spec, **options).embed_file(audio)
+            found = search_passages(idx, vector, k)[0] if by_slice else idx.search(vector, k)[0]
             query = {"audio": str(audio), "k": k}
     shown = [track] if track is not None else []
     shown += [n.id for n in found]
@@ -708,6 +748,12 @@ def query_neighbours(
             if i in pos:
                 lab[i] = {p: _plain(table.values[p][pos[i]]) for p in props}
     return QueryResult(query, found, lab, props, [str(w.message) for w in caught])
+
+
+def _span(n: Neighbour) -> dict[str, float]:
+    """``{"start_s", "end_s"}`` of a :class:`~tunespace.passages.Passage`; empty for a track."""
+    start, end = getattr(n, "start_s", None), getattr(n, "end_s", None)
+    return {} if start is None else {"start_s": float(start), "end_s": float(end)}
 
 
 def _label_table(idx: Index, labels: Any) -> Any:

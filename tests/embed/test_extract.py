@@ -13,6 +13,7 @@ from tunespace.cli import main
 from tunespace.datasets import open_dataset
 from tunespace.embed import read_embeddings
 from tunespace.embed.extract import EmbedSettings, embed_dataset, load_encoder, random_encoder, slice_starts
+from tunespace.embed.format import read_timeline
 from tunespace.errors import UsageError
 from tunespace.train import resolve_config, train
 
@@ -62,6 +63,10 @@ def test_embed_cli_writes_the_documented_format(run_dir, train_corpus, tmp_path)
     tl = np.load(out / "timelines" / f"{ds.ids[0]}.npy")
     assert tl.shape == (4, 16)  # 10 s: slices at 0, 2, 4, 6 s
     np.testing.assert_allclose(tl.mean(axis=0), emb.vectors[0], rtol=1e-5, atol=1e-6)
+    read = read_timeline(out, ds.ids[0])
+    np.testing.assert_array_equal(read.embeddings, tl)
+    np.testing.assert_allclose(read.times_s, [1.5, 3.5, 5.5, 7.5])  # slice centres (s)
+    assert read.loud is not None and read.loud.dtype == bool and read.loud.all()
     assert (out / "errors.csv").read_text().startswith("file,reason")
     assert not (out / ".parts").exists()
 

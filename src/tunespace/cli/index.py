@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     b.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows added per step ({CHUNK_ROWS})")
     b.add_argument("--seed", type=int, default=0, help="ivf/ivfpq: training sample and k-means seed (0)")
+    b.add_argument(
+        "--slices",
+        action="store_true",
+        help="index every loud slice instead of each track's mean: neighbours then finds where in "
+        "a track an excerpt comes from (needs an EMB folder made with embed --timelines)",
+    )
 
 
 #: The option of each :class:`~tunespace.neighbours.IndexSettings` field (the others: ``--`` + the
@@ -88,7 +94,8 @@ def settings_of(args: argparse.Namespace):  # noqa: ANN201 (an IndexSettings)
 def run(args: argparse.Namespace) -> int:
     from ..index import build_index
 
-    index = build_index(args.embeddings, args.out, settings_of(args))
+    index = build_index(args.embeddings, args.out, settings_of(args), slices=args.slices)
     model = index.model_path or "none (queries by --audio need --model)"
-    print(f"indexed {len(index)} items ({index.dim}-d, {index.method}) into {args.out}; model: {model}")
+    what = f"{len(index)} slices of {index.meta['n_tracks']} tracks" if args.slices else f"{len(index)} items"
+    print(f"indexed {what} ({index.dim}-d, {index.method}) into {args.out}; model: {model}")
     return 0

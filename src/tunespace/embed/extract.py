@@ -73,7 +73,15 @@ from ..features.logmel import input_bands
 from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
-from .format import PLAIN_MEAN, TIMELINES, TRACK_MEAN, EmbeddingSet, read_embeddings, write_embeddings
+from .format import (
+    PLAIN_MEAN,
+    TIMELINES,
+    TRACK_MEAN,
+    EmbeddingSet,
+    read_embeddings,
+    timeline_name,
+    write_embeddings,
+)
 from .model import SILENCE_DB, Model, cut_slices, loud_slices, slice_starts, track_embedding
 
 #: Shortest track (s) that is embedded; shorter ones are reported as bad items.
@@ -245,10 +253,6 @@ class _SliceStream(torch.utils.data.IterableDataset):
 
 def _part_name(track_id: str) -> str:
     return hashlib.sha1(track_id.encode()).hexdigest()
-
-
-def _safe_name(track_id: str) -> str:
-    return track_id.replace("/", "__").replace("\\", "__")
 
 
 def _number(x: Any) -> bool:
@@ -608,7 +612,7 @@ def _assemble(
             ids.append(t.id)
             rows.append(track_embedding(tl, loud))
             if timelines:
-                tls[t.id] = tl
+                tls[t.id] = (tl, loud)
         else:
             e = parts / f"{_part_name(t.id)}.err"
             line = e.read_text().rstrip("\n").split("\t", 1) if e.is_file() else [str(t.path), "not embedded"]
@@ -633,8 +637,9 @@ def _assemble(
     for d in (new, old):
         shutil.rmtree(d, ignore_errors=True)
     if timelines:
-        for tid, tl in tls.items():
-            save_npy(new / f"{_safe_name(tid)}.npy", tl)
+        for tid, (tl, loud) in tls.items():
+            save_npy(new / f"{timeline_name(tid)}.npy", tl)
+            save_npy(new / f"{timeline_name(tid)}.loud.npy", np.asarray(loud, dtype=bool))
         new.mkdir(exist_ok=True)
     if (out / TIMELINES).exists():
         (out / TIMELINES).rename(old)

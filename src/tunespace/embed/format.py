@@ -6,7 +6,12 @@
     EMB/ids.txt          N lines, one item id per line (UTF-8), same order as the rows
     EMB/meta.json        what produced them: model, config, front end, tunespace version
     EMB/errors.csv       columns file,reason: every input that could not be embedded
-    EMB/timelines/       optional: <id>.npy, float32 (n_slices, D) excerpt embeddings
+    EMB/timelines/       optional (``tunespace embed --timelines``): <id>.npy, float32
+                         (n_slices, D), the track's slice embeddings, slice i starting at
+                         i·hop_seconds; <id>.loud.npy, bool (n_slices,), whether each slice
+                         reaches silence_db (absent in folders made before it was written).
+                         ``/`` and ``\\`` in ids become ``__`` (:func:`timeline_name`);
+                         read with :func:`read_timeline`
 
 Writers use :func:`write_embeddings` (atomic: each file is written to a temporary name and
 renamed). Readers use :func:`read_embeddings`, which memory-maps the matrix.
@@ -47,6 +52,41 @@ TIMELINES = "timelines"
 PLAIN_MEAN = "mean of slice embeddings"
 #: ``meta.json``'s ``track_embedding`` when silent slices are left out of the mean.
 TRACK_MEAN = "mean of the embeddings of the slices whose peak reaches silence_db (of all, if none does)"
+
+
+def timeline_name(track_id: str) -> str:
+    """The file name stem of a track's timeline under ``EMB/timelines/``."""
+    return track_id.replace("/", "__").replace("\\", "__")
+
+
+def read_timeline(path: str | Path, track_id: str, meta: dict[str, Any] | None = None) -> Any:
+    """The slice embeddings of one track of the EMB folder ``path``, as a
+    :class:`tunespace.embed.model.Timeline` (centre times from the folder's ``slice_seconds``
+    and ``hop_seconds``; ``loud`` None for folders that did not record it).
+
+    Args:
+        path: an EMB folder written with timelines.
+        track_id: one of its ids.
+        meta: its ``meta.json`` when already read (else read here).
+    Raises:
+        UsageError: the folder has no timelines, or none for ``track_id``.
+    """
+    from .model import Timeline
+
+    path = Path(path)
+    meta = read_json(path / META) if meta is None else meta
+    folder = path / TIMELINES
+    if not folder.is_dir():
+        raise UsageError(f"{path}: no {TIMELINES}/ folder (embed with --timelines)")
+    stem = timeline_name(track_id)
+    if not (folder / f"{stem}.npy").is_file():
+        raise UsageError(f"{path}: no timeline for {track_id!r}")
+    embeddings = np.load(folder / f"{stem}.npy")
+    loud_file = folder / f"{stem}.loud.npy"
+    loud = np.load(loud_file).astype(bool) if loud_file.is_file() else None
+    hop, length = float(meta.get("hop_seconds", 2.0)), float(meta.get("slice_seconds", 3.0))
+    times = np.arange(embeddings.shape[0], dtype=np.float64) * hop + length / 2
+    return Timeline(times_s=times, embeddings=embeddings, loud=loud)
 
 
 def load_options(meta: dict[str, Any]) -> dict[str, Any]:

@@ -196,7 +196,8 @@ def build_data(out: Path, procedural_tracks: int = 400, music21_tracks: int = 30
         lines += [str(t.path) for t in open_dataset(data / name).tracks if piece_split(piece[t.id]) == "train"]
     write_text(
         data / "train.txt",
-        "# procedural (seed 100) + music21 train-split pieces (seeds 101, 102)\n" + "".join(f"{line}\n" for line in lines),
+        "# procedural (seed 100) + music21 train-split pieces (seeds 101, 102)\n"
+        + "".join(f"{line}\n" for line in lines),
     )
     return data
 

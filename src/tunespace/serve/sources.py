@@ -125,6 +125,7 @@ def from_indexes(
         UsageError: no index, duplicate names, an unreadable index.
     """
     from .. import Index
+    from ..passages import is_slice_index
 
     if not specs:
         raise UsageError("give at least one --index")
@@ -134,6 +135,10 @@ def from_indexes(
         if any(s.name == name for s in served):
             raise UsageError(f"two indexes are named {name!r}; name them with --index NAME=PATH")
         idx = Index.load(path)
+        if is_slice_index(idx):
+            raise UsageError(
+                f"{path}: a slice index (index build --slices) is for neighbours --audio; serve a track index"
+            )
         cache = Path(map_cache) / name if map_cache is not None else Path(path) / "maps"
         served.append(
             ServedIndex(name=name, index=idx, model_path=idx.model_path, description=str(Path(path)), map_cache=cache)

@@ -1,0 +1,137 @@
+"""Slice indexes: which track, and where in it, an excerpt comes from (tunespace.passages)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tunespace import Index
+from tunespace.cli import main
+from tunespace.embed.format import TIMELINES, EmbeddingSet, timeline_name, write_embeddings
+from tunespace.errors import UsageError
+from tunespace.files import save_npy
+from tunespace.index import build_index, query_neighbours
+from tunespace.passages import Passage, is_slice_index, search_passages, slice_id, slice_set, split_slice_id
+
+D = 8
+
+
+def _emb_folder(path, silence_db=-60.0, n_tracks=6, slices=5, loud=None, seed=0):
+    """An EMB folder with timelines: track i's slices are noisy copies of its own random
+    direction, each slice with a small distinct offset (so a slice is nearest to itself)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"album{i % 2}/t{i}" for i in range(n_tracks)]
+    timelines = {}
+    for t in ids:
+        base = rng.standard_normal(D)
+        timelines[t] = (base + 0.3 * rng.standard_normal((slices, D))).astype(np.float32)
+    vectors = np.stack([timelines[t].mean(axis=0) for t in ids])
+    meta = {"slice_seconds": 3.0, "hop_seconds": 2.0, "silence_db": silence_db, "dataset": None}
+    write_embeddings(path, EmbeddingSet(ids=ids, vectors=vectors, meta=meta, name="emb"))
+    for t in ids:
+        save_npy(path / TIMELINES / f"{timeline_name(t)}.npy", timelines[t])
+        mask = np.ones(slices, dtype=bool) if loud is None else np.asarray(loud.get(t, [True] * slices))
+        save_npy(path / TIMELINES / f"{timeline_name(t)}.loud.npy", mask)
+    return ids, timelines
+
+
+def test_slice_ids_round_trip_with_at_signs_in_the_track_id():
+    assert split_slice_id(slice_id("a@b/c", 12)) == ("a@b/c", 12)
+    with pytest.raises(UsageError, match="not a slice id"):
+        split_slice_id("plain-track")
+
+
+def test_slice_set_leaves_out_silent_slices_unless_all_are(tmp_path):
+    loud = {"album0/t0": [True, False, True, False, False], "album1/t1": [False] * 5}
+    ids, tls = _emb_folder(tmp_path / "emb", loud=loud)
+    s = slice_set(tmp_path / "emb")
+    assert [i for i in s.ids if i.startswith("album0/t0@")] == ["album0/t0@0", "album0/t0@2"]
+    assert sum(i.startswith("album1/t1@") for i in s.ids) == 5  # all silent: all kept, as in the mean
+    assert len(s.ids) == 2 + 5 * (len(ids) - 1)
+    np.testing.assert_array_equal(s.vectors[s.ids.index("album0/t0@2")], tls["album0/t0"][2])
+    assert s.meta["unit"] == "slice" and s.meta["n_tracks"] == len(ids)
+    _emb_folder(tmp_path / "keep", silence_db=None, loud=loud)  # --keep-silent: every slice
+    assert len(slice_set(tmp_path / "keep").ids) == 5 * len(ids)
+
+
+def test_an_excerpt_finds_its_track_and_where_it_lies(tmp_path):
+    ids, tls = _emb_folder(tmp_path / "emb")
+    build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
+    idx = Index.load(tmp_path / "idx")
+    assert is_slice_index(idx) and len(idx) == 5 * len(ids)
+    assert idx.meta["hop_seconds"] == 2.0 and idx.meta["n_tracks"] == len(ids)
+    found = search_passages(idx, tls["album1/t3"][3], k=4)[0]
+    assert isinstance(found[0], Passage)
+    assert (found[0].id, found[0].start_s, found[0].end_s) == ("album1/t3", 6.0, 9.0)
+    assert found[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert len({p.id for p in found}) == 4 and [p.rank for p in found] == [1, 2, 3, 4]  # one per track
+    sims = [p.similarity for p in found]
+    assert sims == sorted(sims, reverse=True)
+    # every track's best slice, brute force
+    x = {t: v / np.linalg.norm(v, axis=1, keepdims=True) for t, v in tls.items()}
+    q = tls["album1/t3"][3] / np.linalg.norm(tls["album1/t3"][3])
+    best = sorted(((float((x[t] @ q).max()), t) for t in ids), reverse=True)[:4]
+    assert [p.id for p in found] == [t for _, t in best]
+    np.testing.assert_allclose(sims, [s for s, _ in best], rtol=1e-5)
+    # more tracks than exist: all of them, each once
+    assert sorted(p.id for p in search_passages(idx, q, k=50)[0]) == sorted(ids)
+    left_out = search_passages(idx, q, k=3, keep=lambda t: t != "album1/t3")[0]
+    assert "album1/t3" not in [p.id for p in left_out] and len(left_out) == 3
+
+
+def test_track_queries_on_a_slice_index_leave_out_the_track_and_its_group(tmp_path):
+    ids, _ = _emb_folder(tmp_path / "emb")
+    build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
+    res = query_neighbours(tmp_path / "idx", track="album0/t0", k=10)
+    assert "album0/t0" not in [n.id for n in res.neighbours] and len(res.neighbours) == len(ids) - 1
+    d = res.to_dict()["neighbours"][0]
+    assert {"start_s", "end_s"} <= set(d) and d["end_s"] - d["start_s"] == 3.0
+    assert "at" in res.table().splitlines()[0].split()
+    same = query_neighbours(tmp_path / "idx", track="album0/t0", k=10, exclude_same="folder")
+    assert [n.id.split("/")[0] for n in same.neighbours] == ["album1"] * 3
+
+
+def test_slice_index_refusals_are_one_line(tmp_path, capsys):
+    _emb_folder(tmp_path / "emb")
+    write_embeddings(tmp_path / "plain", EmbeddingSet(ids=["a", "b"], vectors=np.eye(2, D, dtype=np.float32)))
+    with pytest.raises(UsageError, match="no timelines/ folder"):
+        build_index(tmp_path / "plain", tmp_path / "x", slices=True)
+    with pytest.raises(UsageError, match="cannot be used with --slices"):
+        build_index(tmp_path / "emb", tmp_path / "x", "ivfpq", slices=True, rerank=4, pq_bytes=4, nlist=2)
+    track_index = build_index(tmp_path / "emb", tmp_path / "tracks")
+    with pytest.raises(UsageError, match="build one with --slices"):
+        search_passages(track_index, np.ones(D, np.float32))
+    assert (
+        main(["index", "build", "--embeddings", str(tmp_path / "plain"), "--out", str(tmp_path / "y"), "--slices"]) == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "embed with --timelines" in err
+
+
+def test_cli_finds_the_source_of_a_real_excerpt(tiny_run, train_corpus, tmp_path, capsys):
+    """End to end on rendered audio: embed with timelines, index the slices, query with an
+    excerpt cut from one track; the source is found, at the excerpt's place."""
+    emb, idx = tmp_path / "emb", tmp_path / "idx"
+    args = ["embed", "--model", str(tiny_run), "--data", str(train_corpus), "--out", str(emb)]
+    assert main([*args, "--timelines", "--workers", "0", "--no-progress"]) == 0
+    assert main(["index", "build", "--embeddings", str(emb), "--out", str(idx), "--slices"]) == 0
+    assert "slices of 16 tracks" in capsys.readouterr().out
+    track = sorted(train_corpus.glob("audio/*.flac"))[3]
+    x, sr = sf.read(track, dtype="float32")
+    sf.write(tmp_path / "excerpt.wav", x[4 * sr : 7 * sr], sr)  # the slice that starts at 4 s
+    assert main(["neighbours", str(idx), "--audio", str(tmp_path / "excerpt.wav"), "--k", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    first = out["neighbours"][0]
+    assert first["id"] == track.stem and first["start_s"] == 4.0 and first["similarity"] > 0.99
+
+
+def test_the_explorer_refuses_a_slice_index_in_one_line(tmp_path):
+    from tunespace.serve.sources import from_indexes
+
+    _emb_folder(tmp_path / "emb")
+    build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
+    with pytest.raises(UsageError, match="slice index .* serve a track index"):
+        from_indexes([f"s={tmp_path / 'idx'}"])
