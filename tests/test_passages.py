@@ -135,3 +135,15 @@ def test_the_explorer_refuses_a_slice_index_in_one_line(tmp_path):
     build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
     with pytest.raises(UsageError, match="slice index .* serve a track index"):
         from_indexes([f"s={tmp_path / 'idx'}"])
+
+
+@pytest.mark.parametrize("method", ["hnsw", "ivf"])
+def test_approximate_slice_indexes_find_the_source_too(tmp_path, method):
+    ids, tls = _emb_folder(tmp_path / "emb", n_tracks=20, slices=6)
+    opts = {"nlist": 2, "nprobe": 2} if method == "ivf" else {}
+    build_index(tmp_path / "emb", tmp_path / "idx", method, slices=True, **opts)
+    idx = Index.load(tmp_path / "idx")
+    assert idx.method == method and is_slice_index(idx)
+    for t in ids[:5]:
+        found = search_passages(idx, tls[t][4], k=5)[0]
+        assert (found[0].id, found[0].start_s) == (t, 8.0) and len({p.id for p in found}) == 5
