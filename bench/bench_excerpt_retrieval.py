@@ -11,7 +11,7 @@ with other instruments, tempi and keys), a second table counts a hit when the ne
 render of the source's piece: a model told to ignore tempo and key may rightly find another
 render of the same piece.
 
-Catalogue vectors: each model's track embedding (mean over 3 s slices, as ``tunespace embed``);
+Catalogue vectors: each model's track embedding (mean over its loud 3 s slices, as ``tunespace embed``);
 two search modes: ``track`` (the excerpt's embedding against track embeddings) and ``slices``
 (the excerpt's embedding against every slice embedding of the catalogue, the track of the best
 slice wins: the slice index of ``tunespace index build --slices``, searched by
@@ -58,8 +58,8 @@ def main() -> None:
     from tunespace.audio import load
     from tunespace.baselines import track_features
     from tunespace.datasets import open_dataset
-    from tunespace.embed.format import EmbeddingSet
-    from tunespace.passages import search_passages, slice_id, slice_provenance
+    from tunespace.embed.model import track_embedding
+    from tunespace.passages import search_passages, slice_provenance, slice_set_of
     from tunespace.pretrained.recipe import track_pieces
 
     ap = argparse.ArgumentParser()
@@ -105,14 +105,11 @@ def main() -> None:
 
     for spec in args.models:
         model = tunespace.load_model(spec)
-        tls = [model.timeline(audio[i], sr).embeddings for i in ids]
-        track = np.stack([tl.astype(np.float64).mean(0) for tl in tls]).astype(np.float32)
+        tls = [model.timeline(audio[i], sr) for i in ids]
+        track = np.stack([track_embedding(tl.embeddings, tl.loud) for tl in tls])
         track /= np.linalg.norm(track, axis=1, keepdims=True)
-        slices = EmbeddingSet(
-            ids=[slice_id(i, n) for i, tl in zip(ids, tls) for n in range(len(tl))],
-            vectors=np.concatenate(tls),
-            meta={"slice_seconds": model.slice_seconds, "hop_seconds": model.hop_seconds, "n_tracks": len(ids)},
-        )
+        meta = {"slice_seconds": model.slice_seconds, "hop_seconds": model.hop_seconds, "silence_db": model.silence_db}
+        slices = slice_set_of(ids, [tl.embeddings for tl in tls], [tl.loud for tl in tls], meta)
         slice_index = tunespace.Index.build(slices, provenance=slice_provenance(slices.meta))
         row = {i: n for n, i in enumerate(ids)}
         for name, q in queries.items():

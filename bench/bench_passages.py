@@ -23,7 +23,7 @@ import numpy as np
 def main() -> None:
     from tunespace import Index
     from tunespace.embed.format import EmbeddingSet
-    from tunespace.passages import search_passages, slice_id, slice_provenance
+    from tunespace.passages import search_passages, slice_provenance, slice_set_of
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracks", type=int, default=5000)
@@ -38,9 +38,10 @@ def main() -> None:
     ids = [f"album{i // 10}/t{i:06d}" for i in range(t)]
     t0 = time.perf_counter()
     track_index = Index.build(EmbeddingSet(ids=ids, vectors=slices.reshape(t, s, d).mean(axis=1)))
-    meta = {"slice_seconds": 3.0, "hop_seconds": 2.0, "n_tracks": t}
-    slice_ids = [slice_id(i, n) for i in ids for n in range(s)]
-    slice_index = Index.build(EmbeddingSet(ids=slice_ids, vectors=slices, meta=meta), provenance=slice_provenance(meta))
+    meta = {"slice_seconds": 3.0, "hop_seconds": 2.0, "silence_db": -60.0}
+    timelines = list(slices.reshape(t, s, d))
+    slice_emb = slice_set_of(ids, timelines, [None] * t, meta)
+    slice_index = Index.build(slice_emb, provenance=slice_provenance(slice_emb.meta))
     build_s = time.perf_counter() - t0
     which = rng.integers(0, t, args.queries)
     queries = slices[which * s + rng.integers(0, s, args.queries)] + 0.8 * rng.standard_normal(

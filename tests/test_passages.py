@@ -10,8 +10,17 @@ import soundfile as sf
 
 from tunespace import Index
 from tunespace.cli import main
-from tunespace.embed.format import TIMELINES, EmbeddingSet, timeline_name, write_embeddings
-from tunespace.errors import UsageError
+from tunespace.embed.format import (
+    LOUD,
+    TIMELINES,
+    EmbeddingSet,
+    read_embeddings,
+    read_timeline,
+    timeline_name,
+    write_embeddings,
+)
+from tunespace.embed.model import track_embedding
+from tunespace.errors import UnknownIdError, UsageError
 from tunespace.files import save_npy
 from tunespace.index import build_index, query_neighbours
 from tunespace.passages import Passage, is_slice_index, search_passages, slice_id, slice_set, split_slice_id
@@ -19,22 +28,23 @@ from tunespace.passages import Passage, is_slice_index, search_passages, slice_i
 D = 8
 
 
-def _emb_folder(path, silence_db=-60.0, n_tracks=6, slices=5, loud=None, seed=0):
-    """An EMB folder with timelines: track i's slices are noisy copies of its own random
-    direction, each slice with a small distinct offset (so a slice is nearest to itself)."""
+def _emb_folder(path, n_tracks=6, slices=5, loud=None, seed=0, ids=None):
+    """An EMB folder with timelines, as ``tunespace embed --timelines`` writes it: track i's
+    slices are noisy copies of its own random direction (so a slice is nearest to itself), its
+    embedding the mean of its loud slices."""
     rng = np.random.default_rng(seed)
-    ids = [f"album{i % 2}/t{i}" for i in range(n_tracks)]
-    timelines = {}
+    ids = ids or [f"album{i % 2}/t{i}" for i in range(n_tracks)]
+    timelines, masks = {}, {}
     for t in ids:
         base = rng.standard_normal(D)
         timelines[t] = (base + 0.3 * rng.standard_normal((slices, D))).astype(np.float32)
-    vectors = np.stack([timelines[t].mean(axis=0) for t in ids])
-    meta = {"slice_seconds": 3.0, "hop_seconds": 2.0, "silence_db": silence_db, "dataset": None}
+        masks[t] = np.asarray((loud or {}).get(t, [True] * slices), dtype=bool)
+    vectors = np.stack([track_embedding(timelines[t], masks[t]) for t in ids])
+    meta = {"slice_seconds": 3.0, "hop_seconds": 2.0, "silence_db": -60.0, "dataset": None}
     write_embeddings(path, EmbeddingSet(ids=ids, vectors=vectors, meta=meta, name="emb"))
     for t in ids:
         save_npy(path / TIMELINES / f"{timeline_name(t)}.npy", timelines[t])
-        mask = np.ones(slices, dtype=bool) if loud is None else np.asarray(loud.get(t, [True] * slices))
-        save_npy(path / TIMELINES / f"{timeline_name(t)}.loud.npy", mask)
+        save_npy(path / TIMELINES / LOUD / f"{timeline_name(t)}.npy", masks[t])
     return ids, timelines
 
 
@@ -53,8 +63,29 @@ def test_slice_set_leaves_out_silent_slices_unless_all_are(tmp_path):
     assert len(s.ids) == 2 + 5 * (len(ids) - 1)
     np.testing.assert_array_equal(s.vectors[s.ids.index("album0/t0@2")], tls["album0/t0"][2])
     assert s.meta["unit"] == "slice" and s.meta["n_tracks"] == len(ids)
-    _emb_folder(tmp_path / "keep", silence_db=None, loud=loud)  # --keep-silent: every slice
-    assert len(slice_set(tmp_path / "keep").ids) == 5 * len(ids)
+
+
+def test_timelines_of_another_set_are_refused(tmp_path):
+    ids, _ = _emb_folder(tmp_path / "emb")
+    other = EmbeddingSet(
+        ids=ids, vectors=np.ones((len(ids), D), np.float32), meta=read_embeddings(tmp_path / "emb").meta
+    )
+    write_embeddings(tmp_path / "emb", other)  # e.g. a baseline written over an embed --timelines folder
+    with pytest.raises(UsageError, match="does not average to its embedding"):
+        slice_set(tmp_path / "emb")
+
+
+def test_timeline_names_never_collide_and_old_names_are_read(tmp_path):
+    names = {timeline_name(i) for i in ["a/b", "a__b", "a%2Fb", "a\\b", "x.loud", "x"]}
+    assert len(names) == 6 and not any("/" in n for n in names)
+    ids, tls = _emb_folder(tmp_path / "emb", ids=["a/b", "a__b", "x", "x.loud"])
+    s = slice_set(tmp_path / "emb")
+    np.testing.assert_array_equal(s.vectors[s.ids.index("a/b@1")], tls["a/b"][1])
+    np.testing.assert_array_equal(s.vectors[s.ids.index("a__b@1")], tls["a__b"][1])
+    _, old = _emb_folder(tmp_path / "old", ids=["a/b"])
+    folder = tmp_path / "old" / TIMELINES
+    (folder / f"{timeline_name('a/b')}.npy").rename(folder / "a__b.npy")  # as written before
+    np.testing.assert_array_equal(read_timeline(tmp_path / "old", "a/b").embeddings, old["a/b"])
 
 
 def test_an_excerpt_finds_its_track_and_where_it_lies(tmp_path):
@@ -77,7 +108,8 @@ def test_an_excerpt_finds_its_track_and_where_it_lies(tmp_path):
     assert [p.id for p in found] == [t for _, t in best]
     np.testing.assert_allclose(sims, [s for s, _ in best], rtol=1e-5)
     # more tracks than exist: all of them, each once
-    assert sorted(p.id for p in search_passages(idx, q, k=50)[0]) == sorted(ids)
+    with pytest.warns(UserWarning, match="6 eligible items"):
+        assert sorted(p.id for p in search_passages(idx, q, k=50)[0]) == sorted(ids)
     left_out = search_passages(idx, q, k=3, keep=lambda t: t != "album1/t3")[0]
     assert "album1/t3" not in [p.id for p in left_out] and len(left_out) == 3
 
@@ -135,6 +167,39 @@ def test_the_explorer_refuses_a_slice_index_in_one_line(tmp_path):
     build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
     with pytest.raises(UsageError, match="slice index .* serve a track index"):
         from_indexes([f"s={tmp_path / 'idx'}"])
+
+
+def test_an_ivf_slice_index_that_probes_too_few_cells_still_gives_k_tracks(tmp_path):
+    ids, tls = _emb_folder(tmp_path / "emb", n_tracks=40, slices=6)
+    build_index(tmp_path / "emb", tmp_path / "idx", "ivf", slices=True, nlist=20, nprobe=1)
+    idx = Index.load(tmp_path / "idx")
+    assert (idx.search_arrays(tls[ids[0]][0], 240)[1] < 0).any()  # the probed cell holds few slices
+    found = search_passages(idx, tls[ids[0]][0], k=40)[0]
+    assert sorted(p.id for p in found) == sorted(ids) and found[0].id == ids[0]
+    res = query_neighbours(tmp_path / "idx", track=ids[0], k=39)
+    assert len(res.neighbours) == 39 and not res.warnings
+
+
+def test_too_large_k_and_unknown_ids_say_so(tmp_path):
+    ids, _ = _emb_folder(tmp_path / "emb")
+    build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
+    res = query_neighbours(tmp_path / "idx", track=ids[0], k=50)
+    assert len(res.neighbours) == len(ids) - 1
+    assert res.warnings and f"{len(ids) - 1} eligible items" in res.warnings[0]
+    with pytest.raises(UnknownIdError) as e:
+        query_neighbours(tmp_path / "idx", track="nope", k=3)
+    assert e.value.item_id == "nope"
+
+
+def test_slice_indexes_are_refused_where_tracks_are_meant(tmp_path):
+    from tunespace.locality.sampled import sampled_locality
+
+    _emb_folder(tmp_path / "emb")
+    build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
+    with pytest.raises(UsageError, match="not a slice index"):
+        sampled_locality(tmp_path / "idx", labels=None, n_queries=10)
+    with pytest.raises(UsageError, match="a slice index cannot re-rank"):
+        Index.load(tmp_path / "idx", rerank=4)
 
 
 @pytest.mark.parametrize("method", ["hnsw", "ivf"])

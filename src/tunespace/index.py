@@ -71,6 +71,8 @@ SCAN_ROWS = 65536
 
 #: A group of ids to leave out together with the query: a mapping id -> group, or a function.
 Groups = Mapping[str, Any] | Callable[[str], Any]
+#: ``index.json``'s ``unit`` of a slice index (:mod:`tunespace.passages`); track indexes have none.
+SLICE_UNIT = "slice"
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,8 @@ class Index:
         if options.get("chunk_size", 0) is None:  # None has always meant the default
             del options["chunk_size"]
         s = IndexSettings.of(method, **options)
+        if s.rerank > 1 and (provenance or {}).get("unit") == SLICE_UNIT:
+            raise UsageError("--rerank re-ranks from the track matrix: it cannot be used with --slices")
         if len(emb.ids) == 0:
             raise UsageError(f"{emb.name}: no embeddings to index")
         n, d = emb.vectors.shape
@@ -336,6 +340,8 @@ class Index:
             faiss.extract_index_ivf(index).make_direct_map()
         exact = None
         factor = (meta.get("settings") or {}).get("rerank", 0) if rerank is None else rerank
+        if factor > 1 and meta.get("unit") == SLICE_UNIT:
+            raise UsageError(f"{path}: a slice index cannot re-rank (re-ranking reads the track matrix)")
         if factor > 1:
             exact = _exact_source(path, embeddings or meta.get("embeddings"), meta)
         out = cls(index, ids, meta, exact=exact)
@@ -387,11 +393,9 @@ class Index:
         row = self.row_of(item_id)
         excluded = np.zeros(len(self), dtype=bool)
         excluded[row] = True
-        if groups is not None:
-            group_of = groups.get if isinstance(groups, Mapping) else groups
-            mine = group_of(item_id)
-            if mine is not None:
-                excluded |= np.fromiter((group_of(i) == mine for i in self.ids), dtype=bool, count=len(self))
+        shares = same_group(groups, item_id)
+        if shares is not None:
+            excluded |= np.fromiter((shares(i) for i in self.ids), dtype=bool, count=len(self))
         k = self._clamp_k(k, len(self) - int(excluded.sum()))
         return self._search_one(self.vector(item_id)[None], k, excluded)
 
@@ -512,6 +516,17 @@ def _one_thread():  # noqa: ANN202
         faiss.omp_set_num_threads(before)
 
 
+def same_group(groups: Groups | None, item_id: str) -> Callable[[str], bool] | None:
+    """A test of whether an id is in ``item_id``'s group (None: no groups, or ``item_id`` has none)."""
+    if groups is None:
+        return None
+    group_of = groups.get if isinstance(groups, Mapping) else groups
+    mine = group_of(item_id)
+    if mine is None:
+        return None
+    return lambda other: group_of(other) == mine
+
+
 def model_spec(meta: Mapping[str, Any]) -> str | None:
     """What :func:`tunespace.load_model` accepts for the model named in an EMB ``meta.json``.
 
@@ -560,8 +575,6 @@ def build_index(
     if slices:
         from .passages import slice_provenance, slice_set
 
-        if int(options.get("rerank", 0) or 0) > 1 or getattr(method, "rerank", 0) > 1:
-            raise UsageError("--rerank re-ranks from the track matrix: it cannot be used with --slices")
         emb = slice_set(src, verify=verify)
         provenance.update(slice_provenance(emb.meta))
     else:
@@ -713,14 +726,12 @@ def query_neighbours(
         if track is not None:
             groups = _groups(idx, table, exclude_same) if exclude_same else None
             if by_slice:
-                group_of = (groups.get if isinstance(groups, Mapping) else groups) if groups else None
-                mine = group_of(track) if group_of is not None else None
-                q = track_vector(idx, track)
+                shares = same_group(groups, track)
 
                 def keep(t: str) -> bool:
-                    return t != track and (mine is None or group_of(t) != mine)
+                    return t != track and (shares is None or not shares(t))
 
-                found = search_passages(idx, q, k, keep=keep)[0]
+                found = search_passages(idx, track_vector(idx, track), k, keep=keep)[0]
             else:
                 found = idx.neighbours_of(track, k, groups=groups)
             query: dict[str, Any] = {"track": track, "k": k}

@@ -7,24 +7,26 @@ from: on rendered catalogues this found the source of time-stretched and pitch-s
 excerpts more often than the track index (``bench/bench_excerpt_retrieval.py``, the
 ``slices`` rows; ``docs/models.md``).
 
-A slice index is an ordinary INDEX folder (same files, any method, loaded with
-:meth:`tunespace.Index.load`) whose ``index.json`` records ``"unit": "slice"`` with the
+A slice index is an ordinary INDEX folder (same files, any method but re-ranking, loaded
+with :meth:`tunespace.Index.load`) whose ``index.json`` records ``"unit": "slice"`` with the
 slicing (``slice_seconds``, ``hop_seconds``). Its item ids are ``"<track id>@<n>"``: slice
 ``n`` (from 0) of the track, starting at ``n · hop_seconds`` seconds. Built from an EMB folder
 embedded with timelines (``tunespace embed --timelines``;
 :func:`tunespace.index.build_index` with ``slices=True``, ``tunespace index build --slices``);
 the silent slices (below the set's ``silence_db``, see :func:`tunespace.embed.model.loud_slices`)
-are left out, as they are of the track's mean, unless all of a track's slices are silent.
+are left out, as they are of the track's mean, unless all of a track's slices are silent. EMB
+folders made before timelines recorded their loud masks give every slice.
 
 :func:`search_passages` answers with one :class:`Passage` per track: the track's best slice,
-its similarity and where it starts. Written here by hand (no library groups hits by
+its similarity and where it lies (the last slice of a track shorter than a slice, zero-padded,
+ends after the track). Written here by hand (no library groups hits by
 owner): the id scheme and the grouping, which over-fetches slices and doubles the count until
 ``k`` distinct tracks are found; the search itself is FAISS's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +35,10 @@ import numpy as np
 
 from .embed.format import EmbeddingSet, read_embeddings, read_timeline
 from .errors import UnknownIdError, UsageError
-from .index import Index, Neighbour
+from .index import SLICE_UNIT, Index, Neighbour
 
 #: Separates a track id from its slice number in a slice index's ids.
 SEP = "@"
-#: ``index.json``'s ``unit`` of a slice index.
-SLICE_UNIT = "slice"
 #: Slices fetched per wanted track in the first search round (then doubled as needed).
 OVERFETCH = 8
 
@@ -77,31 +77,69 @@ def is_slice_index(index: Index) -> bool:
 
 
 def slice_set(embeddings: str | Path, verify: bool = True) -> EmbeddingSet:
-    """The loud slice embeddings of every track of an EMB folder, as one :class:`EmbeddingSet`
-    (ids from :func:`slice_id`; meta: the folder's, plus ``unit``, ``n_tracks``).
+    """The slices that stand for each track of an EMB folder (:func:`slice_set_of`), read from
+    its timelines.
 
     Args:
-        embeddings: an EMB folder written with timelines.
+        embeddings: an EMB folder written with timelines (``tunespace embed --timelines``).
         verify: check the folder's files against their recorded SHA-256 first.
     Raises:
-        UsageError: no timelines, or a track's timeline missing.
+        UsageError: no timelines, a track's timeline missing, or timelines that do not belong
+            to the folder's embeddings (another model's, left by an earlier write).
     """
+    from .embed.model import track_embedding
+
     src = Path(embeddings)
     emb = read_embeddings(src, verify=verify)
-    ids: list[str] = []
-    rows: list[np.ndarray] = []
-    for track in emb.ids:
+    timelines, louds = [], []
+    for row, track in enumerate(emb.ids):
         tl = read_timeline(src, track, emb.meta)
-        keep = np.ones(len(tl.embeddings), dtype=bool)  # every slice, as in the track's mean, when
-        if emb.meta.get("silence_db") is not None and tl.loud is not None and tl.loud.any():  # no rule
-            keep = tl.loud
-        for n in np.flatnonzero(keep):
-            ids.append(slice_id(track, int(n)))
-        rows.append(np.asarray(tl.embeddings, dtype=np.float32)[keep])
-    dim = emb.dim
+        if tl.embeddings.shape[1] != emb.dim or not np.allclose(
+            track_embedding(tl.embeddings, tl.loud), emb.vectors[row], rtol=1e-4, atol=1e-5
+        ):
+            raise UsageError(
+                f"{src}: the timeline of {track!r} does not average to its embedding (left by another "
+                "model?); embed again with --timelines"
+            )
+        timelines.append(tl.embeddings)
+        louds.append(tl.loud)
+    return slice_set_of(emb.ids, timelines, louds, emb.meta, name=emb.name)
+
+
+def slice_set_of(
+    ids: Sequence[str],
+    timelines: Sequence[np.ndarray],
+    louds: Sequence[np.ndarray | None],
+    meta: dict[str, Any],
+    name: str = "slices",
+) -> EmbeddingSet:
+    """One :class:`EmbeddingSet` of the slices that stand for each track: the loud ones, or all
+    where none is loud or no mask is given, as in the track's mean
+    (:func:`tunespace.embed.model.averaged`; a set made with ``--keep-silent`` marks every
+    slice loud).
+
+    Args:
+        ids: T track ids.
+        timelines: each track's slice embeddings, float32 ``(n_slices, D)``.
+        louds: each track's loud mask, bool ``(n_slices,)``, or None (every slice).
+        meta: the set's meta (``slice_seconds``, ``hop_seconds``, ...).
+        name: the set's name.
+    Returns:
+        ids from :func:`slice_id`, meta plus ``unit`` and ``n_tracks``.
+    """
+    from .embed.model import averaged
+
+    out_ids: list[str] = []
+    rows: list[np.ndarray] = []
+    for track, tl, loud in zip(ids, timelines, louds):
+        keep = averaged(loud, len(tl))
+        out_ids += [slice_id(track, int(n)) for n in np.flatnonzero(keep)]
+        rows.append(np.asarray(tl, dtype=np.float32)[keep])
+    dim = rows[0].shape[1] if rows else 0
     vectors = np.concatenate(rows) if rows else np.zeros((0, dim), np.float32)
-    meta = {**emb.meta, "unit": SLICE_UNIT, "n_tracks": len(emb.ids)}
-    return EmbeddingSet(ids=ids, vectors=vectors, meta=meta, name=emb.name)
+    return EmbeddingSet(
+        ids=out_ids, vectors=vectors, meta={**meta, "unit": SLICE_UNIT, "n_tracks": len(ids)}, name=name
+    )
 
 
 def track_vector(index: Index, track_id: str) -> np.ndarray:
@@ -113,7 +151,7 @@ def track_vector(index: Index, track_id: str) -> np.ndarray:
     """
     rows = _rows_of(index).get(track_id)
     if not rows:
-        raise UnknownIdError(f"{track_id!r} is not in the index")
+        raise UnknownIdError(track_id)
     return np.mean([index.vector(index.ids[r]) for r in rows], axis=0).astype(np.float32)
 
 
@@ -129,7 +167,7 @@ def search_passages(
         index: a slice index (:func:`is_slice_index`).
         vectors: ``(D,)`` or ``(Q, D)`` query embeddings (e.g. :meth:`tunespace.Model.embed`
             of an excerpt; any scale).
-        k: tracks per query (>= 1); fewer when fewer tracks are eligible.
+        k: tracks per query (>= 1); more than the eligible tracks gives them all, with a warning.
         keep: optionally, a function of a track id, False for tracks never returned (e.g. the
             query's own track or album).
     Returns:
@@ -139,39 +177,60 @@ def search_passages(
     """
     if not is_slice_index(index):
         raise UsageError("this index holds tracks, not slices: build one with --slices (index build)")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise UsageError(f"k must be an integer >= 1, got {k!r}")
+    tracks = _rows_of(index)
+    k = index._clamp_k(k, sum(1 for t in tracks if keep is None or keep(t)))  # warns when too few
     q = np.asarray(vectors, dtype=np.float32)
     q = q[None] if q.ndim == 1 else q
-    hop = float(index.meta.get("hop_seconds", 2.0))
-    length = float(index.meta.get("slice_seconds", 3.0))
-    return [_one(index, q[j : j + 1], int(k), keep, hop, length) for j in range(q.shape[0])]
+    hop, length = float(index.meta["hop_seconds"]), float(index.meta["slice_seconds"])
+    found = []
+    for j in range(q.shape[0]):
+        best = _best_slices(index, q[j : j + 1], k, keep)
+        found.append(
+            [
+                Passage(rank + 1, track, s, start_s=n * hop, end_s=n * hop + length)
+                for rank, (track, (s, n)) in enumerate(best.items())
+            ]
+        )
+    return found
 
 
-def _one(
-    index: Index, q: np.ndarray, k: int, keep: Callable[[str], bool] | None, hop: float, length: float
-) -> list[Passage]:
+def _best_slices(
+    index: Index, q: np.ndarray, k: int, keep: Callable[[str], bool] | None
+) -> dict[str, tuple[float, int]]:
+    """Track -> (similarity, slice number) of its best slice, for the ``k`` best tracks, in order.
+
+    Over-fetches slices, doubling the count until ``k`` tracks are found; where an approximate
+    index returns too few (its probed cells hold fewer tracks), scans every slice exactly."""
     n = len(index)
     fetch = min(n, k * OVERFETCH)
     while True:
         sims, rows = index.search_arrays(q, fetch)
-        best: dict[str, tuple[float, int]] = {}
-        for s, r in zip(sims[0], rows[0]):
-            if r < 0:
-                continue
-            track, number = split_slice_id(index.ids[r])
-            if track in best or (keep is not None and not keep(track)):
-                continue
-            best[track] = (float(s), number)
-            if len(best) == k:
-                break
+        best = _group(index, sims[0], rows[0], k, keep)
         if len(best) == k or fetch >= n:
             break
         fetch = min(n, fetch * 2)
-    return [
-        Passage(rank + 1, track, s, start_s=number * hop, end_s=number * hop + length)
-        for rank, (track, (s, number)) in enumerate(best.items())
-    ]
+    if len(best) < k:  # an approximate index found too few: every slice, exactly
+        qn = q[0] / max(float(np.linalg.norm(q[0])), 1e-12)
+        sims = index.vectors() @ qn
+        order = np.argsort(-sims, kind="stable")
+        best = _group(index, sims[order], order, k, keep)
+    return best
+
+
+def _group(
+    index: Index, sims: np.ndarray, rows: np.ndarray, k: int, keep: Callable[[str], bool] | None
+) -> dict[str, tuple[float, int]]:
+    best: dict[str, tuple[float, int]] = {}
+    for s, r in zip(sims, rows):
+        if r < 0:
+            continue
+        track, number = split_slice_id(index.ids[r])
+        if track in best or (keep is not None and not keep(track)):
+            continue
+        best[track] = (float(s), number)
+        if len(best) == k:
+            break
+    return best
 
 
 def _rows_of(index: Index) -> dict[str, list[int]]:

@@ -130,7 +130,8 @@ def test_folders_written_before_the_record_still_read(clean_wavs, tmp_path):
 def test_timelines_of_an_earlier_set_do_not_stay(clean_wavs, tmp_path):
     enc = random_encoder("small", **TINY)
     embed_dataset(enc, clean_wavs, tmp_path / "a", workers=0, progress=False, timelines=True)
-    assert len(list((tmp_path / "a" / "timelines").glob("*.npy"))) == 12  # embeddings and loud mask
+    assert len(list((tmp_path / "a" / "timelines").glob("*.npy"))) == 6
+    assert len(list((tmp_path / "a" / "timelines" / "loud").glob("*.npy"))) == 6
     embed_dataset(enc, clean_wavs, tmp_path / "a", workers=0, progress=False, timelines=False)
     assert not (tmp_path / "a" / "timelines").exists()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [

@@ -74,6 +74,7 @@ from ..files import read_json, save_npy, write_json, write_text
 from ..lock import FolderLock
 from ..progress import progress_bar
 from .format import (
+    LOUD,
     PLAIN_MEAN,
     TIMELINES,
     TRACK_MEAN,
@@ -639,7 +640,7 @@ def _assemble(
     if timelines:
         for tid, (tl, loud) in tls.items():
             save_npy(new / f"{timeline_name(tid)}.npy", tl)
-            save_npy(new / f"{timeline_name(tid)}.loud.npy", np.asarray(loud, dtype=bool))
+            save_npy(new / LOUD / f"{timeline_name(tid)}.npy", np.asarray(loud, dtype=bool))
         new.mkdir(exist_ok=True)
     if (out / TIMELINES).exists():
         (out / TIMELINES).rename(old)

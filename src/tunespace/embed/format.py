@@ -6,11 +6,12 @@
     EMB/ids.txt          N lines, one item id per line (UTF-8), same order as the rows
     EMB/meta.json        what produced them: model, config, front end, tunespace version
     EMB/errors.csv       columns file,reason: every input that could not be embedded
-    EMB/timelines/       optional (``tunespace embed --timelines``): <id>.npy, float32
-                         (n_slices, D), the track's slice embeddings, slice i starting at
-                         i·hop_seconds; <id>.loud.npy, bool (n_slices,), whether each slice
+    EMB/timelines/       optional (``tunespace embed --timelines``): <name>.npy, float32
+                         (n_slices, D), a track's slice embeddings, slice i starting at
+                         i·hop_seconds; loud/<name>.npy, bool (n_slices,), whether each slice
                          reaches silence_db (absent in folders made before it was written).
-                         ``/`` and ``\\`` in ids become ``__`` (:func:`timeline_name`);
+                         <name> is the id with ``%``, ``/`` and ``\\`` percent-encoded
+                         (:func:`timeline_name`; folders made before used ``__`` for ``/``);
                          read with :func:`read_timeline`
 
 Writers use :func:`write_embeddings` (atomic: each file is written to a temporary name and
@@ -45,6 +46,8 @@ IDS = "ids.txt"
 META = "meta.json"
 ERRORS = "errors.csv"
 TIMELINES = "timelines"
+#: Subfolder of ``timelines/`` holding each track's loud mask.
+LOUD = "loud"
 
 
 #: ``meta.json``'s ``track_embedding`` of EMB folders made before silent slices were left out
@@ -55,21 +58,23 @@ TRACK_MEAN = "mean of the embeddings of the slices whose peak reaches silence_db
 
 
 def timeline_name(track_id: str) -> str:
-    """The file name stem of a track's timeline under ``EMB/timelines/``."""
-    return track_id.replace("/", "__").replace("\\", "__")
+    """The file name stem of a track's timeline under ``EMB/timelines/`` (``%``, ``/`` and ``\\``
+    percent-encoded, so that two ids never share a file)."""
+    return track_id.replace("%", "%25").replace("/", "%2F").replace("\\", "%5C")
 
 
 def read_timeline(path: str | Path, track_id: str, meta: dict[str, Any] | None = None) -> Any:
     """The slice embeddings of one track of the EMB folder ``path``, as a
-    :class:`tunespace.embed.model.Timeline` (centre times from the folder's ``slice_seconds``
-    and ``hop_seconds``; ``loud`` None for folders that did not record it).
+    :class:`tunespace.embed.model.Timeline` (centre times in seconds from the folder's
+    ``slice_seconds`` and ``hop_seconds``; ``loud`` None for folders that did not record it).
 
     Args:
         path: an EMB folder written with timelines.
         track_id: one of its ids.
         meta: its ``meta.json`` when already read (else read here).
     Raises:
-        UsageError: the folder has no timelines, or none for ``track_id``.
+        UsageError: no timelines, none for ``track_id``, no slicing recorded, or a loud mask
+            that does not match its timeline.
     """
     from .model import Timeline
 
@@ -78,14 +83,23 @@ def read_timeline(path: str | Path, track_id: str, meta: dict[str, Any] | None =
     folder = path / TIMELINES
     if not folder.is_dir():
         raise UsageError(f"{path}: no {TIMELINES}/ folder (embed with --timelines)")
-    stem = timeline_name(track_id)
-    if not (folder / f"{stem}.npy").is_file():
-        raise UsageError(f"{path}: no timeline for {track_id!r}")
-    embeddings = np.load(folder / f"{stem}.npy")
-    loud_file = folder / f"{stem}.loud.npy"
+    hop, length = meta.get("hop_seconds"), meta.get("slice_seconds")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in (hop, length)):
+        raise UsageError(
+            f"{path}: meta.json records no slicing (hop_seconds, slice_seconds): not made by tunespace embed"
+        )
+    name = timeline_name(track_id)
+    if not (folder / f"{name}.npy").is_file():
+        legacy = track_id.replace("/", "__").replace("\\", "__")  # folders made before percent-encoding
+        if not (folder / f"{legacy}.npy").is_file():
+            raise UsageError(f"{path}: no timeline for {track_id!r}")
+        name = legacy
+    embeddings = np.load(folder / f"{name}.npy")
+    loud_file = folder / LOUD / f"{name}.npy"
     loud = np.load(loud_file).astype(bool) if loud_file.is_file() else None
-    hop, length = float(meta.get("hop_seconds", 2.0)), float(meta.get("slice_seconds", 3.0))
-    times = np.arange(embeddings.shape[0], dtype=np.float64) * hop + length / 2
+    if embeddings.ndim != 2 or (loud is not None and loud.shape != (len(embeddings),)):
+        raise UsageError(f"{folder}: the timeline of {track_id!r} and its loud mask do not match")
+    times = np.arange(embeddings.shape[0], dtype=np.float64) * float(hop) + float(length) / 2
     return Timeline(times_s=times, embeddings=embeddings, loud=loud)
 
 

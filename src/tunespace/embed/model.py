@@ -291,16 +291,23 @@ class Model:
         return self.embed(load(path, sr=self.sample_rate), self.sample_rate)
 
 
+def averaged(loud: np.ndarray | None, n: int) -> np.ndarray:
+    """Which of a track's ``n`` slices stand for it (averaged into its embedding, indexed by
+    ``index build --slices``): bool ``(n,)``, the loud ones (:func:`loud_slices`); every slice
+    where ``loud`` is None or none is loud."""
+    if loud is not None and np.any(loud):
+        return np.asarray(loud, bool)
+    return np.ones(int(n), dtype=bool)
+
+
 def track_embedding(timeline: np.ndarray, loud: np.ndarray | None = None) -> np.ndarray:
     """Mean ``(D,)`` float32 of the loud rows of slice embeddings ``(T, D)``, summed in float64.
 
     Args:
         timeline: float32 ``(T, D)`` slice embeddings.
-        loud: bool ``(T,)`` (:func:`loud_slices`); None, or no loud slice: every row.
+        loud: bool ``(T,)`` (:func:`loud_slices`); None, or no loud slice: every row (:func:`averaged`).
     """
-    rows = timeline
-    if loud is not None and np.any(loud):
-        rows = timeline[np.asarray(loud, bool)]
+    rows = timeline[averaged(loud, len(timeline))]
     return rows.astype(np.float64).mean(axis=0).astype(np.float32)
 
 
