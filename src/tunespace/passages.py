@@ -26,6 +26,7 @@ owner): the id scheme and the grouping, which over-fetches slices and doubles th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,14 +178,20 @@ def search_passages(
     """
     if not is_slice_index(index):
         raise UsageError("this index holds tracks, not slices: build one with --slices (index build)")
-    tracks = _rows_of(index)
-    k = index._clamp_k(k, sum(1 for t in tracks if keep is None or keep(t)))  # warns when too few
+    # checks k; without keep, warns here when k is more than the tracks (with keep: below)
+    k = index._clamp_k(k, len(_rows_of(index)) if keep is None else np.iinfo(np.int64).max)
     q = np.asarray(vectors, dtype=np.float32)
     q = q[None] if q.ndim == 1 else q
     hop, length = float(index.meta["hop_seconds"]), float(index.meta["slice_seconds"])
     found = []
     for j in range(q.shape[0]):
         best = _best_slices(index, q[j : j + 1], k, keep)
+        if len(best) < k:  # every eligible track was found: keep left out more than k allows
+            warnings.warn(
+                f"k={k} is more than the {len(best)} eligible items of the index; returning all of them",
+                UserWarning,
+                stacklevel=2,
+            )
         found.append(
             [
                 Passage(rank + 1, track, s, start_s=n * hop, end_s=n * hop + length)
@@ -209,7 +216,7 @@ def _best_slices(
         if len(best) == k or fetch >= n:
             break
         fetch = min(n, fetch * 2)
-    if len(best) < k:  # an approximate index found too few: every slice, exactly
+    if len(best) < k and (rows < 0).any():  # an approximate index found too few: every slice, exactly
         qn = q[0] / max(float(np.linalg.norm(q[0])), 1e-12)
         sims = index.vectors() @ qn
         order = np.argsort(-sims, kind="stable")
