@@ -102,6 +102,8 @@ def _fake_corpus(out, tracks=200, seconds=30.0, seed=0, source="procedural", **_
     import json
     from pathlib import Path
 
+    from tunespace.corpus.plan import csv_columns
+
     out = Path(out)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     rows = []
@@ -112,21 +114,7 @@ def _fake_corpus(out, tracks=200, seconds=30.0, seed=0, source="procedural", **_
         rows.append([f"t{i:04d}", path, seconds, "C major", 100, "jig", "calm", "oboe", source, seed, piece])
     with open(out / "tracks.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "track_id",
-                "path",
-                "duration_s",
-                "key",
-                "tempo_bpm",
-                "genre",
-                "mood",
-                "instrument",
-                "source",
-                "seed",
-                "piece",
-            ]
-        )
+        w.writerow(csv_columns("music21"))
         w.writerows(rows)
     (out / "corpus.json").write_text(json.dumps({"seed": seed, "source": source}), encoding="utf-8")
     return out
