@@ -15,8 +15,11 @@ Catalogue vectors: each model's track embedding (mean over its loud 3 s slices, 
 two search modes: ``track`` (the excerpt's embedding against track embeddings) and ``slices``
 (the excerpt's embedding against every slice embedding of the catalogue, the track of the best
 slice wins: the slice index of ``tunespace index build --slices``, searched by
-:func:`tunespace.passages.search_passages`). Reference: the MFCC mean+std vector (z-scored with the
-catalogue's statistics), the hand-crafted feature a trained model should beat.
+:func:`tunespace.passages.search_passages`; for the transformations that keep the excerpt's
+duration, a last table gives how often the found source's span, from
+:func:`tunespace.passages.locate`, starts where the excerpt was cut). Reference: the MFCC
+mean+std vector (z-scored with the catalogue's statistics), the hand-crafted feature a trained
+model should beat.
 
 Run: .venv/bin/python bench/bench_excerpt_retrieval.py --data DATASET --models pretrained:none pretrained:ts ...
      [--excerpt-seconds 10] [--start-seconds 8]
@@ -29,6 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+#: Transformations that keep an excerpt's duration, so its place in the track is still known.
+LOCATED = ("unmodified", "Rubber Band shift +2", "EQ +9 dB at 1 kHz")
 
 
 def _transforms(sr: int) -> dict:
@@ -59,7 +65,7 @@ def main() -> None:
     from tunespace.baselines import track_features
     from tunespace.datasets import open_dataset
     from tunespace.embed.model import track_embedding
-    from tunespace.passages import search_passages, slice_provenance, slice_set_of
+    from tunespace.passages import locate, search_passages, slice_provenance, slice_set_of
     from tunespace.pretrained.recipe import track_pieces
 
     ap = argparse.ArgumentParser()
@@ -83,6 +89,7 @@ def main() -> None:
         f"transformed in {time.perf_counter() - t0:.0f} s"
     )
     results: dict[str, dict[str, float]] = {}
+    located: dict[str, dict[str, float]] = {}
     same_piece: dict[str, dict[str, float]] = {}
     truth = np.arange(len(ids))
     group = np.array([piece.get(i, i) for i in ids]) if piece else None
@@ -116,14 +123,24 @@ def main() -> None:
             qv = model.embed_batch([q[i] for i in ids], sr)  # each excerpt embedded once
             qv /= np.linalg.norm(qv, axis=1, keepdims=True)
             score(name, f"{spec} (track index)", np.argmax(qv @ track.T, axis=1))
-            best = [row[p[0].id] for p in search_passages(slice_index, qv, k=1)]
-            score(name, f"{spec} (slices index)", np.array(best))
+            found = search_passages(slice_index, qv, k=1)
+            score(name, f"{spec} (slices index)", np.array([row[p[0].id] for p in found]))
+            if name in LOCATED:  # duration kept: the excerpt still starts at --start-seconds
+                placed = [locate(slice_index, f, model.timeline(q[i], sr).embeddings)[0] for f, i in zip(found, ids)]
+                right = [p.start_s == args.start_seconds for p, i in zip(placed, ids) if p.id == i]
+                located.setdefault(spec, {})[name] = float(np.mean(right)) if right else float("nan")
 
     _print_table("nearest track is the source", results, list(tf))
     if group is not None:
         _print_table(
             f"nearest track is a render of the source's piece ({len(set(group))} pieces)", same_piece, list(tf)
         )
+    _print_table(
+        f"slices index: sources found whose span starts where the excerpt was cut ({args.start_seconds:g} s), "
+        "by aligning the excerpt's slices (tunespace.passages.locate)",
+        located,
+        list(LOCATED),
+    )
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

@@ -23,7 +23,15 @@ from tunespace.embed.model import track_embedding
 from tunespace.errors import UnknownIdError, UsageError
 from tunespace.files import save_npy
 from tunespace.index import build_index, query_neighbours
-from tunespace.passages import Passage, is_slice_index, search_passages, slice_id, slice_set, split_slice_id
+from tunespace.passages import (
+    Passage,
+    is_slice_index,
+    locate,
+    search_passages,
+    slice_id,
+    slice_set,
+    split_slice_id,
+)
 
 D = 8
 
@@ -212,3 +220,32 @@ def test_approximate_slice_indexes_find_the_source_too(tmp_path, method):
     for t in ids[:5]:
         found = search_passages(idx, tls[t][4], k=5)[0]
         assert (found[0].id, found[0].start_s) == (t, 8.0) and len({p.id for p in found}) == 5
+
+
+def test_locate_aligns_the_excerpts_slices_with_the_tracks(tmp_path):
+    """Within a track every slice is alike (as in one recording), so the best single slice can
+    lie anywhere; aligning the excerpt's slice sequence finds where it was cut, across a silent
+    slice left out of the index."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(D)
+    tl = (base + 0.5 * rng.standard_normal((10, D))).astype(np.float32)
+    loud = [True] * 10
+    loud[5] = False  # a silent slice inside the excerpt's span: not in the index
+    ids, _ = _emb_folder(tmp_path / "emb", ids=["song", "other"])
+    save_npy(tmp_path / "emb" / TIMELINES / "song.npy", tl)
+    save_npy(tmp_path / "emb" / TIMELINES / LOUD / "song.npy", np.array(loud))
+    emb = read_embeddings(tmp_path / "emb")
+    vectors = np.array(emb.vectors)
+    vectors[0] = track_embedding(tl, np.array(loud))
+    other_tl = np.load(tmp_path / "emb" / TIMELINES / "other.npy")
+    vectors[1] = track_embedding(other_tl, np.ones(len(other_tl), bool))
+    write_embeddings(tmp_path / "emb", EmbeddingSet(ids=emb.ids, vectors=vectors, meta=emb.meta))
+    build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
+    idx = Index.load(tmp_path / "idx")
+    excerpt = tl[3:7] + 0.05 * rng.standard_normal((4, D)).astype(np.float32)  # slices 3-6 (6-15 s)
+    found = search_passages(idx, excerpt.mean(axis=0), k=2)[0]
+    assert found[0].id == "song"
+    placed = locate(idx, found, excerpt)
+    assert (placed[0].id, placed[0].rank, placed[0].similarity) == (found[0].id, 1, found[0].similarity)
+    assert (placed[0].start_s, placed[0].end_s) == (6.0, 15.0)
+    assert [p.id for p in placed] == [p.id for p in found]

@@ -717,7 +717,7 @@ def query_neighbours(
     idx = index if isinstance(index, Index) else Index.load(index)
     if (track is None) == (audio is None):
         raise UsageError("give exactly one of a track id (--track) or an audio file (--audio)")
-    from .passages import is_slice_index, search_passages, track_vector
+    from .passages import is_slice_index, locate, search_passages, track_vector
 
     table = _label_table(idx, labels)
     by_slice = is_slice_index(idx)
@@ -746,8 +746,16 @@ def query_neighbours(
             from .embed.model import load_model
 
             options = load_options((idx.meta or {}).get("embedding_meta") or {})  # as the catalogue was embedded
-            vector = load_model(spec, **options).embed_file(audio)
-            found = search_passages(idx, vector, k)[0] if by_slice else idx.search(vector, k)[0]
+            model = load_model(spec, **options)
+            if by_slice:  # which tracks by the excerpt's mean, where by aligning its slices
+                from .audio import load
+                from .embed.model import track_embedding
+
+                tl = model.timeline(load(audio, sr=model.sample_rate), model.sample_rate)
+                found = search_passages(idx, track_embedding(tl.embeddings, tl.loud), k)[0]
+                found = locate(idx, found, tl.embeddings)
+            else:
+                found = idx.search(model.embed_file(audio), k)[0]
             query = {"audio": str(audio), "k": k}
     shown = [track] if track is not None else []
     shown += [n.id for n in found]

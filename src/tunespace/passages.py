@@ -201,6 +201,47 @@ def search_passages(
     return found
 
 
+def locate(index: Index, passages: list[Passage], timeline: np.ndarray) -> list[Passage]:
+    """Where in each found track an excerpt lies, by aligning the excerpt's slices with the track's.
+
+    The best single slice of a track says which track, not reliably where: within one
+    recording many slices look alike. Here every offset of the excerpt's slice sequence
+    against the track's (slice numbers, so silent slices left out of the index leave gaps) is
+    scored by the mean cosine similarity of the aligned pairs (at least half of the excerpt's
+    slices must overlap), and the best offset gives the span.
+
+    Args:
+        index: the slice index the passages were found in.
+        passages: :func:`search_passages`' answer for one query.
+        timeline: the excerpt's slice embeddings, float32 ``(T, D)`` (:meth:`tunespace.Model.timeline`,
+            with the index's slicing).
+    Returns:
+        the same tracks, ranks and similarities, with ``start_s`` / ``end_s`` the aligned span
+        (seconds from the track's start; the track's own end may come earlier).
+    """
+    hop, length = float(index.meta["hop_seconds"]), float(index.meta["slice_seconds"])
+    q = np.asarray(timeline, dtype=np.float32)
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    rows_of = _rows_of(index)
+    need = max(1, (len(q) + 1) // 2)
+    out = []
+    for p in passages:
+        rows = rows_of[p.id]
+        numbers = np.array([split_slice_id(index.ids[r])[1] for r in rows])
+        sims = q @ np.stack([index.vector(index.ids[r]) for r in rows]).T  # (T, slices of the track)
+        column = {int(n): c for c, n in enumerate(numbers)}
+        best, where = -np.inf, int(numbers[0])
+        for offset in range(int(numbers.min()) - len(q) + 1, int(numbers.max()) + 1):
+            pairs = [(j, column[offset + j]) for j in range(len(q)) if offset + j in column]
+            if len(pairs) >= need:
+                score = float(np.mean([sims[j, c] for j, c in pairs]))
+                if score > best:
+                    best, where = score, offset
+        start = max(where, 0) * hop
+        out.append(Passage(p.rank, p.id, p.similarity, start_s=start, end_s=(where + len(q) - 1) * hop + length))
+    return out
+
+
 def _best_slices(
     index: Index, q: np.ndarray, k: int, keep: Callable[[str], bool] | None
 ) -> dict[str, tuple[float, int]]:
