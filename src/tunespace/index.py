@@ -669,7 +669,7 @@ class QueryResult:
 
     def table(self) -> str:
         """A plain-text table: rank, id, similarity (and, from a slice index, ``at``: where the
-        best slice lies, seconds) and one column per label property."""
+        match lies in the track, seconds) and one column per label property."""
         spans = any(_span(n) for n in self.neighbours)
         head = ["rank", "id", "similarity", *(["at"] if spans else []), *self.properties]
         rows = [

@@ -18,10 +18,14 @@ are left out, as they are of the track's mean, unless all of a track's slices ar
 folders made before timelines recorded their loud masks give every slice.
 
 :func:`search_passages` answers with one :class:`Passage` per track: the track's best slice,
-its similarity and where it lies (the last slice of a track shorter than a slice, zero-padded,
-ends after the track). Written here by hand (no library groups hits by
-owner): the id scheme and the grouping, which over-fetches slices and doubles the count until
-``k`` distinct tracks are found; the search itself is FAISS's.
+its similarity and where that slice lies (the last slice of a track shorter than a slice,
+zero-padded, ends after the track). Within one recording many slices look alike, so the best
+single slice says which track more reliably than where: given the excerpt's own slice
+embeddings, :func:`locate` aligns them with each found track's slices and gives the span
+where the excerpt lies (``tunespace neighbours --audio`` on a slice index does both).
+Written here by hand (no library groups hits by owner or aligns slice sequences): the id
+scheme, the grouping, which over-fetches slices and doubles the count until ``k`` distinct
+tracks are found, and the alignment; the search itself is FAISS's.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ class Passage(Neighbour):
     Attributes:
         rank, id, similarity: as :class:`~tunespace.index.Neighbour` (``id``: the track's id;
             ``similarity``: cosine similarity of its best slice to the query).
-        start_s: where that slice starts in the track, seconds.
+        start_s: where the match starts in the track, seconds: the best slice's start, or
+            after :func:`locate`, the start of the excerpt's aligned span.
         end_s: where it ends, seconds.
     """
 
