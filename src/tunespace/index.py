@@ -649,8 +649,8 @@ class QueryResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"query", "neighbours": [{"rank", "id", "similarity", "labels"}], "warnings"}``
-        (from a slice index, each neighbour also has ``start_s`` and ``end_s``: where its best
-        slice lies in the track, seconds)."""
+        (from a slice index, each neighbour also has ``start_s`` and ``end_s``: where the match
+        lies in the track, seconds)."""
         return {
             "query": {**self.query, "labels": self.labels.get(self.query.get("track", ""), {})},
             "neighbours": [

@@ -155,10 +155,16 @@ def track_vector(index: Index, track_id: str) -> np.ndarray:
     Raises:
         UnknownIdError: the track has no slice in the index.
     """
-    rows = _rows_of(index).get(track_id)
-    if not rows:
+    if track_id not in _rows_of(index):
         raise UnknownIdError(track_id)
-    return np.mean([index.vector(index.ids[r]) for r in rows], axis=0).astype(np.float32)
+    return _slices_of(index, track_id)[1].mean(axis=0).astype(np.float32)
+
+
+def _slices_of(index: Index, track_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """A track's slice numbers ``(S,)`` and stored (L2-normalised) vectors ``(S, D)`` in a slice index."""
+    rows = _rows_of(index)[track_id]
+    numbers = np.array([split_slice_id(index.ids[r])[1] for r in rows])
+    return numbers, np.stack([index.vector(index.ids[r]) for r in rows])
 
 
 def search_passages(
@@ -227,13 +233,11 @@ def locate(index: Index, passages: list[Passage], timeline: np.ndarray) -> list[
     hop, length = float(index.meta["hop_seconds"]), float(index.meta["slice_seconds"])
     q = np.asarray(timeline, dtype=np.float32)
     q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    rows_of = _rows_of(index)
     need = max(1, (len(q) + 1) // 2)
     out = []
     for p in passages:
-        rows = rows_of[p.id]
-        numbers = np.array([split_slice_id(index.ids[r])[1] for r in rows])
-        sims = q @ np.stack([index.vector(index.ids[r]) for r in rows]).T  # (T, slices of the track)
+        numbers, vectors = _slices_of(index, p.id)
+        sims = q @ vectors.T  # (T, slices of the track)
         column = {int(n): c for c, n in enumerate(numbers)}
         best, where = -np.inf, int(numbers[0])
         for offset in range(int(numbers.min()) - len(q) + 1, int(numbers.max()) + 1):

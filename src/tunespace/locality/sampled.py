@@ -79,10 +79,11 @@ def sampled_locality(
         UsageError: ``n_queries`` < 2, unknown property, k larger than some query's eligible
             neighbours, or no measurable property (one line; the CLI exits 2).
     """
-    from ..index import SLICE_UNIT, Index
+    from ..index import Index
+    from ..passages import is_slice_index
 
     idx = index if isinstance(index, Index) else Index.load(index)
-    if (idx.meta or {}).get("unit") == SLICE_UNIT:
+    if is_slice_index(idx):
         raise UsageError("locality is measured between tracks: give a track index, not a slice index (--slices)")
     if isinstance(n_queries, bool) or not isinstance(n_queries, (int, np.integer)) or n_queries < 2:
         raise UsageError(f"--sample-queries must be an integer >= 2, got {n_queries!r}")
