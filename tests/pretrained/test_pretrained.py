@@ -127,7 +127,7 @@ def test_recipe_data_keeps_every_evaluation_piece_out_of_training(tmp_path, monk
     from tunespace.study.config import validate_study_config
 
     monkeypatch.setattr(tunespace.corpus, "build_corpus", _fake_corpus)
-    data = build_data(tmp_path, procedural_tracks=12, music21_tracks=60, eval_tracks=20)
+    data = build_data(tmp_path, procedural_tracks=12, music21_tracks=60, eval_renders=40)
     lines = {p for p in (data / "train.txt").read_text().splitlines() if p and not p.startswith("#")}
     used, trained = set(), set()
     for name in ("procedural", *TRAIN_MUSIC21):
@@ -140,7 +140,7 @@ def test_recipe_data_keeps_every_evaluation_piece_out_of_training(tmp_path, monk
     assert trained and all(piece_split(p) == "train" for p in trained)
     cfg = study_config(data)
     validate_study_config(cfg)
-    assert [d["name"] for d in cfg["eval_data"] if d["role"] == "confirmatory"] == ["music21-release4"]
+    assert [d["name"] for d in cfg["eval_data"] if d["role"] == "confirmatory"] == ["music21-release5"]
     for d in cfg["eval_data"]:
         held_out = set(track_pieces(d["path"]).values())
         assert (d["name"].startswith("procedural")) or held_out, d["name"]
