@@ -1,10 +1,21 @@
 """Excerpt-to-source retrieval under transformations (results: docs/models.md, docs/benchmarks.md).
 
-What a search user feels: cut a 10 s excerpt of every catalogue track, transform it with a
-tool other than tunespace's training augmentation (which is spectral: it resamples the power
-spectrogram), and ask whether the nearest catalogue track is its source. The tools: librosa's
-phase-vocoder time-stretch and pitch-shift, Rubber Band (through pedalboard, tunespace's
-waveform backend), and a scipy peaking EQ.
+What a search user feels: cut a 10 s excerpt of every catalogue track, transform it, and ask
+whether the nearest catalogue track is its source. Two kinds of transformation:
+
+- tools other than tunespace's training augmentation, on the excerpt's audio: librosa's
+  phase-vocoder time-stretch and pitch-shift, Rubber Band (through pedalboard, tunespace's
+  waveform backend), and a scipy peaking EQ;
+- the training augmentation itself (``spectral:`` columns): the pretrained models were trained
+  with the ``spectral`` backend, which resamples the linear power spectrogram
+  (:func:`tunespace.augment.spectral.functional.time_stretch` and ``pitch_shift``). It has no
+  audio output, so these excerpts are embedded from the transformed spectrogram: the power
+  spectrogram of the whole track, resampled over the excerpt's frames (a time-stretch reads real
+  frames beyond the excerpt's edges, as a training window reads its track's cached frames), cut
+  into the model's slices, then mel bands, compression, standardisation and the encoder, and the
+  slices averaged. ``spectral: unmodified`` is the same path with no transformation: the control
+  for the path itself (its slices are cut from one spectrogram instead of being framed one by
+  one). Models only (MFCC needs audio).
 
 Where the dataset has a ``piece`` column (music21 corpora: several renders of one composition,
 with other instruments, tempi and keys), a second table counts a hit when the nearest track is a
@@ -35,6 +46,41 @@ import numpy as np
 
 #: Transformations that keep an excerpt's duration, so its place in the track is still known.
 LOCATED = ("unmodified", "Rubber Band shift +2", "EQ +9 dB at 1 kHz")
+#: The training augmentation's own transformations: name -> (kind, value), applied to the power spectrogram.
+SPECTRAL = {
+    "spectral: unmodified": ("none", 0.0),
+    "spectral: stretch x1.15": ("stretch", 1.15),
+    "spectral: shift +2": ("shift", 2.0),
+}
+
+
+def spectral_excerpt(model, y: np.ndarray, a: int, b: int, kind: str, value: float) -> np.ndarray:
+    """``(D,)`` embedding of the excerpt ``y[a:b]`` (samples at the model's rate) transformed by the
+    spectral backend's ``kind`` (``none``, ``stretch`` by rate ``value``, ``shift`` by ``value``
+    semitones) on the power spectrogram of the whole track ``y``; see the module docstring."""
+    import torch
+
+    from tunespace.augment.spectral import functional as spectral
+    from tunespace.features import standardise
+
+    fe = model.frontend
+    hop = fe.config.hop_length
+    power = fe.power(torch.as_tensor(y, dtype=torch.float32)[None])  # (1, F, T)
+    f0, f1 = a // hop, b // hop
+    frames = torch.arange(f0, f1, dtype=torch.float32)
+    if kind == "stretch":  # centre of the excerpt fixed, as the training windows' centres are
+        centre = (f0 + f1 - 1) / 2.0
+        power = spectral.resample_axis(power, (centre + (frames - centre) * value)[None], 2)
+    else:
+        power = power[..., f0:f1]
+        if kind == "shift":
+            power = spectral.pitch_shift(power, value)
+    n = fe.frames(model.slice_samples)
+    step = int(round(model.hop_seconds * model.sample_rate)) // hop
+    x = torch.stack([power[0, :, s : s + n] for s in range(0, power.shape[-1] - n + 1, step)])
+    with torch.inference_mode():
+        e = model.encoder(standardise(fe.compress(fe.mel(x))).unsqueeze(1)).float().numpy()
+    return e.mean(axis=0)
 
 
 def _transforms(sr: int) -> dict:
@@ -119,8 +165,13 @@ def main() -> None:
         slices = slice_set_of(ids, [tl.embeddings for tl in tls], [tl.loud for tl in tls], meta)
         slice_index = tunespace.Index.build(slices, provenance=slice_provenance(slices.meta))
         row = {i: n for n, i in enumerate(ids)}
-        for name, q in queries.items():
-            qv = model.embed_batch([q[i] for i in ids], sr)  # each excerpt embedded once
+        spectral_queries = {
+            name: np.stack([spectral_excerpt(model, audio[i], a, b, kind, value) for i in ids])
+            for name, (kind, value) in SPECTRAL.items()
+        }
+        for name, q in {**queries, **spectral_queries}.items():
+            # each excerpt embedded once
+            qv = q if name in SPECTRAL else model.embed_batch([q[i] for i in ids], sr)
             qv /= np.linalg.norm(qv, axis=1, keepdims=True)
             score(name, f"{spec} (track index)", np.argmax(qv @ track.T, axis=1))
             found = search_passages(slice_index, qv, k=1)
@@ -131,9 +182,12 @@ def main() -> None:
                 located.setdefault(spec, {})[name] = float(np.mean(right)) if right else float("nan")
 
     _print_table("nearest track is the source", results, list(tf))
+    _print_table("nearest track is the source, training augmentation (models only)", results, list(SPECTRAL))
     if group is not None:
         _print_table(
-            f"nearest track is a render of the source's piece ({len(set(group))} pieces)", same_piece, list(tf)
+            f"nearest track is a render of the source's piece ({len(set(group))} pieces)",
+            same_piece,
+            list(tf) + list(SPECTRAL),
         )
     _print_table(
         f"slices index: sources found whose span starts where the excerpt was cut ({args.start_seconds:g} s), "
@@ -148,7 +202,8 @@ def _print_table(title: str, results: dict[str, dict[str, float]], names: list[s
     print(f"\n{title}\n\n| embedding | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for emb, row in results.items():
-        print(f"| {emb} | " + " | ".join(f"{row[n]:.2f}" for n in names) + " |")
+        if all(n in row for n in names):
+            print(f"| {emb} | " + " | ".join(f"{row[n]:.2f}" for n in names) + " |")
 
 
 if __name__ == "__main__":
