@@ -168,15 +168,6 @@ def test_cli_finds_the_source_of_a_real_excerpt(tiny_run, train_corpus, tmp_path
     assert first["id"] == track.stem and first["start_s"] == 4.0 and first["similarity"] > 0.99
 
 
-def test_the_explorer_refuses_a_slice_index_in_one_line(tmp_path):
-    from tunespace.serve.sources import from_indexes
-
-    _emb_folder(tmp_path / "emb")
-    build_index(tmp_path / "emb", tmp_path / "idx", slices=True)
-    with pytest.raises(UsageError, match="slice index .* serve a track index"):
-        from_indexes([f"s={tmp_path / 'idx'}"])
-
-
 def test_an_ivf_slice_index_that_probes_too_few_cells_still_gives_k_tracks(tmp_path):
     ids, tls = _emb_folder(tmp_path / "emb", n_tracks=40, slices=6)
     build_index(tmp_path / "emb", tmp_path / "idx", "ivf", slices=True, nlist=20, nprobe=1)

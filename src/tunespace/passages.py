@@ -23,6 +23,8 @@ zero-padded, ends after the track). Within one recording many slices look alike,
 single slice says which track more reliably than where: given the excerpt's own slice
 embeddings, :func:`locate` aligns them with each found track's slices and gives the span
 where the excerpt lies (``tunespace neighbours --audio`` on a slice index does both).
+:func:`track_index` gives the tracks of a slice index as an ordinary track index (what the
+explorer, ``tunespace serve``, maps and searches by track, while it places uploads with the slices).
 Written here by hand (no library groups hits by owner or aligns slice sequences): the id
 scheme, the grouping, which over-fetches slices and doubles the count until ``k`` distinct
 tracks are found, and the alignment; the search itself is FAISS's.
@@ -158,6 +160,25 @@ def track_vector(index: Index, track_id: str) -> np.ndarray:
     if track_id not in _rows_of(index):
         raise UnknownIdError(track_id)
     return _slices_of(index, track_id)[1].mean(axis=0).astype(np.float32)
+
+
+def track_index(index: Index) -> Index:
+    """An exact track index of the tracks of a slice index: each track's vector is
+    :func:`track_vector` (the mean of its stored, L2-normalised loud slices; close to, not equal
+    to, the track embedding of the EMB folder, the mean before normalising). The model, dataset
+    and embedding metadata of the slice index are kept, so audio can be embedded for it.
+
+    Raises:
+        UsageError: not a slice index.
+    """
+    if not is_slice_index(index):
+        raise UsageError("this index holds tracks, not slices: it is a track index already")
+    tracks = list(_rows_of(index))
+    vectors = np.stack([track_vector(index, t) for t in tracks])
+    meta = index.meta
+    kept = {k: meta.get(k) for k in ("model", "dataset", "embeddings", "embedding_meta")}
+    emb = EmbeddingSet(ids=tracks, vectors=vectors, meta={}, name="tracks")
+    return Index.build(emb, "exact", provenance={**kept, "tracks_of": "slice index"})
 
 
 def _slices_of(index: Index, track_id: str) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,5 @@ def test_two_processes_match_one_process_on_the_global_batch(train_corpus, tmp_p
     assert two.returncode == 0, two.stderr[-3000:]
     a = load_checkpoint(latest_checkpoint(tmp_path / "one"))["model"]
     b = load_checkpoint(latest_checkpoint(tmp_path / "two"))["model"]
-    init = None
     for k in a:
         assert torch.allclose(a[k], b[k], atol=2e-5, rtol=1e-4), (k, (a[k] - b[k]).abs().max())
-    del init

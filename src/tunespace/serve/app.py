@@ -9,7 +9,9 @@ served from the package fastapi-offline, so nothing is fetched from the internet
 - ``GET /api/indexes/{index}/neighbours?id=&k=``: a track's k nearest neighbours, with
   similarity, labels, which labels each shares with the query and a per-property summary.
 - ``POST /api/indexes/{index}/neighbours``: the same for an uploaded audio file, embedded
-  with the index's model (413 over the size limit, 400 with the reason when undecodable).
+  with the index's model (413 over the size limit, 400 with the reason when undecodable); for
+  an index served from a slice index, each neighbour also says where in it the upload lies
+  (``start_s``, ``end_s``).
 - ``GET /api/audio/{id}``: a catalogue track's audio, by id only, with HTTP range requests
   (Starlette's ``FileResponse``).
 - ``GET /api/indexes/{index}/map``: the 2-D UMAP map with the labels (202 while computing).
@@ -72,6 +74,9 @@ class IndexInfo(BaseModel):
     method: str | None = Field(description="exact, ivf or hnsw")
     description: str
     can_embed: bool = Field(description="whether uploads can be embedded (the index names its model)")
+    passages: bool = Field(
+        default=False, description="served from a slice index: an upload's neighbours say where in them it lies"
+    )
 
 
 class PropertyInfo(BaseModel):
@@ -117,6 +122,10 @@ class Neighbour(BaseModel):
         "with the neighbourhood's most common value)"
     )
     has_audio: bool
+    start_s: float | None = Field(
+        default=None, description="where the upload lies in this track, seconds (slice indexes only)"
+    )
+    end_s: float | None = Field(default=None, description="where that span ends, seconds (slice indexes only)")
 
 
 class Agreement(BaseModel):
@@ -286,6 +295,8 @@ def create_app(
                     labels=lab,
                     matches=matches,
                     has_audio=cat.has_audio(nb.id),
+                    start_s=getattr(nb, "start_s", None),
+                    end_s=getattr(nb, "end_s", None),
                 )
             )
         return Neighbours(index=s.name, k=k, query=query, neighbours=out, agreement=[Agreement(**a) for a in agreement])
@@ -392,13 +403,24 @@ def create_app(
         if s.model_path is None:
             raise HTTPException(409, f"index {index!r} names no model, so uploads cannot be embedded for it")
         name = Path(file.filename or "upload").name
-        vec, duration, ms = await run_in_threadpool(_embed_upload, s, file, name)
-        found = await batchers[s.name].search(vec, k)
+        vec, timeline, duration, ms = await run_in_threadpool(_embed_upload, s, file, name)
+        if s.passages is not None:  # which tracks by the upload's mean, where by aligning its slices
+            found = await run_in_threadpool(_place, s, vec, timeline, k)
+        else:
+            found = await batchers[s.name].search(vec, k)
         q = Query_(id=None, labels={}, has_audio=False, upload=name, duration_s=duration, embed_ms=ms)
         return neighbours_out(s, k, q, found)
 
-    def _embed_upload(s: ServedIndex, file: UploadFile, name: str) -> tuple[np.ndarray, float, float]:
+    def _place(s: ServedIndex, vec: np.ndarray, timeline: np.ndarray, k: int) -> list[Any]:
+        """The ``k`` tracks of a slice index nearest to an upload, each with the span where it lies."""
+        from ..passages import locate, search_passages
+
+        found = search_passages(s.passages, vec, min(k, len(s.index)))[0]  # s.index: one row per track
+        return locate(s.passages, found, timeline)
+
+    def _embed_upload(s: ServedIndex, file: UploadFile, name: str) -> tuple[np.ndarray, np.ndarray, float, float]:
         from ..audio import load
+        from ..embed.model import track_embedding
 
         t0 = time.perf_counter()
         key = (s.model_path, tuple(sorted(s.model_options().items())))
@@ -418,12 +440,13 @@ def create_app(
             except AudioError as e:
                 raise HTTPException(400, f"{name}: cannot decode the audio: {e.reason}") from None
         with models.lock(key):
-            vec = np.asarray(model.embed(wave, int(model.sample_rate)), dtype=np.float32).reshape(-1)
+            tl = model.timeline(wave, int(model.sample_rate))
+        vec = np.asarray(track_embedding(tl.embeddings, tl.loud), dtype=np.float32).reshape(-1)
         if vec.shape[0] != int(s.index.dim):
             raise HTTPException(
                 409, f"the model of index {s.name!r} gives {vec.shape[0]}-d embeddings, the index holds {s.index.dim}-d"
             )
-        return vec, len(wave) / float(model.sample_rate), (time.perf_counter() - t0) * 1e3
+        return vec, tl.embeddings, len(wave) / float(model.sample_rate), (time.perf_counter() - t0) * 1e3
 
     @app.get(
         "/api/indexes/{index}/map",

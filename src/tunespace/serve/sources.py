@@ -4,7 +4,10 @@ Two sources:
 
 - :func:`from_indexes`: INDEX folders written by ``tunespace index build`` (``NAME=PATH``
   names one; the default name is the folder's), with the audio of a dataset folder (default:
-  the dataset recorded in the first index's ``meta["dataset"]``) and its labels or a CSV.
+  the dataset recorded in the first index's ``meta["dataset"]``) and its labels or a CSV. A
+  slice index (``index build --slices``) is served by its tracks
+  (:func:`tunespace.passages.track_index`: the map and track queries), and an upload is placed
+  within the tracks it finds by its slices (:func:`tunespace.passages.locate`).
 - :func:`from_study`: a finished ``tunespace study`` folder: one exact index per condition,
   over the embeddings that the condition's seed-0 model made of one evaluation set (the
   first, or ``eval_name``), with that set's labels and audio. The stage folders are found
@@ -38,6 +41,8 @@ class ServedIndex:
             uploads cannot be embedded for it).
         description: one line for the page (where it comes from).
         map_cache: folder for its cached 2-D map (None: memory only).
+        passages: the slice index whose tracks ``index`` holds (None: a track index), searched
+            for uploads so that each found track comes with where the upload lies in it.
     """
 
     name: str
@@ -45,6 +50,7 @@ class ServedIndex:
     model_path: str | None = None
     description: str = ""
     map_cache: Path | None = None
+    passages: Any = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -85,6 +91,7 @@ class ServedIndex:
             "method": meta.get("method"),
             "description": self.description,
             "can_embed": self.model_path is not None,
+            "passages": self.passages is not None,
         }
 
 
@@ -125,7 +132,7 @@ def from_indexes(
         UsageError: no index, duplicate names, an unreadable index.
     """
     from .. import Index
-    from ..passages import is_slice_index
+    from ..passages import is_slice_index, track_index
 
     if not specs:
         raise UsageError("give at least one --index")
@@ -135,13 +142,15 @@ def from_indexes(
         if any(s.name == name for s in served):
             raise UsageError(f"two indexes are named {name!r}; name them with --index NAME=PATH")
         idx = Index.load(path)
-        if is_slice_index(idx):
-            raise UsageError(
-                f"{path}: a slice index (index build --slices) is for neighbours --audio; serve a track index"
-            )
+        slices = idx if is_slice_index(idx) else None
+        if slices is not None:
+            idx = track_index(slices)
         cache = Path(map_cache) / name if map_cache is not None else Path(path) / "maps"
+        text = str(Path(path)) + (" (slices: uploads are placed within the tracks found)" if slices else "")
         served.append(
-            ServedIndex(name=name, index=idx, model_path=idx.model_path, description=str(Path(path)), map_cache=cache)
+            ServedIndex(
+                name=name, index=idx, model_path=idx.model_path, description=text, map_cache=cache, passages=slices
+            )
         )
     notes = []
     if audio is None:

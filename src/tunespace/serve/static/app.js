@@ -83,11 +83,14 @@ function audioUrl(id) {
   return "api/audio/" + encodeURIComponent(id);
 }
 
-function play(id, title) {
+function play(id, title, startS) {
   const audio = $("#audio");
   audio.src = typeof id === "string" ? audioUrl(id) : id.url;
+  if (startS) {  // a passage: start where the upload lies in the track (the server supports ranges)
+    audio.addEventListener("loadedmetadata", () => { audio.currentTime = startS; }, {once: true});
+  }
   state.playing = typeof id === "string" ? id : null;
-  $("#now-playing").textContent = title || id;
+  $("#now-playing").textContent = (title || id) + (startS ? ` from ${startS.toFixed(1)} s` : "");
   audio.play().catch((e) => showError(`cannot play ${title || id}: ${e.message}`));
   document.querySelectorAll(".playing").forEach((n) => n.classList.remove("playing"));
   if (state.playing) {
@@ -95,10 +98,11 @@ function play(id, title) {
   }
 }
 
-function playButton(id, hasAudio) {
-  return el("button", {class: "play", type: "button", title: hasAudio ? `play ${id}` : "no audio",
-    disabled: !hasAudio, "aria-label": `play ${id}`, text: "▶",
-    onclick: (ev) => { ev.stopPropagation(); play(id); }});
+function playButton(id, hasAudio, startS) {
+  const what = startS ? `play ${id} from ${startS.toFixed(1)} s` : `play ${id}`;
+  return el("button", {class: "play", type: "button", title: hasAudio ? what : "no audio",
+    disabled: !hasAudio, "aria-label": what, text: "▶",
+    onclick: (ev) => { ev.stopPropagation(); play(id, undefined, startS); }});
 }
 
 // ------------------------------------------------------------------ search
@@ -235,8 +239,10 @@ function renderColumn(col, data) {
     list.append(el("li", {class: "neighbour" + (nb.id === state.playing ? " playing" : ""), "data-id": nb.id,
       onclick: () => setQuery(nb.id), title: "click: make it the query"},
       el("span", {class: "rank", text: nb.rank}),
-      playButton(nb.id, nb.has_audio),
+      playButton(nb.id, nb.has_audio, nb.start_s ?? null),
       el("span", {class: "id", text: nb.id}),
+      ...(nb.start_s == null ? [] : [el("span", {class: "span", title: "where your file lies in this track",
+        text: `${nb.start_s.toFixed(1)}–${nb.end_s.toFixed(1)} s`})]),
       el("span", {class: "sim", title: "cosine similarity", text: nb.similarity.toFixed(3)}),
       chips(nb.labels, nb.matches)));
   }
