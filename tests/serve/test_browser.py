@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,11 +46,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def running(app, port: int):  # noqa: ANN001
+    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread while the block runs."""
+    import uvicorn
+
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
 @pytest.fixture(scope="module")
 def server(index_dirs, dataset, tmp_path_factory, reducer):
     """``tunespace serve --index a=.. --index b=.. --labels ..`` (built by the CLI's code) in a thread."""
-    import uvicorn
-
     from tunespace.cli import build_parser
     from tunespace.cli import serve as serve_cli
 
@@ -74,16 +92,8 @@ def server(index_dirs, dataset, tmp_path_factory, reducer):
     )
     app = serve_cli.build(args)
     app.state.maps.reducer = reducer  # UMAP itself: test_maps.py
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(10)
+    with running(app, port) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

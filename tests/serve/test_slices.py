@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import threading
 import time
 from pathlib import Path
 
@@ -116,34 +115,23 @@ def test_an_upload_is_placed_within_the_track_it_comes_from(client, slice_dirs):
 
 def test_the_page_shows_where_the_upload_lies_and_plays_from_there(served, slice_dirs):
     """Headless Chromium: the upload's first neighbour shows its span; its play button starts there."""
-    from tests.serve.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+    from tests.serve.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, running
 
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM}")
     playwright = pytest.importorskip("playwright.sync_api")
-    import uvicorn
-
     from tunespace.serve.app import create_app
     from tunespace.serve.maps import MapStore, pca_layout
 
     maps = MapStore(cache_dirs={s.name: s.map_cache for s in served.indexes}, reducer=pca_layout)
-    port = _free_port()
-    app = create_app(served, maps=maps)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    try:
+    with running(create_app(served, maps=maps), _free_port()) as url:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.set_default_timeout(15000)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(url)
             page.wait_for_selector("body[data-ready='1']")
             page.set_input_files("[data-testid=upload]", str(slice_dirs["excerpt"]))
             first = page.locator("[data-testid=neighbours-a] li").first
@@ -154,6 +142,3 @@ def test_the_page_shows_where_the_upload_lies_and_plays_from_there(served, slice
             playwright.expect(page.locator("[data-testid=now-playing]")).to_have_text("s2 from 4.0 s")
             browser.close()
             assert not errors, errors
-    finally:
-        srv.should_exit = True
-        thread.join(10)
