@@ -31,7 +31,7 @@ def _values(items: dict, prop: str, metric: str, k: int) -> tuple[np.ndarray, np
     return items["scores"][("knn_accuracy", prop, str(k))], None
 
 
-def _stack(
+def stack_values(
     items: dict, cond: str, seeds: list[int], dataset: str, prop: str, metric: str, k: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(S, N) per-item values of ``cond`` over ``seeds``, and the items' chance (locality)."""
@@ -51,12 +51,12 @@ def compare(study: Path, dataset: str, properties: list[str], k: int) -> list[di
     rows = []
     for prop in properties:
         for metric in ("locality", "knn_accuracy"):
-            base = {b: _stack(items, b, [0], dataset, prop, metric, k) for b in baselines}
+            base = {b: stack_values(items, b, [0], dataset, prop, metric, k) for b in baselines}
             base_scores = {b: float(two_source(v, chance=c).mean) for b, (v, c) in base.items()}
             best = max(base_scores, key=base_scores.get)
             bv = base[best][0]
             for p in policies:
-                pv, c = _stack(items, p, seeds, dataset, prop, metric, k)
+                pv, c = stack_values(items, p, seeds, dataset, prop, metric, k)
                 est = two_source(pv, chance=c)
                 # the baseline is deterministic: pair it with every seed of the policy
                 diff = two_source(pv, np.repeat(bv, len(seeds), axis=0), chance=c)
