@@ -717,7 +717,7 @@ def query_neighbours(
     idx = index if isinstance(index, Index) else Index.load(index)
     if (track is None) == (audio is None):
         raise UsageError("give exactly one of a track id (--track) or an audio file (--audio)")
-    from .passages import is_slice_index, locate, search_passages, track_vector
+    from .passages import is_slice_index, search_excerpt, search_passages, track_vector
 
     table = _label_table(idx, labels)
     by_slice = is_slice_index(idx)
@@ -747,13 +747,11 @@ def query_neighbours(
 
             options = load_options((idx.meta or {}).get("embedding_meta") or {})  # as the catalogue was embedded
             model = load_model(spec, **options)
-            if by_slice:  # which tracks by the excerpt's mean, where by aligning its slices
+            if by_slice:  # which tracks, and where in them
                 from .audio import load
-                from .embed.model import track_embedding
 
                 tl = model.timeline(load(audio, sr=model.sample_rate), model.sample_rate)
-                found = search_passages(idx, track_embedding(tl.embeddings, tl.loud), k)[0]
-                found = locate(idx, found, tl.embeddings)
+                found = search_excerpt(idx, tl.embeddings, tl.loud, k)
             else:
                 found = idx.search(model.embed_file(audio), k)[0]
             query = {"audio": str(audio), "k": k}

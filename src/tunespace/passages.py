@@ -22,7 +22,8 @@ its similarity and where that slice lies (the last slice of a track shorter than
 zero-padded, ends after the track). Within one recording many slices look alike, so the best
 single slice says which track more reliably than where: given the excerpt's own slice
 embeddings, :func:`locate` aligns them with each found track's slices and gives the span
-where the excerpt lies (``tunespace neighbours --audio`` on a slice index does both).
+where the excerpt lies; :func:`search_excerpt` does both (``tunespace neighbours --audio`` on a
+slice index, and the explorer's uploads).
 :func:`track_index` gives the tracks of a slice index as an ordinary track index (what the
 explorer, ``tunespace serve``, maps and searches by track, while it places uploads with the slices).
 Written here by hand (no library groups hits by owner or aligns slice sequences): the id
@@ -173,8 +174,10 @@ def track_index(index: Index) -> Index:
     """
     if not is_slice_index(index):
         raise UsageError("this index holds tracks, not slices: it is a track index already")
-    tracks = list(_rows_of(index))
-    vectors = np.stack([track_vector(index, t) for t in tracks])
+    rows = _rows_of(index)
+    stored = index.vectors()  # one read of every slice; a slice index never re-ranks, so these are what vector() gives
+    vectors = np.stack([stored[r].mean(axis=0) for r in rows.values()]).astype(np.float32)
+    tracks = list(rows)
     meta = index.meta
     kept = {k: meta.get(k) for k in ("model", "dataset", "embeddings", "embedding_meta")}
     emb = EmbeddingSet(ids=tracks, vectors=vectors, meta={}, name="tracks")
@@ -270,6 +273,25 @@ def locate(index: Index, passages: list[Passage], timeline: np.ndarray) -> list[
         start = max(where, 0) * hop
         out.append(Passage(p.rank, p.id, p.similarity, start_s=start, end_s=(where + len(q) - 1) * hop + length))
     return out
+
+
+def search_excerpt(index: Index, timeline: np.ndarray, loud: np.ndarray | None = None, k: int = 10) -> list[Passage]:
+    """The ``k`` tracks an excerpt most likely comes from, each with where it lies in them.
+
+    Which tracks by the mean of the excerpt's loud slices (as its track embedding,
+    :func:`tunespace.embed.model.track_embedding`), searched with :func:`search_passages`; where
+    by aligning all its slices with each found track's (:func:`locate`). What ``tunespace
+    neighbours --audio`` and the explorer do with an excerpt on a slice index.
+
+    Args:
+        index: a slice index.
+        timeline: the excerpt's slice embeddings, float32 ``(T, D)`` (:meth:`tunespace.Model.timeline`).
+        loud: the excerpt's loud-slice mask ``(T,)`` (None: every slice).
+        k: tracks (>= 1; more than the catalogue gives them all, with a warning).
+    """
+    from .embed.model import track_embedding
+
+    return locate(index, search_passages(index, track_embedding(timeline, loud), k)[0], timeline)
 
 
 def _best_slices(

@@ -403,22 +403,17 @@ def create_app(
         if s.model_path is None:
             raise HTTPException(409, f"index {index!r} names no model, so uploads cannot be embedded for it")
         name = Path(file.filename or "upload").name
-        vec, timeline, duration, ms = await run_in_threadpool(_embed_upload, s, file, name)
-        if s.passages is not None:  # which tracks by the upload's mean, where by aligning its slices
-            found = await run_in_threadpool(_place, s, vec, timeline, k)
+        vec, tl, duration, ms = await run_in_threadpool(_embed_upload, s, file, name)
+        if s.passages is not None:  # which tracks, and where in them (s.index: one row per track)
+            from ..passages import search_excerpt
+
+            found = await run_in_threadpool(search_excerpt, s.passages, tl.embeddings, tl.loud, min(k, len(s.index)))
         else:
             found = await batchers[s.name].search(vec, k)
         q = Query_(id=None, labels={}, has_audio=False, upload=name, duration_s=duration, embed_ms=ms)
         return neighbours_out(s, k, q, found)
 
-    def _place(s: ServedIndex, vec: np.ndarray, timeline: np.ndarray, k: int) -> list[Any]:
-        """The ``k`` tracks of a slice index nearest to an upload, each with the span where it lies."""
-        from ..passages import locate, search_passages
-
-        found = search_passages(s.passages, vec, min(k, len(s.index)))[0]  # s.index: one row per track
-        return locate(s.passages, found, timeline)
-
-    def _embed_upload(s: ServedIndex, file: UploadFile, name: str) -> tuple[np.ndarray, np.ndarray, float, float]:
+    def _embed_upload(s: ServedIndex, file: UploadFile, name: str) -> tuple[np.ndarray, Any, float, float]:
         from ..audio import load
         from ..embed.model import track_embedding
 
@@ -446,7 +441,7 @@ def create_app(
             raise HTTPException(
                 409, f"the model of index {s.name!r} gives {vec.shape[0]}-d embeddings, the index holds {s.index.dim}-d"
             )
-        return vec, tl.embeddings, len(wave) / float(model.sample_rate), (time.perf_counter() - t0) * 1e3
+        return vec, tl, len(wave) / float(model.sample_rate), (time.perf_counter() - t0) * 1e3
 
     @app.get(
         "/api/indexes/{index}/map",
