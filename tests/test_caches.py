@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from tunespace.caches import AudioCache, SpectrogramCache
+from tunespace.pairs import stack_float
 from tunespace.features import LogMel
 
 
@@ -53,7 +54,7 @@ def test_window_levels_match_the_audio():
     assert rms_db(np.zeros(0, np.float32)) == float("-inf")
 
 
-def test_a_bfloat16_cache_takes_half_the_memory_and_gives_float32_windows_within_0_4_percent(train_corpus, tmp_path):
+def test_a_bfloat16_cache_takes_half_the_memory_and_gives_float32_batches_within_0_4_percent(train_corpus, tmp_path):
     rng = np.random.default_rng(1)
     audio = _Audio({f"t{i}": 0.1 * rng.standard_normal(16000 * 3).astype(np.float32) for i in range(3)})
     fe = LogMel()
@@ -63,8 +64,10 @@ def test_a_bfloat16_cache_takes_half_the_memory_and_gives_float32_windows_within
     assert nbytes[torch.bfloat16] * 2 == nbytes[torch.float32]
     track = type("T", (), {"id": "t1", "path": "t1.wav"})()
     a, b = full.window(track, 0.5, 200), half.window(track, 0.5, 200)
-    assert b.dtype == torch.float32 and a.shape == b.shape == (1025, 200)
-    torch.testing.assert_close(b, a, rtol=2**-8, atol=0)
+    assert (a.dtype, b.dtype) == (torch.float32, torch.bfloat16) and a.shape == b.shape == (1025, 200)
+    batch = stack_float([b, half.window(track, 1.0, 200)])  # what collate_pairs gives the trainer
+    assert batch.dtype == torch.float32 and batch.shape == (2, 1025, 200)
+    torch.testing.assert_close(batch[0], a, rtol=2**-8, atol=0)
 
     from tests.conftest import tiny_overrides
 

@@ -140,6 +140,16 @@ def test_every_window_source_gives_the_same_pairs(tracks_with_a_bad_one):
     )
     batch = collate_pairs([spec[(2, i)] for i in range(4)])
     assert batch["power_a"].shape == (3, 1025, 321) and batch["wave_a"] is None and len(batch["errors"]) == 1
+    assert torch.equal(batch["power_a"][1], p.power_a) and batch["power_a"].dtype == torch.float32
+    # with buffers, the next batch of the same shape is written into the same tensors
+    buffers: dict = {}
+    first = collate_pairs([spec[(2, i)] for i in range(3)], buffers)
+    assert torch.equal(first["power_b"], batch["power_b"])
+    ptr = first["power_a"].data_ptr()
+    second = collate_pairs([spec[(5, i)] for i in range(3)], buffers)
+    assert second["power_a"].data_ptr() == ptr and first["power_a"] is second["power_a"]
+    assert torch.equal(second["power_a"], collate_pairs([spec[(5, i)] for i in range(3)])["power_a"])
+    assert collate_pairs([spec[(5, i)] for i in range(2)], buffers)["power_a"].data_ptr() != ptr  # another shape
     with pytest.raises(ConfigError, match="window_frames"):
         PairDataset(tracks, [10.0] * 4, 16000, 3.2, 5.0, _ident, spectrograms=spec.source)
 

@@ -179,9 +179,11 @@ class SpectrogramCache:
         return max(0, min(j, total - n_frames))
 
     def window(self, track: Track, start_s: float, length: float) -> torch.Tensor:
-        """``(F, length)`` frames of the window starting at ``start_s`` (rounded to the hop)."""
+        """``(F, length)`` frames of the window starting at ``start_s`` (rounded to the hop): a
+        read-only view of the cache, in its ``dtype`` (:func:`tunespace.pairs.collate_pairs`
+        copies a batch of them into one float32 tensor)."""
         j = self._first_frame(track, start_s, int(length))
-        return self.spec[track.id][:, j : j + int(length)].float()
+        return self.spec[track.id][:, j : j + int(length)]
 
     def rms_db(self, track: Track, start_s: float, length: float) -> float:
         """Level in dBFS of the audio under :meth:`window`'s frames (hop-long blocks; ``-inf``: silence)."""

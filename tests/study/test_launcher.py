@@ -17,7 +17,7 @@ from tests.conftest import tiny_study_overrides
 from tunespace.cli import main
 from tunespace.errors import ConfigError, UsageError
 from tunespace.study import resolve_study_config, run_study
-from tunespace.study.launcher import StageFailed, resolve_launcher, run_tasks
+from tunespace.study.launcher import StageFailed, resolve_launcher, run_tasks, thread_share
 from tunespace.study.runner import train_stage
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -298,6 +298,22 @@ def test_local_workers_run_stages_at_once_retry_and_report_failures(tmp_path, jo
     assert more[1].done and not (g / "z.attempt0").exists()
     with pytest.raises(ConfigError, match="launcher.workers must be an integer >= 1"):
         resolve_launcher({"workers": 0})
+
+
+def thread_work(task: FakeTask) -> None:
+    import torch
+
+    (Path(task.folder) / f"{task.id}.done").write_text(str(torch.get_num_threads()))
+
+
+def test_local_workers_share_the_cores_among_their_torch_threads(tmp_path, job_env):
+    assert [thread_share(w, cores=8) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert thread_share(1) >= 1
+    for workers in (2, 3):
+        f = tmp_path / str(workers)
+        f.mkdir()
+        run_tasks([FakeTask("t", str(f), heavy=True)], thread_work, resolve_launcher({"workers": workers}), f / "jobs")
+        assert int((f / "t.done").read_text()) == thread_share(workers)
 
 
 def failing_work(task: FakeTask) -> None:

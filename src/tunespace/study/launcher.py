@@ -29,8 +29,9 @@ The ``launcher:`` section of a study config (``--launcher`` on the command line 
 
 - ``kind``: ``local`` (default) or ``slurm``.
 - ``workers`` (1): with ``local``, how many trainings and embeddings run at once, each in its
-  own process (failures are handled as for jobs below: retried, then reported with what depends
-  on them); the light stages run in the study's process meanwhile.
+  own process with ``cores // workers`` torch threads (failures are handled as for jobs below:
+  retried, then reported with what depends on them); the light stages run in the study's
+  process meanwhile.
 - ``partition``: Slurm partition of the training and embedding jobs; ``cpu_partition``: that
   of the other jobs (default: ``partition``).
 - ``nodes`` (1), ``gpus_per_node`` (1), ``tasks_per_node`` (processes per node; default:
@@ -316,9 +317,26 @@ def run_tasks(
                 pass
 
 
-def _run_in_process(work: Callable[[Any], Any], task: Any, conn: Any) -> None:
-    """A worker process of the local launcher: ``work(task)``; what went wrong goes back on ``conn``."""
+def thread_share(workers: int, cores: int | None = None) -> int:
+    """Torch threads for each of ``workers`` stage processes sharing ``cores`` (default: the cores
+    this process may run on): ``max(1, cores // workers)``.
+
+    Two processes each running torch's default of one thread per core spin against each other:
+    two embedding stages side by side on 2 cores took 181 s each, against 38 s with one thread
+    each (docs/benchmarks.md, "A study's workers").
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))
+
+
+def _run_in_process(work: Callable[[Any], Any], task: Any, conn: Any, threads: int) -> None:
+    """A worker process of the local launcher: ``work(task)`` with ``threads`` torch threads (a
+    training's ``train.threads`` still wins); what went wrong goes back on ``conn``."""
     try:
+        import torch
+
+        torch.set_num_threads(threads)
         work(task)
         conn.send(None)
     except BaseException as e:  # noqa: BLE001 - reported to the launcher, which decides
@@ -363,7 +381,9 @@ class _ProcessJob(_LocalJob):
     def start(self) -> None:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         self.conn, child = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_run_in_process, args=(self.job.work, self.job.task, child), daemon=False)
+        self.process = ctx.Process(
+            target=_run_in_process, args=(self.job.work, self.job.task, child, self.pool.threads), daemon=False
+        )
         self.process.start()
         child.close()
 
@@ -418,6 +438,7 @@ class _Processes:
 
     def __init__(self, n: int) -> None:
         self.n, self.queued, self.started, self.count = n, [], [], 0
+        self.threads = thread_share(n)
 
     def update_parameters(self, **kwargs: Any) -> None:
         """Submitit's executor interface; nothing to set for a process."""

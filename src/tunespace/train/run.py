@@ -14,6 +14,7 @@ the first step (which reseeds it; see :mod:`tunespace.train.step`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import sys
@@ -356,7 +357,8 @@ def _loader(
         pair_ds,
         batch_sampler=sampler,
         num_workers=workers,
-        collate_fn=collate_pairs,
+        # without workers, each batch is consumed before the next is drawn: its buffers are reused
+        collate_fn=functools.partial(collate_pairs, buffers={} if workers == 0 else None),
         persistent_workers=False,
         pin_memory=dist.device.type == "cuda",
         # fork where the platform has it safely (Linux): the workers share the caches (GBs) copy-on-write;
