@@ -9,12 +9,18 @@ For each policy/backend, in one run on the same corpus (64 procedural tracks x 3
 
 The pipeline keeps up when its pairs/s exceed the model's. Anchor: the model alone.
 
-Run: .venv/bin/python bench/bench_train.py [--steps 30] [--batch 32]
+With ``--recipe`` (the pretrained models' settings: 64 pairs per step, one torch thread, a
+bfloat16 spectrogram cache) the pipeline is also timed with a new float32 batch tensor per view
+and step (``collate_pairs`` without ``buffers``, the anchor of that column) against the buffers
+the trainer reuses.
+
+Run: .venv/bin/python bench/bench_train.py [--steps 30] [--batch 32] [--recipe]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 import time
@@ -31,7 +37,7 @@ from tunespace.train.trainer import prepare
 ENCODER = {"width": 128, "depth": 5}  # the demo study's small encoder
 
 
-def pipeline_rate(cfg: dict, steps: int, workers: int) -> float:
+def pipeline_rate(cfg: dict, steps: int, workers: int, reuse: bool = False) -> float:
     prep = prepare(cfg)
     t = prep["transform"]
     ds = PairDataset(
@@ -47,7 +53,8 @@ def pipeline_rate(cfg: dict, steps: int, workers: int) -> float:
         t.input_frames(),
     )
     sampler = DistinctTrackBatches(len(ds), cfg["train"]["batch_size"], 0, steps + 1)
-    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate_pairs)
+    collate = functools.partial(collate_pairs, buffers={} if reuse else None)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=workers, collate_fn=collate)
     g = torch.Generator().manual_seed(0)
     n, t0 = 0, None
     for i, b in enumerate(loader):
@@ -90,29 +97,46 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--recipe", action="store_true", help="the pretrained recipe's settings (see above)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    batch, threads = (64, 1) if args.recipe else (args.batch, 2)
+    torch.set_num_threads(threads)
+    extra = ["data.cache_dtype=bfloat16", "train.threads=1"] if args.recipe else []
+    runs = (("none", "spectral", 0), ("ts+ps", "spectral", 0))
+    if not args.recipe:
+        runs += (("ts+ps", "waveform", 2),)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = build_corpus(Path(tmp) / "corpus", tracks=64, seconds=30.0, seed=0)
-        print("| policy | backend | pipeline pairs/s | model pairs/s (anchor) | trainer pairs/s | pipeline / model |")
-        print("|---|---|---:|---:|---:|---:|")
-        for policy, backend, workers in (("none", "spectral", 0), ("ts+ps", "spectral", 0), ("ts+ps", "waveform", 2)):
+        head = "| policy | backend | pipeline pairs/s | model pairs/s (anchor) | trainer pairs/s | pipeline / model |"
+        rule = "|---|---|---:|---:|---:|---:|"
+        if args.recipe:
+            head += " pipeline, new batch tensors (anchor) | pipeline, reused buffers | ratio |"
+            rule += "---:|---:|---:|"
+        print(f"torch threads {threads}, batch {batch}{', bfloat16 cache' if args.recipe else ''}")
+        print(head)
+        print(rule)
+        for policy, backend, workers in runs:
             over = [
-                f"train.batch_size={args.batch}",
+                f"train.batch_size={batch}",
                 f"train.steps={args.steps}",
                 "train.progress=false",
                 f"train.log_every={max(1, args.steps // 5)}",
                 f"train.checkpoint_every={args.steps}",
                 f"train.num_workers={workers}",
                 f"model.encoder_args={json.dumps(ENCODER)}",
+                *extra,
             ]
             cfg = resolve_config(
                 None, over, **{"data.path": str(corpus), "augment.policy": policy, "augment.backend": backend}
             )
-            p = pipeline_rate(cfg, min(args.steps, 10), workers)
+            p = pipeline_rate(cfg, min(args.steps, 10), workers, reuse=workers == 0)
             m = model_rate(cfg, 10)
             tr = trainer_rate(cfg, Path(tmp) / f"run-{policy}-{backend}")
-            print(f"| {policy} | {backend} | {p:.1f} | {m:.1f} | {tr:.1f} | {p / m:.2f} |", flush=True)
+            row = f"| {policy} | {backend} | {p:.1f} | {m:.1f} | {tr:.1f} | {p / m:.2f} |"
+            if args.recipe:
+                fresh = pipeline_rate(cfg, min(args.steps, 10), workers, reuse=False)
+                row += f" {fresh:.1f} | {p:.1f} | {p / fresh:.2f}x |"
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from tunespace.caches import AudioCache, SpectrogramCache
-from tunespace.pairs import stack_float
 from tunespace.features import LogMel
+from tunespace.pairs import stack_float
 
 
 class _Audio(AudioCache):

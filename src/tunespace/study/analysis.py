@@ -31,19 +31,30 @@ from ..files import atomic_path, read_json, write_json
 PROBE_MAIN = {"categorical": "accuracy", "key": "key_score", "tempo": "acc1", "continuous": "r2", "tags": "roc_auc"}
 
 
+def _labels(data: str | Path, acfg: dict[str, Any]) -> Any:
+    """The labels of ``data`` that ``acfg`` analyses: its ``properties`` (every one when None)
+    and its ``groups`` column."""
+    from ..labels import load_labels
+
+    props, groups = acfg.get("properties"), acfg.get("groups")
+    if props is not None and groups is not None and groups not in props:
+        props = [*props, groups]
+    return load_labels(data, properties=props)
+
+
 def analyse(
     emb_dir: str | Path, data: str | Path, acfg: dict[str, Any], *, seed: int = 0, out: str | Path | None = None
 ) -> list[dict[str, Any]]:
     """Rows of every metric for the embeddings in ``emb_dir`` against the labels of ``data``;
     with ``out``, also ``locality.json``, ``evaluation.json`` and ``items.npz`` there."""
-    from ..labels import load_labels
     from ..locality.profile import locality_terms, summarise
     from ..probes.evaluate import evaluate_embeddings
 
     emb = read_embeddings(emb_dir)
-    labels = load_labels(data, properties=acfg.get("properties"))
+    labels = _labels(data, acfg)
+    groups = acfg.get("groups")
     ks = sorted(int(k) for k in acfg["ks"])
-    terms = locality_terms(emb, labels, ks, acfg.get("properties"), seed=seed)
+    terms = locality_terms(emb, labels, ks, acfg.get("properties"), seed=seed, groups=groups)
     n_boot = int(acfg.get("bootstrap", 0))
     prof = {
         m: summarise(t["agreement"], t["chance"], ks, n_boot, np.random.default_rng([seed, i]))
@@ -59,6 +70,7 @@ def analyse(
         seed=seed,
         folds=int(acfg.get("folds", 5)),
         fold_seed=int(acfg.get("fold_seed", 0)),
+        groups=groups,
         return_items=True,
     )
     if out is not None:
@@ -128,14 +140,14 @@ def noise_floor(data: str | Path, acfg: dict[str, Any], out: str | Path | None =
     """SD (and mean) of L@k for random embeddings of the evaluation set ``data``:
     ``{measure: {str(k): [mean, sd]}}`` (``analysis.null_replicates`` sets, seeded by
     ``analysis.null_seed``)."""
-    from ..labels import load_labels
     from ..locality.profile import null_locality
 
-    labels = load_labels(data, properties=acfg.get("properties"))
+    labels = _labels(data, acfg)
     null = null_locality(
         labels,
         acfg["ks"],
         acfg.get("properties"),
+        groups=acfg.get("groups"),
         replicates=int(acfg.get("null_replicates", 200)),
         seed=int(acfg.get("null_seed", 0)),
     )

@@ -63,6 +63,14 @@ def _data(doc: str, evaluation: bool) -> Section:
             also=(None,),
             fill=False,
         )
+        entries["groups"] = Param(
+            None,
+            str,
+            "a label column such as piece, artist or album: a query's neighbours sharing its value are left "
+            "out of locality, its noise floor and k-NN, and the probes' folds keep them together (null: none)",
+            also=(None,),
+            fill=False,
+        )
         entries["role"] = Param(
             "exploratory",
             str,

@@ -210,6 +210,13 @@ def write_report(
         "design fixed before those sets were looked at.",
         "",
     ]
+    grouped = [(s["name"], s["groups"]) for s in cfg["eval_data"] if s.get("groups")]
+    if grouped:
+        md += [
+            "Neighbours that share the query's group are left out of locality, its noise floor and k-NN, and "
+            "the probes' folds keep each group together: " + ", ".join(f"{n} (same {g})" for n, g in grouped) + ".",
+            "",
+        ]
     md += ["## Verdicts", ""]
     for ds, role in roles.items():
         md += [f"### {role.capitalize()}: {ds}", ""] + _verdict_table(claims, ds) + _claim_details(claims, ds) + [""]

@@ -98,7 +98,10 @@ def embed_stage(cfg: dict[str, Any], trained: Stage, eval_key: str, stages_dir: 
 
 
 def _analysis_config(cfg: dict, spec: dict) -> dict[str, Any]:
-    return {**cfg["analysis"], "properties": spec.get("properties", cfg["analysis"]["properties"])}
+    acfg = {**cfg["analysis"], "properties": spec.get("properties", cfg["analysis"]["properties"])}
+    if spec.get("groups"):  # only when set: the stages of ungrouped sets keep their keys
+        acfg["groups"] = spec["groups"]
+    return acfg
 
 
 #: Version of the analysis stage's output (items.npz); a new one recomputes the analyses.
@@ -249,7 +252,12 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu", r
         nst = found(
             Stage(
                 "null",
-                {"data": ekey, "analysis": {k: acfg[k] for k in ("ks", "properties", "null_replicates", "null_seed")}},
+                {
+                    "data": ekey,
+                    "analysis": {
+                        k: acfg[k] for k in ("ks", "properties", "null_replicates", "null_seed", "groups") if k in acfg
+                    },
+                },
                 stages_dir,
             )
         )
