@@ -7,19 +7,25 @@ its 95 % interval over seeds and tracks (:func:`tunespace.study.stats.two_source
 estimator; with one seed the interval covers the evaluation tracks only). Locality differences
 share the items' chance (same labels), so they are differences of L@k.
 
-Run: .venv/bin/python bench/policy_vs_baselines.py --study DIR/study --dataset music21-heldout
+With ``--groups COLUMN`` (e.g. ``piece``) the study's embeddings are analysed again with that
+label column as groups (``tunespace.study.analysis.analyse``; locality and k-NN only, into a
+temporary folder): neighbours of the query's group, e.g. the other renders of its composition,
+are left out, as an evaluation set's ``groups`` does in a study.
+
+Run: .venv/bin/python bench/policy_vs_baselines.py --study DIR/study --dataset music21-heldout [--groups piece]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from tunespace.files import read_json
-from tunespace.study.analysis import read_items
+from tunespace.study.analysis import analyse, read_items
 from tunespace.study.runner import study_graph
 from tunespace.study.stats import two_source
 
@@ -39,7 +45,20 @@ def stack_values(
     return np.stack([v for v, _ in vals]), vals[0][1]
 
 
-def compare(study: Path, dataset: str, properties: list[str], k: int) -> list[dict]:
+def grouped_items(graph, cfg: dict, dataset: str, groups: str, tmp: Path) -> dict:
+    """The items of every analysis of ``dataset``, analysed again with ``groups`` (locality and k-NN)."""
+    data = next(path for spec, _, path in graph.evals if spec["name"] == dataset)
+    spec = next(s for s in cfg["eval_data"] if s["name"] == dataset)
+    acfg = {**cfg["analysis"], "properties": spec.get("properties") or cfg["analysis"]["properties"]}
+    acfg.update(groups=groups, probes=[], bootstrap=0)
+    items = {}
+    for n, (key, emb) in enumerate(sorted((k, e) for k, e in graph.embeddings.items() if k[2] == dataset)):
+        analyse(emb, data, acfg, seed=key[1], out=tmp / str(n))
+        items[key] = read_items(tmp / str(n))
+    return items
+
+
+def compare(study: Path, dataset: str, properties: list[str], k: int, groups: str | None = None) -> list[dict]:
     cfg = read_json(study / "config.json")
     graph = study_graph(cfg, study / "stages", reading=True)
     for code in graph.other_code():
@@ -47,7 +66,11 @@ def compare(study: Path, dataset: str, properties: list[str], k: int) -> list[di
     seeds = cfg["seeds"]
     policies = [str(c) for c in cfg["conditions"]]
     baselines = [f"baseline:{b}" for b in cfg.get("baselines", []) if b != "random"]
-    items = {key: read_items(path) for key, path in graph.analyses.items() if key[2] == dataset}
+    if groups is None:
+        items = {key: read_items(path) for key, path in graph.analyses.items() if key[2] == dataset}
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            items = grouped_items(graph, cfg, dataset, groups, Path(tmp))
     rows = []
     for prop in properties:
         for metric in ("locality", "knn_accuracy"):
@@ -82,10 +105,12 @@ def main() -> None:
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--properties", default="genre,mood,instrument")
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--groups", help="a label column whose shared value leaves neighbours out (e.g. piece)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    rows = compare(args.study, args.dataset, args.properties.split(","), args.k)
-    print(f"{args.dataset}: policy - best baseline, paired by track (95 % interval)\n")
+    rows = compare(args.study, args.dataset, args.properties.split(","), args.k, args.groups)
+    grouped = f", neighbours of the same {args.groups} left out" if args.groups else ""
+    print(f"{args.dataset}: policy - best baseline, paired by track (95 % interval){grouped}\n")
     print("| property | metric | policy | value | best baseline (value) | difference [95 % CI] |")
     print("|---|---|---|---:|---|---|")
     for r in rows:
