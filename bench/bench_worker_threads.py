@@ -2,13 +2,13 @@
 process with torch's default intra-op threads (the anchor: what the local launcher did before)
 and with :func:`tunespace.study.launcher.thread_share` threads (what it does now).
 
-Each stage embeds the same procedural corpus (``--tracks`` x 30 s) with the pretrained
+Each stage embeds the same procedural corpus (``--tracks`` x 30 s; or the folder ``--data``) with the pretrained
 ``ts+ps`` model, in a spawned process, as the launcher's worker processes do. Prints each
 arrangement's wall time (the slower of the two processes) and the ratio, and checks that the
 embeddings are the same whatever the thread count (to 1e-5: a matrix product's summation order
 may differ between thread counts).
 
-Run: ``.venv/bin/python bench/bench_worker_threads.py [--tracks 200]``
+Run: ``.venv/bin/python bench/bench_worker_threads.py [--tracks 200 | --data FOLDER]``
 """
 
 from __future__ import annotations
@@ -51,16 +51,28 @@ def side_by_side(data: Path, out: Path, threads: int | None) -> tuple[float, int
     return max(r[0] for r in results), results[0][1]
 
 
+def dataset_ids(data: Path) -> list[str]:
+    from tunespace.datasets import open_dataset
+
+    return open_dataset(data).ids
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tracks", type=int, default=200)
+    ap.add_argument("--data", type=Path, help="embed this folder instead of a new procedural corpus")
     args = ap.parse_args()
     from tunespace.corpus import build_corpus
     from tunespace.embed import read_embeddings
     from tunespace.study.launcher import thread_share
 
     with tempfile.TemporaryDirectory() as tmp:
-        data = build_corpus(Path(tmp) / "corpus", tracks=args.tracks, seconds=30.0, seed=0)
+        if args.data is not None:
+            data = args.data
+            n_tracks = len(dataset_ids(data))
+        else:
+            data = build_corpus(Path(tmp) / "corpus", tracks=args.tracks, seconds=30.0, seed=0)
+            n_tracks = args.tracks
         walls, used = {}, {}
         for name, threads in (("default", None), ("share", thread_share(2))):
             out = Path(tmp) / name
@@ -72,7 +84,7 @@ def main() -> None:
     print("\n| CPUs | tracks | default threads (anchor) | cores // workers threads | speed-up | same embeddings |")
     print("|---|---|---|---|---|---|")
     print(
-        f"| {os.cpu_count()} | {args.tracks} | {walls['default']:.1f} s ({used['default']} each) | "
+        f"| {os.cpu_count()} | {n_tracks} | {walls['default']:.1f} s ({used['default']} each) | "
         f"{walls['share']:.1f} s ({used['share']} each) | {walls['default'] / walls['share']:.2f}x | "
         f"{'yes' if same else 'NO'} |"
     )
