@@ -51,25 +51,20 @@ def side_by_side(data: Path, out: Path, threads: int | None) -> tuple[float, int
     return max(r[0] for r in results), results[0][1]
 
 
-def dataset_ids(data: Path) -> list[str]:
-    from tunespace.datasets import open_dataset
-
-    return open_dataset(data).ids
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tracks", type=int, default=200)
     ap.add_argument("--data", type=Path, help="embed this folder instead of a new procedural corpus")
     args = ap.parse_args()
     from tunespace.corpus import build_corpus
+    from tunespace.datasets import open_dataset
     from tunespace.embed import read_embeddings
     from tunespace.study.launcher import thread_share
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.data is not None:
             data = args.data
-            n_tracks = len(dataset_ids(data))
+            n_tracks = len(open_dataset(data))
         else:
             data = build_corpus(Path(tmp) / "corpus", tracks=args.tracks, seconds=30.0, seed=0)
             n_tracks = args.tracks

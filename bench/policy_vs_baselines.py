@@ -26,7 +26,7 @@ import numpy as np
 
 from tunespace.files import read_json
 from tunespace.study.analysis import analyse, read_items
-from tunespace.study.runner import study_graph
+from tunespace.study.runner import analysis_config, study_graph
 from tunespace.study.stats import two_source
 
 
@@ -49,8 +49,7 @@ def grouped_items(graph, cfg: dict, dataset: str, groups: str, tmp: Path) -> dic
     """The items of every analysis of ``dataset``, analysed again with ``groups`` (locality and k-NN)."""
     data = next(path for spec, _, path in graph.evals if spec["name"] == dataset)
     spec = next(s for s in cfg["eval_data"] if s["name"] == dataset)
-    acfg = {**cfg["analysis"], "properties": spec.get("properties") or cfg["analysis"]["properties"]}
-    acfg.update(groups=groups, probes=[], bootstrap=0)
+    acfg = {**analysis_config(cfg, spec), "groups": groups, "probes": [], "bootstrap": 0}
     items = {}
     for n, (key, emb) in enumerate(sorted((k, e) for k, e in graph.embeddings.items() if k[2] == dataset)):
         analyse(emb, data, acfg, seed=key[1], out=tmp / str(n))

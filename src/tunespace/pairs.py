@@ -297,13 +297,9 @@ def collate_pairs(items: list[PairItem | None], buffers: dict[str, torch.Tensor]
     errors = [(it.path, it.reason) for it in items if isinstance(it, Unreadable)]
     powers = [it for it in items if isinstance(it, PowerPair)]
     if powers:
-        stacked = {}
-        for view in ("power_a", "power_b"):
-            stacked[view] = stack_float(
-                [getattr(it, view) for it in powers], None if buffers is None else buffers.get(view)
-            )
-            if buffers is not None:
-                buffers[view] = stacked[view]
+        reuse = buffers if buffers is not None else {}
+        stacked = {v: stack_float([getattr(it, v) for it in powers], reuse.get(v)) for v in ("power_a", "power_b")}
+        reuse.update(stacked)
         return {
             **stacked,
             "wave_a": None,

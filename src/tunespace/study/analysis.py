@@ -21,17 +21,20 @@ Metrics in rows:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..embed.format import read_embeddings, write_embeddings
 from ..files import atomic_path, read_json, write_json
 
+if TYPE_CHECKING:
+    from ..labels import LabelTable
+
 PROBE_MAIN = {"categorical": "accuracy", "key": "key_score", "tempo": "acc1", "continuous": "r2", "tags": "roc_auc"}
 
 
-def _labels(data: str | Path, acfg: dict[str, Any]) -> Any:
+def _labels(data: str | Path, acfg: dict[str, Any]) -> LabelTable:
     """The labels of ``data`` that ``acfg`` analyses: its ``properties`` (every one when None)
     and its ``groups`` column."""
     from ..labels import load_labels

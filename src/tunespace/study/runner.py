@@ -97,7 +97,9 @@ def embed_stage(cfg: dict[str, Any], trained: Stage, eval_key: str, stages_dir: 
     return Stage("embed", {"model": trained.key, "data": eval_key, "embed": cfg["embed"]}, stages_dir)
 
 
-def _analysis_config(cfg: dict, spec: dict) -> dict[str, Any]:
+def analysis_config(cfg: dict, spec: dict) -> dict[str, Any]:
+    """The analysis settings of the evaluation set ``spec`` of the study ``cfg``: the study's
+    ``analysis`` section with the set's ``properties`` and ``groups``."""
     acfg = {**cfg["analysis"], "properties": spec.get("properties", cfg["analysis"]["properties"])}
     if spec.get("groups"):  # only when set: the stages of ungrouped sets keep their keys
         acfg["groups"] = spec["groups"]
@@ -193,7 +195,7 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu", r
     analyses: dict[tuple[str, int, str], Path] = {}
 
     def analysis(spec: dict, path: Path, emb: StageTask, condition: str, seed: int) -> None:
-        acfg = _analysis_config(cfg, spec)
+        acfg = analysis_config(cfg, spec)
         st = found(
             Stage("analysis", {"embeddings": emb.stage.key, "analysis": acfg, "format": ANALYSIS_FORMAT}, stages_dir)
         )
@@ -248,7 +250,7 @@ def study_graph(cfg: dict[str, Any], stages_dir: Path, *, device: str = "cpu", r
 
     nulls = {}
     for spec, ekey, epath in evals:
-        acfg = _analysis_config(cfg, spec)
+        acfg = analysis_config(cfg, spec)
         nst = found(
             Stage(
                 "null",
