@@ -286,8 +286,9 @@ def collate_pairs(items: list[PairItem | None], buffers: dict[str, torch.Tensor]
         buffers: where the spectrogram batches are written, reused from batch to batch (each
             batch then overwrites the previous one's ``power_a``/``power_b``: only for a loader
             without workers, whose consumer is done with a batch before it asks for the next). A
-            new 100 MB tensor per view and step costs its page faults: reusing them made a
-            ``small`` training about 10 % faster (docs/benchmarks.md). None: new tensors.
+            new 100 MB tensor per view and step costs its page faults: reusing them made the data
+            pipeline 1.19-1.47x faster (``bench/bench_train.py --recipe``, docs/benchmarks.md).
+            None: new tensors.
     Returns:
         a dict with ``wave_a``, ``wave_b`` (float32 ``(B, samples)`` tensors; ``None`` for
         spectrogram windows, which come as float32 ``power_a``, ``power_b`` ``(B, F, T)``),

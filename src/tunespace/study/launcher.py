@@ -322,8 +322,8 @@ def thread_share(workers: int, cores: int | None = None) -> int:
     this process may run on): ``max(1, cores // workers)``.
 
     Two processes each running torch's default of one thread per core spin against each other:
-    two embedding stages side by side on 2 cores took 181 s each, against 38 s with one thread
-    each (docs/benchmarks.md, "A study's workers").
+    two embedding stages of 287 tracks side by side on 2 cores took 133.8 s, against 40.4 s with
+    one thread each (``bench/bench_worker_threads.py``; docs/benchmarks.md, "A study's workers").
     """
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
