@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--conditions", default="none", help="comma-separated policies")
     ap.add_argument("--train", default="{}", help="JSON merged into the recipe's trainer settings")
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds (default 0, the recipe's)")
+    ap.add_argument("--workers", type=int, default=1, help="stages run at once (launcher.workers; default 1)")
     args = ap.parse_args()
     cfg = study_config(Path(args.data))
     cfg["name"] = f"design-{Path(args.out).name}"
@@ -37,6 +38,7 @@ def main() -> None:
     cfg["eval_data"] = [e for e in cfg["eval_data"] if e["role"] == "exploratory"]
     cfg["baselines"] = []
     cfg["train"] = merge(cfg["train"], json.loads(args.train))
+    cfg["launcher"] = {"kind": "local", "workers": args.workers}
     validate_study_config(cfg)
     run_study(Path(args.out), cfg)
 
