@@ -4,13 +4,17 @@ Each run starts from an empty stage cache in a temporary folder; the two ``resul
 byte-identical (where stages run changes nothing they compute). Prints the wall times and their
 ratio.
 
-Run: ``.venv/bin/python bench/bench_study_workers.py [--preset demo] [--workers 2]``
-(the demo preset: about 20 min per run on a 2-core machine).
+Run: ``.venv/bin/python bench/bench_study_workers.py [--preset demo] [--workers 2] [--keep DIR]``
+(the demo preset: about 13-15 min per run on a 2-core machine; ``--keep`` keeps both study
+folders, e.g. to compare a ``results.csv`` with ``out/demo``'s). Torch's results depend on its
+thread count, so they are identical only where ``launcher.threads`` is set (the demo preset sets
+it); without it each worker computes with ``cores // workers`` threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -23,8 +27,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="demo")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--keep", default=None, help="keep the two study folders here (default: a temporary folder)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() if args.keep is None else contextlib.nullcontext(args.keep) as tmp:
         walls, results = {}, {}
         for n in (1, args.workers):
             out = Path(tmp) / f"workers{n}"

@@ -66,3 +66,29 @@ def test_train_without_cuda_is_a_one_line_error(monkeypatch, train_corpus, tmp_p
     with pytest.raises(UsageError, match="^train.device 'cuda': no CUDA device is available here$"):
         train(tmp_path / "run", cfg)
     assert not (tmp_path / "run").exists()
+
+
+def test_torch_threads_holds_for_the_body_only():
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    with devices.torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), devices.torch_threads(other):
+        raise RuntimeError("restored all the same")
+    assert torch.get_num_threads() == before
+    with devices.torch_threads(0):  # 0: left alone
+        assert torch.get_num_threads() == before
+
+
+def test_torch_results_depend_on_the_thread_count():
+    """Why a study pins its threads (launcher.threads): one long sum computed by one thread or
+    split between two differs in its last bits; the same count gives the same bits."""
+    x = torch.randn(1 << 20, generator=torch.Generator().manual_seed(0))
+
+    def total(n: int) -> torch.Tensor:
+        with devices.torch_threads(n):
+            return x.sum()
+
+    assert torch.equal(total(1), total(1)) and torch.equal(total(2), total(2))
+    assert not torch.equal(total(1), total(2))

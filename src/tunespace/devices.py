@@ -1,4 +1,4 @@
-"""The torch device a process computes on, checked against what this machine has.
+"""The torch device a process computes on, checked against what this machine has, and its CPU threads.
 
 One rule for training, embedding and the Python API: ``auto`` is CUDA when a CUDA device is
 there, else the CPU; ``cuda`` without an index is, under ``torchrun`` (``WORLD_SIZE`` > 1), the
@@ -9,7 +9,9 @@ machine of two GPUs, more ``torchrun`` processes per machine than GPUs) is a one
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 
@@ -58,3 +60,22 @@ def resolve(name: str | torch.device, what: str = "device") -> torch.device:
     if dev.index >= count:
         raise UsageError(f"{what} {str(name)!r}: there are {count} CUDA device(s) here")
     return dev
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Compute the body with ``n`` torch CPU threads in this process, then restore the setting
+    (``n`` 0: leave it alone).
+
+    Torch's CPU results depend on the thread count in their last bits (the order of its parallel
+    sums), so a computation meant to be repeated bit for bit names its thread count.
+    """
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -316,6 +316,22 @@ def test_local_workers_share_the_cores_among_their_torch_threads(tmp_path, job_e
         assert int((f / "t.done").read_text()) == thread_share(workers)
 
 
+def test_launcher_threads_pin_every_stage_whatever_the_workers(tmp_path, job_env):
+    import torch
+
+    before = torch.get_num_threads()
+    pinned = 3 if before != 3 else 2
+    for workers in (1, 2):
+        f = tmp_path / str(workers)
+        f.mkdir()
+        tasks = [FakeTask("heavy", str(f), heavy=True), FakeTask("light", str(f), heavy=False)]
+        run_tasks(tasks, thread_work, resolve_launcher({"workers": workers, "threads": pinned}), f / "jobs")
+        assert [int((f / f"{t}.done").read_text()) for t in ("heavy", "light")] == [pinned, pinned]
+        assert torch.get_num_threads() == before  # the study's process gets its setting back
+    with pytest.raises(ConfigError, match="launcher.threads must be an integer >= 0"):
+        resolve_launcher({"threads": -1})
+
+
 def failing_work(task: FakeTask) -> None:
     raise UsageError(f"{task.id}: no such dataset")
 

@@ -18,6 +18,7 @@ from tests.conftest import tiny_overrides
 
 from tunespace.cli import main
 from tunespace.models.checkpoint import latest_checkpoint
+from tunespace import devices
 from tunespace.train import load_checkpoint, resolve_config, train
 
 
@@ -44,6 +45,14 @@ def test_run_folder_contents(train_corpus, tmp_path):
     assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
     state = torch.load(res.checkpoint, weights_only=True)
     assert state["step"] == 4
+
+
+def test_train_threads_hold_for_the_run_only(train_corpus, tmp_path):
+    """A training's ``train.threads`` (1 here) is not left behind for what the process computes next
+    (a study's later stages), whose results depend on their own thread count."""
+    with devices.torch_threads(2):
+        train(tmp_path / "run", _cfg(train_corpus, steps=1))
+        assert torch.get_num_threads() == 2
 
 
 def test_loss_decreases_when_training_longer(train_corpus, tmp_path):

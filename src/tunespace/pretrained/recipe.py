@@ -212,8 +212,11 @@ def build_pretrained(
 ) -> dict[str, Path]:
     """Run the whole recipe into ``out`` (resumable: every stage is cached); returns name -> model file.
 
-    ``workers``: stages run at once on this machine (``launcher.workers``; it changes where they
-    run, not what they compute)."""
+    ``workers``: stages run at once on this machine (``launcher.workers``). The trainings compute
+    with one torch thread whatever it is (``train.threads``), so the models do not depend on it;
+    the other stages compute with ``cores // workers`` threads, which changes embeddings in their
+    last bits (docs/benchmarks.md, "Local launcher"). The release builds ran with 2 workers on 2
+    cores."""
     from .. import pretrained
     from ..study.config import validate_study_config
     from ..study.runner import data_stage, run_study, train_stage

@@ -97,6 +97,15 @@ LAUNCHER = Section(
             unit="processes",
             min=1,
         ),
+        "threads": Param(
+            LAUNCHER_DEFAULTS["threads"],
+            int,
+            "local: torch CPU threads of every stage (a training's train.threads wins); 0: torch's default in "
+            "the study's process, cores // workers in each worker. Torch's results depend on it in the last "
+            "bits: set it for results that are the same bit for bit whatever workers and the cores are",
+            unit="threads",
+            min=0,
+        ),
         "cluster": Param(
             LAUNCHER_DEFAULTS["cluster"],
             str,

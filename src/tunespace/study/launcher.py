@@ -32,6 +32,13 @@ The ``launcher:`` section of a study config (``--launcher`` on the command line 
   own process with ``cores // workers`` torch threads (failures are handled as for jobs below:
   retried, then reported with what depends on them); the light stages run in the study's
   process meanwhile.
+- ``threads`` (0): with ``local``, the torch CPU threads of every stage, in the study's process
+  and in the workers' (a training's ``train.threads`` still wins). 0 leaves torch's default (one
+  per core) in the study's process and gives each worker ``cores // workers``. Torch's CPU
+  results depend on its thread count in the last bits (the order of its parallel sums), and
+  neighbour lists and a few locality values then follow: set ``threads`` for results that are
+  bit for bit the same whatever ``workers`` and the number of cores are (the demo preset sets
+  2).
 - ``partition``: Slurm partition of the training and embedding jobs; ``cpu_partition``: that
   of the other jobs (default: ``partition``).
 - ``nodes`` (1), ``gpus_per_node`` (1), ``tasks_per_node`` (processes per node; default:
@@ -51,6 +58,7 @@ one-process run, nor the reverse.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import re
@@ -69,6 +77,7 @@ CLUSTERS = ("slurm", "local")
 DEFAULTS: dict[str, Any] = {
     "kind": "local",
     "workers": 1,
+    "threads": 0,
     "cluster": "slurm",
     "partition": None,
     "cpu_partition": None,
@@ -108,7 +117,7 @@ def resolve_launcher(section: dict[str, Any] | None) -> dict[str, Any]:
     require(lc["cluster"] in CLUSTERS, f"launcher.cluster must be one of {', '.join(CLUSTERS)}, got {lc['cluster']!r}")
     for key in ("workers", "nodes", "cpus_per_task", "timeout_min"):
         require(_int(lc[key]) and lc[key] >= 1, f"launcher.{key} must be an integer >= 1, got {lc[key]!r}")
-    for key in ("gpus_per_node", "max_retries", "max_timeouts"):
+    for key in ("threads", "gpus_per_node", "max_retries", "max_timeouts"):
         require(_int(lc[key]) and lc[key] >= 0, f"launcher.{key} must be an integer >= 0, got {lc[key]!r}")
     if lc["tasks_per_node"] is None:
         lc["tasks_per_node"] = max(1, lc["gpus_per_node"])
@@ -227,19 +236,37 @@ def run_tasks(
             does not need it has run).
     """
     todo = [t for t in tasks if not t.done]
-    if lc["kind"] == "local" and lc["workers"] <= 1:
-        for n, t in enumerate(todo, 1):
-            progress(t.name)
-            work(t)
-            if should_stop is not None and should_stop(n):
-                return False
-        return True
+    local = lc["kind"] == "local"
+    with _threads(lc["threads"] if local else 0):  # this process's stages
+        if local and lc["workers"] <= 1:
+            for n, t in enumerate(todo, 1):
+                progress(t.name)
+                work(t)
+                if should_stop is not None and should_stop(n):
+                    return False
+            return True
+        return _run_jobs(todo, tasks, work, lc, folder, should_stop, progress)
+
+
+def _run_jobs(
+    todo: list[Any],
+    tasks: Sequence[Any],
+    work: Callable[[Any], Any],
+    lc: dict[str, Any],
+    folder: Path,
+    should_stop: Callable[[int], bool] | None,
+    progress: Callable[[str], None],
+) -> bool:
+    """:func:`run_tasks` with jobs: local worker processes or Slurm jobs."""
 
     poll = lc["poll_seconds"]
     if lc["kind"] == "local":
         # trainings and embeddings in processes of their own; the light stages (corpora,
         # baselines, analyses) in this process, which has paid its imports once
-        executors: dict[bool, Any] = {True: _Processes(lc["workers"]), False: _InProcess()}
+        executors: dict[bool, Any] = {
+            True: _Processes(lc["workers"], lc["threads"] or thread_share(lc["workers"])),
+            False: _InProcess(),
+        }
         poll = min(poll, 0.2)  # a process's end is cheap to check
     else:
         submitit = submitit_module()
@@ -328,6 +355,15 @@ def thread_share(workers: int, cores: int | None = None) -> int:
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores // max(1, workers))
+
+
+def _threads(n: int) -> contextlib.AbstractContextManager[None]:
+    """:func:`tunespace.devices.torch_threads` (torch is imported only when ``n`` is set)."""
+    if not n:
+        return contextlib.nullcontext()
+    from ..devices import torch_threads
+
+    return torch_threads(n)
 
 
 def _run_in_process(work: Callable[[Any], Any], task: Any, conn: Any, threads: int) -> None:
@@ -436,9 +472,9 @@ class _InProcess:
 class _Processes:
     """The local launcher's executor with ``workers`` > 1: at most ``n`` stages run at once."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, threads: int) -> None:
         self.n, self.queued, self.started, self.count = n, [], [], 0
-        self.threads = thread_share(n)
+        self.threads = threads
 
     def update_parameters(self, **kwargs: Any) -> None:
         """Submitit's executor interface; nothing to set for a process."""

@@ -23,6 +23,7 @@ import csv
 import io
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -336,6 +337,8 @@ def run_task(task: StageTask) -> dict[str, Any]:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "processes": int(os.environ.get("WORLD_SIZE", "1")),
+        # torch's CPU results depend on it in the last bits (launcher.threads)
+        "torch_threads": sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None,
     }
     if rank == 0:
         st.finish(summary)

@@ -115,6 +115,7 @@ def train(
     if lock is not None:
         lock.acquire()
     run: PreparedRun | None = None
+    threads = torch.get_num_threads()  # train.threads holds for this run only
     try:
         run = PreparedRun.open(out, config, resume=resume)
         return _loop(run, resume=resume, should_stop=should_stop)
@@ -127,6 +128,7 @@ def train(
             run.ddp_model, run = run.model, None
             gc.collect()
         distributed.teardown()
+        torch.set_num_threads(threads)
         if lock is not None:
             lock.release()
 
