@@ -16,9 +16,9 @@ import pytest
 import torch
 from tests.conftest import tiny_overrides
 
+from tunespace import devices
 from tunespace.cli import main
 from tunespace.models.checkpoint import latest_checkpoint
-from tunespace import devices
 from tunespace.train import load_checkpoint, resolve_config, train
 
 
