@@ -6,7 +6,8 @@ ratio.
 
 Run: ``.venv/bin/python bench/bench_study_workers.py [--preset demo] [--workers 2] [--keep DIR]``
 (the demo preset: about 13-15 min per run on a 2-core machine; ``--keep`` keeps both study
-folders, e.g. to compare a ``results.csv`` with ``out/demo``'s). Torch's results depend on its
+folders, e.g. to compare a ``results.csv`` with ``out/demo``'s; give a new or empty folder: a
+folder holding an earlier run's stages would be reused, not timed). Torch's results depend on its
 thread count, so they are identical only where ``launcher.threads`` is set (the demo preset sets
 it); without it each worker computes with ``cores // workers`` threads.
 """

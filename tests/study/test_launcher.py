@@ -346,9 +346,13 @@ def test_a_local_worker_reports_the_stage_error_in_one_line(tmp_path, job_env):
 @pytest.mark.slow
 def test_a_study_with_two_local_workers_gives_the_same_results(train_corpus, tmp_path, job_env):
     over = [*tiny_study_overrides(train_corpus), "analysis.null_replicates=5", "analysis.properties=[genre]"]
+    over += ["launcher.threads=2"]  # every stage's threads pinned (trainings: their train.threads, 1)
     run_study(tmp_path / "one", resolve_study_config(None, "demo", over))
     run_study(tmp_path / "two", resolve_study_config(None, "demo", [*over, "launcher.workers=2"]))
     assert (tmp_path / "one" / "results.csv").read_text() == (tmp_path / "two" / "results.csv").read_text()
+    for run in ("one", "two"):  # each stage records the threads it computed with
+        for p in (tmp_path / run / "stages").glob("*/done.json"):
+            assert json.loads(p.read_text())["torch_threads"] == (1 if p.parent.name.startswith("train-") else 2), p
     done = [json.loads(p.read_text()) for p in (tmp_path / "two" / "stages").glob("train-*/done.json")]
     assert len(done) == 2 and os.getpid() not in {d["pid"] for d in done}
     assert max(d["started"] for d in done) < min(d["ended"] for d in done)  # the two trainings overlapped

@@ -214,9 +214,9 @@ def build_pretrained(
 
     ``workers``: stages run at once on this machine (``launcher.workers``). The trainings compute
     with one torch thread whatever it is (``train.threads``), so the models do not depend on it;
-    the other stages compute with ``cores // workers`` threads, which changes embeddings in their
-    last bits (docs/benchmarks.md, "Local launcher"). The release builds ran with 2 workers on 2
-    cores."""
+    with ``workers`` > 1 the other stages compute with ``cores // workers`` threads instead of
+    torch's default, which changes embeddings in their last bits (docs/benchmarks.md, "Local
+    launcher"). The release builds ran with 2 workers on 2 cores."""
     from .. import pretrained
     from ..study.config import validate_study_config
     from ..study.runner import data_stage, run_study, train_stage

@@ -306,6 +306,8 @@ def run_task(task: StageTask) -> dict[str, Any]:
         run = st.path / "run"
         res = train(run, a["config"], resume=latest_checkpoint(run) is not None)
         summary = {"final_loss": res.final_loss, "steps": res.steps}
+        if a["config"]["train"].get("threads"):  # the training's own, restored when it returns
+            summary["torch_threads"] = int(a["config"]["train"]["threads"])
     elif task.action == "embed":
         from ..embed.extract import embed_dataset, load_encoder
 
@@ -337,9 +339,9 @@ def run_task(task: StageTask) -> dict[str, Any]:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "processes": int(os.environ.get("WORLD_SIZE", "1")),
-        # torch's CPU results depend on it in the last bits (launcher.threads)
-        "torch_threads": sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None,
     }
+    # torch's CPU results depend on it in the last bits (launcher.threads, train.threads)
+    summary.setdefault("torch_threads", sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None)
     if rank == 0:
         st.finish(summary)
     return summary
