@@ -54,14 +54,10 @@ def _one_torch_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import torch
+        from ..devices import torch_threads
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
 
     return wrapper
 
