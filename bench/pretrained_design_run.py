@@ -30,13 +30,19 @@ def main() -> None:
     ap.add_argument("--train", default="{}", help="JSON merged into the recipe's trainer settings")
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds (default 0, the recipe's)")
     ap.add_argument("--workers", type=int, default=1, help="stages run at once (launcher.workers; default 1)")
+    ap.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also embed the recipe's hand-crafted baselines (for bench/policy_vs_baselines.py on this run)",
+    )
     args = ap.parse_args()
     cfg = study_config(Path(args.data))
     cfg["name"] = f"design-{Path(args.out).name}"
     cfg["conditions"] = args.conditions.split(",")
     cfg["seeds"] = [int(x) for x in args.seeds.split(",")]
     cfg["eval_data"] = [e for e in cfg["eval_data"] if e["role"] == "exploratory"]
-    cfg["baselines"] = []
+    if not args.baselines:
+        cfg["baselines"] = []
     cfg["train"] = merge(cfg["train"], json.loads(args.train))
     cfg["launcher"] = {"kind": "local", "workers": args.workers}
     validate_study_config(cfg)
