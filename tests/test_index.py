@@ -58,6 +58,27 @@ def test_neighbours_of_excludes_itself_and_its_group():
     assert [n.id for n in got] == _brute(emb, v, 5, excluded={i for i in emb.ids if i.startswith("album3/")})[0]
     got_fn = idx.neighbours_of("album3/t003", 5, groups=lambda i: i.split("/")[0])
     assert got_fn == got
+    codes = idx.group_codes(album)
+    assert codes.shape == (len(idx),) and codes.dtype == np.int64
+    assert idx.neighbours_of("album3/t003", 5, groups=codes) == got
+
+
+def test_group_codes_equal_for_equal_groups_and_minus_one_for_none():
+    emb = _emb(n=12)
+    idx = Index.build(emb)
+    groups = {i: (None if n % 4 == 0 else float("nan") if n % 4 == 1 else n % 2) for n, i in enumerate(emb.ids)}
+    codes = idx.group_codes(groups)
+    for n, i in enumerate(idx.ids):
+        g = groups[i]
+        if g is None or g != g:
+            assert codes[n] == -1
+        else:
+            assert codes[n] >= 0 and all((codes[m] == codes[n]) == (groups[j] == g) for m, j in enumerate(idx.ids))
+    # an item without a group leaves out only itself, as without groups
+    loner = idx.ids[0]
+    assert idx.neighbours_of(loner, 5, groups=codes) == idx.neighbours_of(loner, 5)
+    with pytest.raises(UsageError, match="do not match"):
+        idx.neighbours_of(loner, 5, groups=codes[:-1])
 
 
 def test_k_larger_than_catalogue_warns_and_gives_all():

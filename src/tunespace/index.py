@@ -69,8 +69,10 @@ SMALL_BATCH = 20
 #: Rows per step of the exact fallback scan (when an approximate index returns too few).
 SCAN_ROWS = 65536
 
-#: A group of ids to leave out together with the query: a mapping id -> group, or a function.
-Groups = Mapping[str, Any] | Callable[[str], Any]
+#: A group of ids to leave out together with the query: a mapping id -> group, a function, or
+#: the index's own group codes (:meth:`Index.group_codes`: one int per row, -1 for none), which
+#: a loop over many queries computes once (a mapping or function is read for every id per query).
+Groups = Mapping[str, Any] | Callable[[str], Any] | np.ndarray
 #: ``index.json``'s ``unit`` of a slice index (:mod:`tunespace.passages`); track indexes have none.
 SLICE_UNIT = "slice"
 
@@ -385,19 +387,38 @@ class Index:
         Args:
             item_id: a catalogue id.
             k: neighbours (>= 1; more than the eligible items gives them all, with a warning).
-            groups: optionally, the group of each id (mapping or function, e.g. album or
-                artist); items of the query's group are left out too.
+            groups: optionally, the group of each id (e.g. album or artist): a mapping, a
+                function, or :meth:`group_codes` of one (the fast form for many queries); items
+                of the query's group are left out too.
         Raises:
             UnknownIdError: ``item_id`` is not in the index.
+            UsageError: group codes of another length than the index.
         """
         row = self.row_of(item_id)
         excluded = np.zeros(len(self), dtype=bool)
+        if groups is not None:
+            codes = groups if isinstance(groups, np.ndarray) else self.group_codes(groups)
+            if codes.shape != (len(self),):
+                raise UsageError(f"group codes of shape {codes.shape} do not match the index's {len(self)} items")
+            if codes[row] >= 0:
+                excluded |= codes == codes[row]
         excluded[row] = True
-        shares = same_group(groups, item_id)
-        if shares is not None:
-            excluded |= np.fromiter((shares(i) for i in self.ids), dtype=bool, count=len(self))
         k = self._clamp_k(k, len(self) - int(excluded.sum()))
         return self._search_one(self.vector(item_id)[None], k, excluded)
+
+    def group_codes(self, groups: Mapping[str, Any] | Callable[[str], Any]) -> np.ndarray:
+        """The group of every item as an int code, ``(N,)`` int64 in row order, -1 where an id has
+        no group (absent from the mapping, or None); equal codes, equal groups. Pass it as
+        ``groups=`` to :meth:`neighbours_of` to leave groups out of many queries at the cost of
+        one comparison of N ints each. A NaN group counts as none, as a missing label."""
+        group_of = groups.get if isinstance(groups, Mapping) else groups
+        codes = np.full(len(self), -1, dtype=np.int64)
+        seen: dict[Any, int] = {}
+        for row, item in enumerate(self.ids):
+            g = group_of(item)
+            if g is not None and not (isinstance(g, float) and np.isnan(g)):
+                codes[row] = seen.setdefault(g, len(seen))
+        return codes
 
     # ------------------------------------------------------------------ internals
     def _queries(self, vectors: np.ndarray) -> np.ndarray:
@@ -516,7 +537,7 @@ def _one_thread():  # noqa: ANN202
         faiss.omp_set_num_threads(before)
 
 
-def same_group(groups: Groups | None, item_id: str) -> Callable[[str], bool] | None:
+def same_group(groups: Mapping[str, Any] | Callable[[str], Any] | None, item_id: str) -> Callable[[str], bool] | None:
     """A test of whether an id is in ``item_id``'s group (None: no groups, or ``item_id`` has none)."""
     if groups is None:
         return None
