@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from tunespace.config import merge
-from tunespace.pretrained.recipe import study_config
+from tunespace.pretrained.recipe import STAGE_THREADS, study_config
 from tunespace.study.config import validate_study_config
 from tunespace.study.runner import run_study
 
@@ -44,7 +44,7 @@ def main() -> None:
     if not args.baselines:
         cfg["baselines"] = []
     cfg["train"] = merge(cfg["train"], json.loads(args.train))
-    cfg["launcher"] = {"kind": "local", "workers": args.workers}
+    cfg["launcher"] = {"kind": "local", "workers": args.workers, "threads": STAGE_THREADS}
     validate_study_config(cfg)
     run_study(Path(args.out), cfg)
 

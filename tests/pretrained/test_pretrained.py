@@ -146,3 +146,25 @@ def test_recipe_data_keeps_every_evaluation_piece_out_of_training(tmp_path, monk
         assert (d["name"].startswith("procedural")) or held_out, d["name"]
         assert not held_out & trained, d["name"]
         assert all(piece_split(p) == "eval" for p in held_out)
+
+
+def test_build_pins_one_torch_thread_per_stage_whatever_the_workers(tmp_path, monkeypatch):
+    from tunespace.pretrained import recipe
+    from tunespace.study import runner
+
+    seen = {}
+
+    class _Stop(Exception):
+        pass
+
+    def fake_run_study(out, cfg):
+        seen["cfg"] = cfg
+        raise _Stop
+
+    monkeypatch.setattr(recipe, "build_data", lambda out, *a: tmp_path / "data")
+    monkeypatch.setattr(runner, "run_study", fake_run_study)
+    for workers in (1, 3):
+        with pytest.raises(_Stop):
+            recipe.build_pretrained(tmp_path / "p", workers=workers)
+        assert seen["cfg"]["launcher"] == {"kind": "local", "workers": workers, "threads": 1}
+        assert seen["cfg"]["train"]["train"]["threads"] == 1

@@ -68,6 +68,9 @@ TRAIN: dict[str, Any] = {
     },
     "data": {"cache_max_gb": 8.0, "cache_dtype": "bfloat16"},
 }
+#: Torch threads of the build's other stages (``launcher.threads``; the trainings have
+#: ``train.threads``): one, what 2 workers on the 2 cores the releases were built on gave them.
+STAGE_THREADS = 1
 #: One music21 piece in ``EVAL_ONE_IN`` is held out of training.
 EVAL_ONE_IN = 5
 #: Tracks rendered for each of ``music21-release3`` (seed 2030) and ``music21-release4`` (seed
@@ -212,11 +215,12 @@ def build_pretrained(
 ) -> dict[str, Path]:
     """Run the whole recipe into ``out`` (resumable: every stage is cached); returns name -> model file.
 
-    ``workers``: stages run at once on this machine (``launcher.workers``). The trainings compute
-    with one torch thread whatever it is (``train.threads``), so the models do not depend on it;
-    with ``workers`` > 1 the other stages compute with ``cores // workers`` threads instead of
-    torch's default, which changes embeddings in their last bits (docs/benchmarks.md, "Local
-    launcher"). The release builds ran with 2 workers on 2 cores."""
+    ``workers``: stages run at once on this machine (``launcher.workers``). Every stage computes
+    with one torch thread whatever it is (``train.threads`` and :data:`STAGE_THREADS`): torch's
+    CPU results depend on the thread count in their last bits (docs/benchmarks.md, "Local
+    launcher"), so the models, embeddings and ``results.csv`` are the same with any ``workers`` on
+    any machine with the same torch build. The release builds ran with 2 workers on 2 cores,
+    which gave every stage one thread too."""
     from .. import pretrained
     from ..study.config import validate_study_config
     from ..study.runner import data_stage, run_study, train_stage
@@ -224,7 +228,7 @@ def build_pretrained(
     out = Path(out)
     data = build_data(out, procedural_tracks, music21_tracks, eval_renders)
     cfg = study_config(data, steps)
-    cfg["launcher"] = {"kind": "local", "workers": int(workers)}
+    cfg["launcher"] = {"kind": "local", "workers": int(workers), "threads": STAGE_THREADS}
     validate_study_config(cfg)
     run_study(out / "study", cfg)
     stages = out / "study" / "stages"
