@@ -11,11 +11,12 @@
    under each of :data:`POLICIES` with each of :data:`SEEDS` (:data:`TRAIN` settings) on that
    list: the second seed puts the training's own variance into every interval of the report.
 3. **Evaluation, on data no model saw.** The same study embeds and profiles three evaluation
-   sets: ``music21-release5`` (music21 renders of seed 2032 restricted to ``"eval"`` pieces:
+   sets: ``music21-release6`` (music21 renders of seed 2033 restricted to ``"eval"`` pieces:
    compositions never heard in training; role ``confirmatory``), and ``music21-release4``
    (seed 2031) and ``music21-release3`` (seed 2030), the same held-out pieces rendered again
    (``exploratory``: earlier releases' cards looked at them), next to chroma, MFCC and
-   tempogram baselines. Its report (``DIR/study/report.md``) is the model card's source
+   tempogram baselines. Each is analysed with ``groups: piece``: a query's other renders of
+   the same composition are left out of its neighbours. Its report (``DIR/study/report.md``) is the model card's source
    (``docs/models.md``).
 4. **Export.** Each condition's seed-0 encoder becomes ``DIR/models/<policy>.pt``
    (:func:`tunespace.pretrained.export`); ``--install`` copies them into the package.
@@ -39,7 +40,7 @@ from ..errors import UsageError
 from ..files import write_json, write_text
 
 #: The policies trained, one shipped model each.
-POLICIES = ("none", "ts", "ps", "ts+ps")
+POLICIES = ("none", "ts", "ps", "ts+ps", "ts+ps+eq")
 #: Training seeds of each policy; the first one's model is shipped, the others make the report's
 #: intervals cover training seeds as well as evaluation tracks. Three, not two: with two seeds an
 #: interval over seeds has one degree of freedom, and the fourth release's `none` seeds differed so
@@ -79,10 +80,17 @@ EVAL_ONE_IN = 5
 #: first releases, ``music21-unseen``, ``music21-heldout``, ``music21-final`` and
 #: ``procedural-unseen``, are no longer evaluated by the build: docs/study.md has their results.)
 HELDOUT_RENDERED = 640
-#: Tracks rendered for the confirmatory set ``music21-release5`` (seed 2032), twice as many as for
-#: the earlier ones, so that the evaluation tracks' part of each interval is narrower: 287 of the
-#: renders are of held-out pieces (150 distinct pieces), against 107-122 in the earlier sets.
+#: Tracks rendered for the confirmatory set ``music21-release6`` (seed 2033), twice as many as for
+#: the sets before the fifth release's, so that the evaluation tracks' part of each interval is
+#: narrower (the fifth release's ``music21-release5``, seed 2032, kept 287 tracks of 150 held-out
+#: pieces from as many renders; it is exploratory since, and no longer evaluated by the build).
 CONFIRMATORY_RENDERED = 1280
+#: The evaluation sets (name, role) of the build, each the held-out-piece tracks of a music21 render.
+EVAL_SETS = (
+    ("music21-release6", "confirmatory"),
+    ("music21-release4", "exploratory"),
+    ("music21-release3", "exploratory"),
+)
 #: The music21 corpora whose ``"train"``-piece tracks join the training list.
 TRAIN_MUSIC21 = ("music21", "music21-b")
 
@@ -145,9 +153,7 @@ def study_config(data: Path, steps: int | None = None) -> dict[str, Any]:
         "conditions": list(POLICIES),
         "train_data": {"name": "procedural+music21-train", "path": str(data / "train.txt")},
         "eval_data": [
-            {"name": "music21-release5", "role": "confirmatory", "path": str(data / "music21-release5")},
-            {"name": "music21-release4", "role": "exploratory", "path": str(data / "music21-release4")},
-            {"name": "music21-release3", "role": "exploratory", "path": str(data / "music21-release3")},
+            {"name": name, "role": role, "path": str(data / name), "groups": "piece"} for name, role in EVAL_SETS
         ],
         "train": train,
         "embed": {"slice_seconds": 3.0, "hop_seconds": 2.0},
@@ -179,7 +185,7 @@ def build_data(
         "music21-b": (music21_tracks, 102, "music21"),
         "music21-release3-all": (HELDOUT_RENDERED, 2030, "music21"),
         "music21-release4-all": (HELDOUT_RENDERED, 2031, "music21"),
-        "music21-release5-all": (eval_renders, 2032, "music21"),
+        "music21-release6-all": (eval_renders, 2033, "music21"),
     }
     for name, (n, seed, source) in corpora.items():
         if not (data / name / "corpus.json").is_file():
@@ -187,7 +193,7 @@ def build_data(
     for subset, rendered in (
         ("music21-release3", "music21-release3-all"),
         ("music21-release4", "music21-release4-all"),
-        ("music21-release5", "music21-release5-all"),
+        ("music21-release6", "music21-release6-all"),
     ):
         if not (data / subset / "corpus.json").is_file():
             subset_corpus(data / rendered, data / subset, "eval")
