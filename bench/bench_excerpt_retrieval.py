@@ -8,7 +8,8 @@ whether the nearest catalogue track is its source. Two kinds of transformation:
   waveform backend), and a scipy peaking EQ;
 - the training augmentation itself (``spectral:`` columns): the pretrained models were trained
   with the ``spectral`` backend, which resamples the linear power spectrogram
-  (:func:`tunespace.augment.spectral.functional.time_stretch` and ``pitch_shift``). It has no
+  (:func:`tunespace.augment.spectral.functional.time_stretch` and ``pitch_shift``) and weights
+  its bins (``eq``, the ``ts+ps+eq`` model's third augmentation). It has no
   audio output, so these excerpts are embedded from the transformed spectrogram: the power
   spectrogram of the whole track, resampled over the excerpt's frames (a time-stretch reads real
   frames beyond the excerpt's edges, as a training window reads its track's cached frames), cut
@@ -51,13 +52,26 @@ SPECTRAL = {
     "spectral: unmodified": ("none", 0.0),
     "spectral: stretch x1.15": ("stretch", 1.15),
     "spectral: shift +2": ("shift", 2.0),
+    "spectral: EQ": ("eq", 0.0),
+}
+#: The ``spectral: EQ`` column's setting, inside the ``eq`` augmentation's default ranges: a +9 dB
+#: peak at 1 kHz (Q 1, as the scipy EQ column), a -6 dB low shelf at 200 Hz, a +6 dB high shelf at 3 kHz.
+SPECTRAL_EQ = {
+    "peak_freq_hz": [1000.0],
+    "peak_gain_db": [9.0],
+    "peak_q": [1.0],
+    "low_shelf_freq_hz": 200.0,
+    "low_shelf_gain_db": -6.0,
+    "high_shelf_freq_hz": 3000.0,
+    "high_shelf_gain_db": 6.0,
 }
 
 
 def spectral_excerpt(model, y: np.ndarray, a: int, b: int, kind: str, value: float) -> np.ndarray:
     """``(D,)`` embedding of the excerpt ``y[a:b]`` (samples at the model's rate) transformed by the
     spectral backend's ``kind`` (``none``, ``stretch`` by rate ``value``, ``shift`` by ``value``
-    semitones) on the power spectrogram of the whole track ``y``; see the module docstring."""
+    semitones, ``eq``: :data:`SPECTRAL_EQ`) on the power spectrogram of the whole track ``y``; see
+    the module docstring."""
     import torch
 
     from tunespace.augment.spectral import functional as spectral
@@ -75,6 +89,14 @@ def spectral_excerpt(model, y: np.ndarray, a: int, b: int, kind: str, value: flo
         power = power[..., f0:f1]
         if kind == "shift":
             power = spectral.pitch_shift(power, value)
+        elif kind == "eq":
+            power = spectral.eq(
+                power,
+                **SPECTRAL_EQ,
+                sample_rate=fe.config.sample_rate,
+                n_fft=fe.config.n_fft,
+                magnitude_power=fe.config.power,
+            )
     n = fe.frames(model.slice_samples)
     step = int(round(model.hop_seconds * model.sample_rate)) // hop
     x = torch.stack([power[0, :, s : s + n] for s in range(0, power.shape[-1] - n + 1, step)])
