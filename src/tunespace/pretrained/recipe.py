@@ -171,6 +171,21 @@ def study_config(data: Path, steps: int | None = None) -> dict[str, Any]:
     }
 
 
+def model_card(policy: str) -> dict[str, Any]:
+    """The ``card`` stored in a shipped model file: its policy, seed, data, command and study."""
+    confirmatory = [name for name, role in EVAL_SETS if role == "confirmatory"]
+    exploratory = [name for name, role in EVAL_SETS if role == "exploratory"]
+    return {
+        "policy": policy,
+        "seed": SEEDS[0],
+        "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "
+        "compositions of train-split pieces (300 x 30 s each, seeds 101 and 102)",
+        "command": "tunespace pretrained build --out DIR",
+        "study": f"DIR/study (report.md: locality and retrieval on the confirmatory set {' and '.join(confirmatory)} "
+        f"and the exploratory sets {' and '.join(exploratory)})",
+    }
+
+
 def build_data(
     out: Path, procedural_tracks: int = 400, music21_tracks: int = 300, eval_renders: int = CONFIRMATORY_RENDERED
 ) -> Path:
@@ -245,16 +260,7 @@ def build_pretrained(
         _, st = train_stage(cfg, policy, SEEDS[0], train_key, train_path, stages)
         if not st.done:
             raise UsageError(f"{st.path}: the {policy} training stage is not finished")
-        card = {
-            "policy": policy,
-            "seed": SEEDS[0],
-            "training_data": "procedural corpus (400 x 30 s, seed 100) + music21 "
-            "compositions of train-split pieces (300 x 30 s each, seeds 101 and 102)",
-            "command": "tunespace pretrained build --out DIR",
-            "study": "DIR/study (report.md: locality and retrieval on the confirmatory set music21-release5 "
-            "and the exploratory sets music21-release4 and music21-release3)",
-        }
-        made[policy] = pretrained.export(st.path / "run", policy, out / "models", card)
+        made[policy] = pretrained.export(st.path / "run", policy, out / "models", model_card(policy))
         if install:
             shutil.copy2(made[policy], pretrained.FOLDER / made[policy].name)
     return made
