@@ -16,8 +16,8 @@
    (seed 2031) and ``music21-release3`` (seed 2030), the same held-out pieces rendered again
    (``exploratory``: earlier releases' cards looked at them), next to chroma, MFCC and
    tempogram baselines. Each is analysed with ``groups: piece``: a query's other renders of
-   the same composition are left out of its neighbours. Its report (``DIR/study/report.md``) is the model card's source
-   (``docs/models.md``).
+   the same composition are left out of its neighbours. Its report (``DIR/study/report.md``)
+   is the model card's source (``docs/models.md``).
 4. **Export.** Each condition's seed-0 encoder becomes ``DIR/models/<policy>.pt``
    (:func:`tunespace.pretrained.export`); ``--install`` copies them into the package.
 
@@ -205,13 +205,9 @@ def build_data(
     for name, (n, seed, source) in corpora.items():
         if not (data / name / "corpus.json").is_file():
             build_corpus(data / name, tracks=n, seconds=30.0, seed=seed, source=source)
-    for subset, rendered in (
-        ("music21-release3", "music21-release3-all"),
-        ("music21-release4", "music21-release4-all"),
-        ("music21-release6", "music21-release6-all"),
-    ):
+    for subset, _ in EVAL_SETS:  # each the held-out-piece tracks of its "-all" render
         if not (data / subset / "corpus.json").is_file():
-            subset_corpus(data / rendered, data / subset, "eval")
+            subset_corpus(data / f"{subset}-all", data / subset, "eval")
     lines = [str(t.path) for t in open_dataset(data / "procedural").tracks]
     for name in TRAIN_MUSIC21:
         piece = track_pieces(data / name)
