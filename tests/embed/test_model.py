@@ -125,6 +125,24 @@ def test_batch_matches_single_items(model, train_corpus):
     np.testing.assert_allclose(model.embed_batch(same, 16000)[1], model.embed(same[1], 16000), rtol=1e-5, atol=1e-6)
 
 
+def test_a_file_path_is_decoded_in_place_of_a_waveform(model, train_corpus, tmp_path):
+    """``embed`` and ``timeline`` take a path (str or Path) and decode it at the model's rate,
+    as ``embed_file``; a waveform without its rate, or an undecodable file, is a clear error."""
+    from tunespace.errors import AudioError
+
+    t = open_dataset(train_corpus).tracks[0]
+    audio, sr = sf.read(t.path, dtype="float32")
+    np.testing.assert_allclose(model.embed(str(t.path)), model.embed(audio, sr), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(model.embed(t.path), model.embed_file(t.path))
+    from_file, from_audio = model.timeline(t.path).embeddings, model.timeline(audio, sr).embeddings
+    np.testing.assert_allclose(from_file, from_audio, rtol=1e-5, atol=1e-6)
+    with pytest.raises(UsageError, match="sample_rate .* needed with a waveform"):
+        model.embed(audio)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF0000WAVEjunk")
+    with pytest.raises(AudioError, match="bad.wav"):
+        model.embed(tmp_path / "bad.wav")
+
+
 def test_short_audio_is_one_padded_slice(model):
     x = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
     tl = model.timeline(x, 16000)

@@ -45,6 +45,9 @@ import torch
 from .. import devices
 from ..errors import UsageError
 
+#: What :meth:`Model.embed` and :meth:`Model.timeline` take: a waveform or an audio file's path.
+Audio = np.ndarray | torch.Tensor | str | Path
+
 #: Slices embedded per forward pass (bounds memory for long inputs).
 CHUNK_SLICES = 32
 #: Peak level (dBFS) below which a slice is silent (left out of the track's mean) and a whole
@@ -236,20 +239,22 @@ class Model:
             x = soxr.resample(x, int(sample_rate), self.sample_rate, quality=RESAMPLE_QUALITY).astype(np.float32)
         return np.ascontiguousarray(x)
 
-    def timeline(
-        self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None
-    ) -> Timeline:
-        """Slice embeddings ``(T, D)`` of ``audio`` with their centre times (s)."""
-        x = self.prepare(audio, sample_rate, channels_first)
+    def timeline(self, audio: Audio, sample_rate: int | None = None, channels_first: bool | None = None) -> Timeline:
+        """Slice embeddings ``(T, D)`` of ``audio`` with their centre times (s).
+
+        ``audio`` is a waveform at ``sample_rate`` Hz (as :meth:`prepare` takes it) or the path
+        of an audio file (decoded by :func:`tunespace.audio.load`; ``sample_rate`` is then not
+        needed)."""
+        x = self._waveform(audio, sample_rate, channels_first)
         starts = slice_starts(len(x) / self.sample_rate, self.slice_seconds, self.hop_seconds)
         slices = cut_slices(x, starts, self.sample_rate, self.slice_seconds)
         times = np.asarray(starts, dtype=np.float64) + self.slice_seconds / 2
         return Timeline(times, self.embed_slices(slices), loud_slices(slices, self.silence_db))
 
-    def embed(
-        self, audio: np.ndarray | torch.Tensor, sample_rate: int, channels_first: bool | None = None
-    ) -> np.ndarray:
-        """The track embedding ``(D,)`` float32: the mean of the timeline's loud slices."""
+    def embed(self, audio: Audio, sample_rate: int | None = None, channels_first: bool | None = None) -> np.ndarray:
+        """The track embedding ``(D,)`` float32: the mean of the timeline's loud slices.
+
+        ``audio``: a waveform at ``sample_rate`` Hz, or an audio file's path (see :meth:`timeline`)."""
         tl = self.timeline(audio, sample_rate, channels_first)
         return track_embedding(tl.embeddings, tl.loud)
 
@@ -286,9 +291,17 @@ class Model:
         Raises:
             AudioError: the file cannot be decoded.
         """
-        from ..audio import load
+        return self.embed(Path(path))
 
-        return self.embed(load(path, sr=self.sample_rate), self.sample_rate)
+    def _waveform(self, audio: Audio, sample_rate: int | None, channels_first: bool | None) -> np.ndarray:
+        """:meth:`prepare`'s mono float32 at :attr:`sample_rate`, decoding ``audio`` first if it is a path."""
+        if isinstance(audio, (str, Path)):
+            from ..audio import load
+
+            return load(audio, sr=self.sample_rate)
+        if sample_rate is None:
+            raise UsageError("sample_rate (Hz) is needed with a waveform; pass a file path to decode one instead")
+        return self.prepare(audio, sample_rate, channels_first)
 
 
 def averaged(loud: np.ndarray | None, n: int) -> np.ndarray:
