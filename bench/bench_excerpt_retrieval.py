@@ -1,7 +1,7 @@
 """Excerpt-to-source retrieval under transformations (results: docs/models.md, docs/benchmarks.md).
 
 What a search user feels: cut a 10 s excerpt of every catalogue track, transform it, and ask
-whether the nearest catalogue track is its source. Two kinds of transformation:
+whether the nearest catalogue track is its source. Three kinds of transformation:
 
 - tools other than tunespace's training augmentation, on the excerpt's audio: librosa's
   phase-vocoder time-stretch and pitch-shift, Rubber Band (through pedalboard, tunespace's
@@ -17,6 +17,9 @@ whether the nearest catalogue track is its source. Two kinds of transformation:
   slices averaged. ``spectral: unmodified`` is the same path with no transformation: the control
   for the path itself (its slices are cut from one spectrogram instead of being framed one by
   one). Models only (MFCC needs audio).
+- what a recording chain does and no model was trained to ignore (:data:`RECORDING_CHAIN`,
+  ``--recording-chain`` for these alone): MP3 coding, background noise, reverberation, a
+  low-pass; how far the augmentations' invariances carry to real catalogues' differences.
 
 Where the dataset has a ``piece`` column (music21 corpora: several renders of one composition,
 with other instruments, tempi and keys), a second table counts a hit when the nearest track is a
@@ -34,7 +37,7 @@ mean+std vector (z-scored with the catalogue's statistics), the hand-crafted fea
 model should beat.
 
 Run: .venv/bin/python bench/bench_excerpt_retrieval.py --data DATASET --models pretrained:none pretrained:ts ...
-     [--excerpt-seconds 10] [--start-seconds 8]
+     [--excerpt-seconds 10] [--start-seconds 8] [--spectral-only | --recording-chain]
 """
 
 from __future__ import annotations
@@ -127,6 +130,44 @@ def _transforms(sr: int) -> dict:
     }
 
 
+#: What a recording chain does to a catalogue's audio (``--recording-chain``), none of it a training augmentation.
+RECORDING_CHAIN = ("MP3 56 kbps", "noise 20 dB SNR", "reverb", "low-pass 4 kHz")
+
+
+def _recording_chain(sr: int) -> dict:
+    """The :data:`RECORDING_CHAIN` transformations of an excerpt at ``sr`` Hz: MP3 through libsndfile
+    (LAME) at 44.1 kHz, constant bitrate, ``compression_level`` 0.9 (56 kbps, measured on white
+    noise), decoded and resampled back; white noise 20 dB below the excerpt's RMS (seeded by the
+    excerpt's samples); pedalboard's ``Reverb`` at its defaults (room size 0.5, wet 0.33, dry 0.4);
+    an 8th-order Butterworth low-pass at 4 kHz."""
+    import io
+    import zlib
+
+    import pedalboard
+    import soundfile as sf
+    import soxr
+    from scipy import signal
+
+    def mp3(y: np.ndarray) -> np.ndarray:
+        buf = io.BytesIO()
+        sf.write(buf, soxr.resample(y, sr, 44100), 44100, format="MP3", compression_level=0.9, bitrate_mode="CONSTANT")
+        buf.seek(0)
+        return soxr.resample(sf.read(buf, dtype="float32")[0], 44100, sr).astype(np.float32)
+
+    def noise(y: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(zlib.crc32(y.tobytes()))
+        rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
+        return (y + rms * 10 ** (-20 / 20) * rng.standard_normal(y.size)).astype(np.float32)
+
+    sos = signal.butter(8, 4000.0, fs=sr, output="sos")
+    return {
+        "MP3 56 kbps": mp3,
+        "noise 20 dB SNR": noise,
+        "reverb": lambda y: pedalboard.Reverb()(y[None, :], sr)[0].astype(np.float32),
+        "low-pass 4 kHz": lambda y: signal.sosfilt(sos, y).astype(np.float32),
+    }
+
+
 def main() -> None:
     import tunespace
     from tunespace.audio import load
@@ -146,6 +187,11 @@ def main() -> None:
         action="store_true",
         help="only the unmodified excerpt and the training augmentation (spectral:) columns: minutes, not an hour",
     )
+    ap.add_argument(
+        "--recording-chain",
+        action="store_true",
+        help="only the unmodified excerpt and the recording-chain columns (MP3, noise, reverb, low-pass)",
+    )
     args = ap.parse_args()
     ds = open_dataset(args.data)
     sr = 16000
@@ -154,9 +200,10 @@ def main() -> None:
     ids = list(audio)
     a, b = int(args.start_seconds * sr), int((args.start_seconds + args.excerpt_seconds) * sr)
     excerpts = {i: x[a:b] for i, x in audio.items()}
-    tf = _transforms(sr)
-    if args.spectral_only:
-        tf = {"unmodified": tf["unmodified"]}
+    tf = {**_transforms(sr), **_recording_chain(sr)}
+    if args.spectral_only or args.recording_chain:
+        tf = {"unmodified": tf["unmodified"], **({k: tf[k] for k in RECORDING_CHAIN} if args.recording_chain else {})}
+    spectral = {} if args.recording_chain and not args.spectral_only else SPECTRAL
     t0 = time.perf_counter()
     queries = {name: {i: f(e) for i, e in excerpts.items()} for name, f in tf.items()}
     print(
@@ -196,11 +243,11 @@ def main() -> None:
         row = {i: n for n, i in enumerate(ids)}
         spectral_queries = {
             name: np.stack([spectral_excerpt(model, audio[i], a, b, kind, value) for i in ids])
-            for name, (kind, value) in SPECTRAL.items()
+            for name, (kind, value) in spectral.items()
         }
         for name, q in {**queries, **spectral_queries}.items():
             # each excerpt embedded once
-            qv = q if name in SPECTRAL else model.embed_batch([q[i] for i in ids], sr)
+            qv = q if name in spectral else model.embed_batch([q[i] for i in ids], sr)
             qv /= np.linalg.norm(qv, axis=1, keepdims=True)
             score(name, f"{spec} (track index)", np.argmax(qv @ track.T, axis=1))
             found = search_passages(slice_index, qv, k=1)
@@ -211,12 +258,13 @@ def main() -> None:
                 located.setdefault(spec, {})[name] = float(np.mean(right)) if right else float("nan")
 
     _print_table("nearest track is the source", results, list(tf))
-    _print_table("nearest track is the source, training augmentation (models only)", results, list(SPECTRAL))
+    if spectral:
+        _print_table("nearest track is the source, training augmentation (models only)", results, list(spectral))
     if group is not None:
         _print_table(
             f"nearest track is a render of the source's piece ({len(set(group))} pieces)",
             same_piece,
-            list(tf) + list(SPECTRAL),
+            list(tf) + list(spectral),
         )
     _print_table(
         f"slices index: sources found whose span starts where the excerpt was cut ({args.start_seconds:g} s), "
