@@ -768,13 +768,19 @@ def query_neighbours(
 
             options = load_options((idx.meta or {}).get("embedding_meta") or {})  # as the catalogue was embedded
             model = load_model(spec, **options)
-            if by_slice:  # which tracks, and where in them
-                from .audio import load
+            from .embed.model import track_embedding
 
-                tl = model.timeline(load(audio, sr=model.sample_rate), model.sample_rate)
+            tl = model.timeline(Path(audio))
+            if model.silence_db is not None and not tl.loud.any():
+                warnings.warn(
+                    f"{audio}: silent (no {model.slice_seconds:g} s slice peaks above {model.silence_db:g} dBFS): "
+                    "these neighbours say nothing about its music",
+                    stacklevel=2,
+                )
+            if by_slice:  # which tracks, and where in them
                 found = search_excerpt(idx, tl.embeddings, tl.loud, k)
             else:
-                found = idx.search(model.embed_file(audio), k)[0]
+                found = idx.search(track_embedding(tl.embeddings, tl.loud), k)[0]
             query = {"audio": str(audio), "k": k}
     shown = [track] if track is not None else []
     shown += [n.id for n in found]

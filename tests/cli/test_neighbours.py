@@ -65,6 +65,22 @@ def test_query_by_excerpt_finds_its_own_track_first(catalogue, tmp_path, capsys)
     assert found >= 5
 
 
+def test_a_silent_query_is_answered_with_a_warning(catalogue, tmp_path, capsys):
+    """Silence has neighbours like any vector; the user is told they mean nothing (one line on
+    stderr), and a quiet but audible excerpt is not flagged."""
+    import numpy as np
+
+    save(tmp_path / "silent.wav", np.zeros(16000 * 5, np.float32), 16000)
+    capsys.readouterr()
+    assert main(["neighbours", str(catalogue / "idx"), "--audio", str(tmp_path / "silent.wav"), "--k", "2"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tunespace neighbours: warning: ") and "silent.wav: silent" in err[0]
+    tid = (catalogue / "emb" / "ids.txt").read_text().split()[0]
+    save(tmp_path / "quiet.wav", 0.01 * load(catalogue / "music" / f"{tid}.ogg", sr=16000), 16000)  # -40 dB
+    assert main(["neighbours", str(catalogue / "idx"), "--audio", str(tmp_path / "quiet.wav"), "--k", "2"]) == 0
+    assert "silent" not in capsys.readouterr().err
+
+
 def test_k_larger_than_catalogue_and_errors(catalogue, capsys):
     ids = (catalogue / "emb" / "ids.txt").read_text().split()
     capsys.readouterr()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 N_TRACKS = 13
 
@@ -145,12 +147,19 @@ def test_upload_finds_the_same_track_first(client, dataset):
     assert body["neighbours"][0]["id"] == "t05" and body["neighbours"][0]["similarity"] > 0.999
     assert len(body["neighbours"]) == 4
     assert body["query"]["upload"] == "mine.wav" and body["query"]["id"] is None
-    assert abs(body["query"]["duration_s"] - 3.2) < 0.01
+    assert abs(body["query"]["duration_s"] - 3.2) < 0.01 and body["query"]["silent"] is False
     # for an upload, chips agree with the neighbourhood's most common value
     agree = {a["property"]: a for a in body["agreement"]}
     for n in body["neighbours"]:
         for p in n["matches"]:
             assert n["labels"][p] == agree[p]["most_common"] and agree[p]["most_common_count"] >= 2
+
+
+def test_a_silent_upload_is_answered_and_flagged(client):
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(16000 * 4, np.float32), 16000, format="WAV")
+    r = client.post("/api/indexes/a/neighbours", files={"file": ("hush.wav", buf.getvalue(), "audio/wav")})
+    assert r.status_code == 200 and r.json()["query"]["silent"] is True and r.json()["neighbours"]
 
 
 def test_upload_errors(client, max_upload):

@@ -155,6 +155,7 @@ def test_upload_a_file_and_see_its_neighbours(page, dataset):
     expect(page.locator("[data-testid=neighbours-a] li").first).to_have_attribute("data-id", "t05")
     # index b names no model: the column says so instead of failing silently
     expect(page.locator("[data-testid=agreement-b] .error")).to_contain_text("no model")
+    expect(page.locator("[data-testid=agreement-a] .warning")).to_have_count(0)
 
 
 def test_a_file_over_the_size_limit_is_refused_with_the_limit(page):
@@ -191,6 +192,22 @@ def test_map_coloured_by_a_property_hover_and_click(page):
     page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
     expect(page.locator("[data-testid=query] .id")).to_have_text(hovered)
     expect(page.locator("[data-testid=neighbours-a] li")).to_have_count(5)
+
+
+def test_a_silent_upload_is_flagged_beside_its_neighbours(page):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(16000 * 3, np.float32), 16000, format="WAV")
+    page.set_input_files(
+        "[data-testid=upload]", files=[{"name": "hush.wav", "mimeType": "audio/wav", "buffer": buf.getvalue()}]
+    )
+    expect(page.locator("[data-testid=query] .id")).to_have_text("hush.wav")
+    expect(page.locator("[data-testid=agreement-a] .warning")).to_contain_text("silent")
+    expect(page.locator("[data-testid=neighbours-a] li").first).to_be_visible()
 
 
 def test_the_page_fetched_nothing_but_its_server_and_logged_no_error(page, server):

@@ -145,6 +145,9 @@ class Query_(BaseModel):
     upload: str | None = Field(default=None, description="uploaded file name")
     duration_s: float | None = Field(default=None, description="uploaded audio duration, seconds")
     embed_ms: float | None = Field(default=None, description="decoding + embedding time, milliseconds")
+    silent: bool | None = Field(
+        default=None, description="the upload has no slice above the model's silence level: its neighbours mean nothing"
+    )
 
 
 class Neighbours(BaseModel):
@@ -410,7 +413,8 @@ def create_app(
             found = await run_in_threadpool(search_excerpt, s.passages, tl.embeddings, tl.loud, min(k, len(s.index)))
         else:
             found = await batchers[s.name].search(vec, k)
-        q = Query_(id=None, labels={}, has_audio=False, upload=name, duration_s=duration, embed_ms=ms)
+        silent = not bool(np.any(tl.loud))  # every slice below the model's silence level (none with --keep-silent)
+        q = Query_(id=None, labels={}, has_audio=False, upload=name, duration_s=duration, embed_ms=ms, silent=silent)
         return neighbours_out(s, k, q, found)
 
     def _embed_upload(s: ServedIndex, file: UploadFile, name: str) -> tuple[np.ndarray, Any, float, float]:

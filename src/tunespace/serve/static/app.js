@@ -218,6 +218,9 @@ function renderColumn(col, data) {
     agree.append(el("p", {class: "muted small",
       text: `${data.query.duration_s.toFixed(1)} s of audio embedded in ${Math.round(data.query.embed_ms)} ms`}));
   }
+  if (upload && data.query.silent) {
+    agree.append(el("p", {class: "warning", text: "This file is silent: these neighbours say nothing about its music."}));
+  }
   const table = el("div", {class: "shares"});
   for (const a of data.agreement) {
     let count, text;
