@@ -45,6 +45,34 @@ def test_search_matches_brute_force_and_save_load(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(back.vectors(), axis=1), 1.0, rtol=1e-5)
 
 
+def test_from_vectors_indexes_arrays_and_records_the_model_for_audio_queries(tiny_run, train_corpus, tmp_path):
+    """Vectors made in Python become an index equal to one built from an EMB folder; with their
+    model recorded, the saved index answers an audio query exactly as ``Model.embed`` would."""
+    import tunespace
+    from tunespace.datasets import open_dataset
+
+    emb = _emb()
+    idx = Index.from_vectors(emb.ids, emb.vectors)
+    assert [n.id for n in idx.neighbours_of(emb.ids[3], 6)] == [
+        n.id for n in Index.build(emb).neighbours_of(emb.ids[3], 6)
+    ]
+    assert idx.model_path is None
+    with pytest.raises(UsageError, match="do not match"):
+        Index.from_vectors(emb.ids[:-1], emb.vectors)
+    with pytest.raises(UsageError, match="not unique"):
+        Index.from_vectors(["a", "a"], emb.vectors[:2])
+
+    model = tunespace.load_model(tiny_run)
+    tracks = open_dataset(train_corpus).tracks[:6]
+    vectors = np.stack([model.embed(t.path) for t in tracks])
+    Index.from_vectors([t.id for t in tracks], vectors, model=model).save(tmp_path / "idx")
+    back = Index.load(tmp_path / "idx")
+    assert back.model_path == model.meta["checkpoint"]
+    got = query_neighbours(tmp_path / "idx", audio=tracks[2].path, k=3).neighbours
+    want = back.search(model.embed(tracks[2].path), 3)[0]
+    assert [n.id for n in got] == [n.id for n in want] and got[0].id == tracks[2].id
+
+
 def test_neighbours_of_excludes_itself_and_its_group():
     emb = _emb()
     idx = Index.build(emb)

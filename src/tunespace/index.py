@@ -274,6 +274,36 @@ class Index:
         meta.update(dict(provenance or {}))
         return cls(index, list(emb.ids), meta, exact=emb.vectors if s.rerank > 1 else None)
 
+    @classmethod
+    def from_vectors(
+        cls,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        method: str | IndexSettings = "exact",
+        *,
+        model: Any = None,
+        **options: Any,
+    ) -> Index:
+        """Index vectors held in memory (e.g. :meth:`tunespace.Model.embed` rows) under their ids.
+
+        Args:
+            ids: N unique item ids.
+            vectors: ``(N, D)`` float embeddings (L2-normalised here, cosine similarity).
+            method, options: as :meth:`build`.
+            model: the :class:`tunespace.Model` that made the vectors, if any: recorded so that
+                the saved index answers audio queries (``tunespace neighbours --audio``, the
+                explorer's uploads) with the same model and slicing.
+        Raises:
+            UsageError: shapes that disagree, repeated ids, no vectors, non-finite values.
+        """
+        from .embed.format import EmbeddingSet
+
+        meta = model.embedding_meta() if model is not None else {}
+        emb = EmbeddingSet(
+            ids=[str(i) for i in ids], vectors=np.asarray(vectors, np.float32), meta=meta, name="vectors"
+        )
+        return cls.build(emb, method, **options)
+
     def save(self, out: str | Path) -> Path:
         """Write the INDEX folder ``out`` (each file atomically, ``index.json`` last).
 

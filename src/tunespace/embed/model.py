@@ -164,6 +164,21 @@ class Model:
         self.meta: dict[str, Any] = dict(bundle.meta)
         self._dim: int | None = getattr(self.encoder, "embedding_dim", None)
 
+    def embedding_meta(self) -> dict[str, Any]:
+        """What an EMB folder's ``meta.json`` records of how its vectors were made by this model
+        (its ``model``, slicing and silence rule), so that an index of vectors from :meth:`embed`
+        can embed audio queries the same way (:meth:`tunespace.Index.from_vectors`)."""
+        from .format import PLAIN_MEAN, TRACK_MEAN
+
+        return {
+            "model": {k: v for k, v in self.meta.items() if k != "train_config"},
+            "frontend": dict(self.bundle.frontend),
+            "slice_seconds": self.slice_seconds,
+            "hop_seconds": self.hop_seconds,
+            "silence_db": self.silence_db,
+            "track_embedding": PLAIN_MEAN if self.silence_db is None else TRACK_MEAN,
+        }
+
     def __repr__(self) -> str:
         kind = self.meta.get("checkpoint") or self.meta.get("kind")
         return f"Model({kind!s}, dim={self.dim}, sample_rate={self.sample_rate})"
