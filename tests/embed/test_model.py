@@ -136,6 +136,13 @@ def test_a_file_path_is_decoded_in_place_of_a_waveform(model, train_corpus, tmp_
     np.testing.assert_array_equal(model.embed(t.path), model.embed_file(t.path))
     from_file, from_audio = model.timeline(t.path).embeddings, model.timeline(audio, sr).embeddings
     np.testing.assert_allclose(from_file, from_audio, rtol=1e-5, atol=1e-6)
+    other = open_dataset(train_corpus).tracks[1].path
+    np.testing.assert_allclose(
+        model.embed_batch([t.path, str(other)]),
+        np.stack([model.embed(t.path), model.embed(other)]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     with pytest.raises(UsageError, match="sample_rate .* needed with a waveform"):
         model.embed(audio)
     (tmp_path / "bad.wav").write_bytes(b"RIFF0000WAVEjunk")

@@ -274,14 +274,14 @@ class Model:
         return track_embedding(tl.embeddings, tl.loud)
 
     def embed_batch(
-        self, audios: Sequence[np.ndarray | torch.Tensor] | np.ndarray | torch.Tensor, sample_rate: int
+        self, audios: Sequence[Audio] | np.ndarray | torch.Tensor, sample_rate: int | None = None
     ) -> np.ndarray:
-        """Track embeddings ``(B, D)`` of several waveforms (each as :meth:`embed` gives it).
+        """Track embeddings ``(B, D)`` of several waveforms or files (each as :meth:`embed` gives it).
 
         Args:
             audios: a ``(B, samples)`` array/tensor of mono audio, or a list of waveforms of
-                any lengths (each 1-D or 2-D as in :meth:`prepare`).
-            sample_rate: their rate, Hz.
+                any lengths (each 1-D or 2-D as in :meth:`prepare`) or of audio file paths.
+            sample_rate: the waveforms' rate, Hz (not needed for paths).
         """
         if (torch.is_tensor(audios) or isinstance(audios, np.ndarray)) and audios.ndim == 2:
             items = [audios[i] for i in range(audios.shape[0])]
@@ -291,7 +291,7 @@ class Model:
             return np.zeros((0, self.dim), np.float32)
         slices, counts = [], []
         for a in items:
-            x = self.prepare(a, sample_rate)
+            x = self._waveform(a, sample_rate, None)
             starts = slice_starts(len(x) / self.sample_rate, self.slice_seconds, self.hop_seconds)
             slices.append(cut_slices(x, starts, self.sample_rate, self.slice_seconds))
             counts.append(len(starts))
