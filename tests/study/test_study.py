@@ -37,7 +37,7 @@ def _tiny(train_corpus) -> dict:
 
 
 @pytest.mark.slow
-def test_tiny_study_end_to_end_resume_and_cache(train_corpus, tmp_path):
+def test_tiny_study_end_to_end_resume_and_cache(train_corpus, tmp_path, capsys, monkeypatch):
     cfg = _tiny(train_corpus)
     out = tmp_path / "study"
     assert run_study(out, cfg, should_stop=lambda n: n >= 3) == {"stopped": True}
@@ -86,6 +86,23 @@ def test_tiny_study_end_to_end_resume_and_cache(train_corpus, tmp_path):
     assert len(list((out / "stages").glob("train-*/done.json"))) == n_train
     assert len(list((out / "stages").glob("analysis-*/done.json"))) == 2 * n_analysis
     assert len(list((out / "stages").glob("null-*/done.json"))) == 1  # one per evaluation data (ev and cf share it)
+    # bench/genre_confusion.py searches the study's embeddings again: its overall k-NN accuracy is the study's
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "bench" / "genre_confusion.py"
+    monkeypatch.setattr("sys.argv", ["x", "--study", str(out), "--dataset", "ev", "--k", "3", "--groups", ""])
+    capsys.readouterr()
+    runpy.run_path(str(script), run_name="__main__")
+    table = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    got = {(c.strip(), int(sd)): float(a) for c, sd, a, *_ in table[1:]}
+    want = {
+        (r["condition"], r["seed"]): r["value"]
+        for r in rows
+        if r["metric"] == "knn_accuracy" and r["property"] == "genre" and r["dataset"] == "ev" and r["k"] == 3
+    }
+    assert set(got) == set(want) and len(got) == 5
+    assert all(got[key] == pytest.approx(want[key], abs=5e-4) for key in want)
 
 
 CFG = {
