@@ -102,7 +102,7 @@ def test_tiny_study_end_to_end_resume_and_cache(train_corpus, tmp_path, capsys, 
         if r["metric"] == "knn_accuracy" and r["property"] == "genre" and r["dataset"] == "ev" and r["k"] == 3
     }
     assert set(got) == set(want) and len(got) == 5
-    assert all(got[key] == pytest.approx(want[key], abs=5e-4) for key in want)
+    assert all(got[key] == pytest.approx(want[key], abs=5.01e-4) for key in want)  # printed to 3 decimals
 
 
 CFG = {
