@@ -187,3 +187,37 @@ def test_waveform_low_pass_runs_the_filter_the_spectral_backend_models(noise):
     y = waveform.functional.low_pass(noise, 1500.0, sample_rate=SR)  # pedalboard (JUCE)
     ref = scipy.signal.sosfilt(biquad.first_order_low_pass(np.array([1500.0]), SR), noise.astype(np.float64))
     np.testing.assert_allclose(y, ref, rtol=0, atol=1e-6 * float(np.abs(ref).max()))
+
+
+def test_spectral_reverb_decays_like_a_convolution_with_decaying_noise(logmel):
+    """A 0.1 s noise burst: the spectral reverb's energy decays at -60 dB per T60, as the burst
+    convolved (scipy) with noise whose power decays by 60 dB over T60; nothing before the burst;
+    a short tail keeps the burst's energy; wet level 0 changes nothing."""
+    rng = np.random.default_rng(0)
+    x = np.zeros(3 * SR, np.float32)
+    x[SR // 2 : SR // 2 + SR // 10] = rng.standard_normal(SR // 10)
+    t60 = 1.0
+    lags = np.arange(2 * SR) / SR
+    rir = rng.standard_normal(lags.size) * np.exp(-np.log(1e6) / 2 * lags / t60)
+    conv = scipy.signal.fftconvolve(x, rir)[: x.size].astype(np.float32)
+    aug = spectral.Reverb()
+    room = (t60 - 0.3) / 2.0  # reverb_t60: 0.3 + 2 * room_size
+    out = _run("spectral", aug, x, _params(room_size=room, wet_level=1.0), logmel)
+    frame_s = 160 / SR
+    t = np.arange(out.shape[-1]) * frame_s
+    late = (t > 0.8) & (t < 1.8)
+
+    def slope_db_per_s(power):
+        db = 10 * np.log10(power.sum(0) + 1e-20)
+        return np.polyfit(t[late], db[late], 1)[0]
+
+    expected = -60.0 / t60
+    assert slope_db_per_s(out) == pytest.approx(expected, rel=0.05)
+    assert slope_db_per_s(_clean("spectral", conv, logmel)) == pytest.approx(expected, rel=0.15)
+    before = t < 0.45  # the burst starts at 0.5 s (frames are 25 ms long)
+    assert out[:, before].sum() < 1e-6 * out.sum()
+    p = _clean("spectral", x, logmel)
+    short = _run("spectral", aug, x, _params(room_size=0.0, wet_level=1.0), logmel)  # T60 0.3 s fits
+    assert short.sum() == pytest.approx(p.sum(), rel=1e-3)
+    dry = aug.apply(torch.from_numpy(p)[None], _params(room_size=0.5, wet_level=0.0))[0].numpy()
+    np.testing.assert_array_equal(dry, p)

@@ -121,3 +121,25 @@ def test_make_pair_transform_takes_a_frontend_and_overrides():
     assert pt.frontend.config is fe and pt.policy.augmentations[0].frontend is fe
     assert pt.policy.max_speedup() == 1.2 and pt.target_frames == 200
     assert make_pair_transform("ps", "spectral", {"n_mels": 64}).frontend.config == fe
+
+
+def test_reverb_acts_on_the_excerpt_in_the_fused_and_the_unfused_path(windows, monkeypatch):
+    """``ts+ps+eq+rev``: the others are fused, reverberation follows on the cropped mel power;
+    the step-by-step path gives the same views; reverberation changed them."""
+    import tunespace.augment.pipeline as pipeline
+    from tunespace.augment.spectral import Reverb
+    from tunespace.augment.spectral.fused import fusable
+
+    pt = make_pair_transform("ts+ps+eq+rev", "spectral", None, 3.0)
+    assert isinstance(pt.policy.augmentations[-1], Reverb) and not fusable(pt.policy.augmentations)
+    a = pt.frontend.power(torch.from_numpy(windows[:, 0, : pt.input_samples].copy()))
+    b = pt.frontend.power(torch.from_numpy(windows[:, 1, : pt.input_samples].copy()))
+    fused = pt.device_stage_power(a, b, torch.Generator().manual_seed(3))
+    monkeypatch.setattr(pipeline, "fusable", lambda augs: False)
+    step = pt.device_stage_power(a, b, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(fused[1], step[1], rtol=1e-3, atol=2e-3)
+    assert fused[2]["b"]["reverb"]["wet_level"].shape == (a.shape[0],)
+    plain = make_pair_transform("ts+ps+eq", "spectral", None, 3.0)
+    dry = plain.device_stage_power(a, b, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(fused[0], dry[0])  # view a stays clean
+    assert (fused[1] - dry[1]).abs().mean() > 0.05  # same draws for ts, ps, eq: the room made the difference

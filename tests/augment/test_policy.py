@@ -109,7 +109,6 @@ def test_custom_policy_and_overrides():
         ({"augmentations": [{"type": "eq", "p": 1.5}]}, None, "eq.p"),
         ({"augmentations": [{"type": "gain", "max_gain_db": 500}]}, None, "gain.max_gain_db"),
         ({"augmentations": [{"type": "gain", "loudness": 3}]}, None, "gain.loudness"),
-        ({"augmentations": [{"type": "reverb"}]}, None, "reverb@waveform"),
         ({"augmentations": [{"type": "time_stretch", "keep_length": False}]}, None, "time_stretch.keep_length"),
         ({"augmentations": [{"type": "eq", "frontend": None}]}, None, "eq.frontend"),
         ({"apply_to": "neither"}, None, "apply_to"),

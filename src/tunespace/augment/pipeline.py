@@ -145,14 +145,20 @@ class PairTransform:
         params = self.policy.sample(rng, n)
         views = {"a": power_a, "b": power_b}
         outs = []
-        fuse = fusable(self.policy.augmentations)
+        # reverberation acts on the cropped excerpt's mel power, after the others (Reverb.on_excerpt)
+        late = [a for a in self.policy.augmentations if getattr(a, "on_excerpt", False)]
+        fuse = fusable([a for a in self.policy.augmentations if a not in late])
         for view in ("a", "b"):
-            if not params[view]:
+            window = {k: v for k, v in params[view].items() if k not in {a.kind for a in late}}
+            if not window:
                 x = fe.mel(_crop_frames(views[view], self.target_frames))
             elif fuse:
-                x = fused_mel(views[view], fe.filterbank, self.policy.augmentations, params[view], self.target_frames)
+                x = fused_mel(views[view], fe.filterbank, self.policy.augmentations, window, self.target_frames)
             else:
-                x = _crop_frames(fe.mel(self.policy.apply_view(views[view], params[view])), self.target_frames)
+                x = _crop_frames(fe.mel(self.policy.apply_view(views[view], window)), self.target_frames)
+            for aug in late:
+                if aug.kind in params[view]:
+                    x = aug.apply(x, params[view][aug.kind])
             outs.append(standardise(fe.compress(x)).unsqueeze(1))
         return outs[0], outs[1], params
 

@@ -2,7 +2,7 @@
 
 Named policies (every augmentation with ``p = 1`` and its default ranges, see
 :mod:`tunespace.augment.base`): ``none``, ``ts``, ``ps``, ``eq``, ``ts+ps``, ``ts+ps+eq``
-(the paper's), and ``lp`` (low-pass only).
+(the paper's), ``ts+ps+eq+rev`` (with reverberation) and ``lp`` (low-pass only).
 Custom policies come from a dict::
 
     {"name": "mine", "apply_to": "one" | "both",
@@ -13,7 +13,8 @@ augments the *second* excerpt (view ``"b"``) of every pair and leaves ``"a"`` cl
 is symmetric in the two views, so always choosing ``b`` loses nothing against a random choice
 and keeps the logs simple. ``"both"`` augments each view with independent parameters.
 Augmentations run in the listed order. Types: ``time_stretch``, ``pitch_shift``, ``eq``,
-``low_pass``, ``gain``, ``noise``, ``reverb`` (waveform backend only); see
+``low_pass``, ``gain``, ``noise``, ``reverb`` (the spectral backend's reverberates the cropped
+excerpt's mel power, after the others, whatever its place in the list); see
 :data:`tunespace.augment.base.SPECS`.
 """
 
@@ -39,6 +40,7 @@ NAMED: dict[str, list[str]] = {
     "eq": ["eq"],
     "ts+ps": ["time_stretch", "pitch_shift"],
     "ts+ps+eq": ["time_stretch", "pitch_shift", "eq"],
+    "ts+ps+eq+rev": ["time_stretch", "pitch_shift", "eq", "reverb"],
     "lp": ["low_pass"],
 }
 _APPLY_TO = ("one", "both")

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--augment",
-        help="augmentation policy: none, ts, ps, eq, ts+ps, ts+ps+eq, lp, "
+        help="augmentation policy: none, ts, ps, eq, ts+ps, ts+ps+eq, ts+ps+eq+rev, lp, "
         "a custom name from the config; NAME@BACKEND picks the backend (spectral|waveform); "
         "without @BACKEND the configured backend is kept",
     )

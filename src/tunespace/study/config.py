@@ -174,8 +174,8 @@ STUDY = Section(
         "conditions": Param(
             None,
             list,
-            "augmentation policies compared (none, ts, ps, eq, ts+ps, ts+ps+eq, lp); NAME@BACKEND picks the "
-            "backend (ps@waveform against ps@spectral)",
+            "augmentation policies compared (none, ts, ps, eq, ts+ps, ts+ps+eq, ts+ps+eq+rev, lp); "
+            "NAME@BACKEND picks the backend (ps@waveform against ps@spectral)",
             item=str,
             min_items=1,
             required=True,

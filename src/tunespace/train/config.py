@@ -92,8 +92,8 @@ TRAIN = Section(
                 "policy": Param(
                     "none",
                     (str, dict),
-                    "a named policy (none, ts, ps, eq, ts+ps, ts+ps+eq, lp; NAME@BACKEND picks the backend) or a "
-                    "custom policy mapping {name, apply_to, augmentations} (`--augment`)",
+                    "a named policy (none, ts, ps, eq, ts+ps, ts+ps+eq, ts+ps+eq+rev, lp; NAME@BACKEND picks the "
+                    "backend) or a custom policy mapping {name, apply_to, augmentations} (`--augment`)",
                     expects="a policy name or a policy mapping",
                 ),
                 "backend": Param(

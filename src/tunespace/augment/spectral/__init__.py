@@ -1,7 +1,8 @@
 """``spectral`` backend: speed first, batched torch on the training device.
 
 Every augmentation acts on the linear power spectrogram ``(B, F, T)`` (``LogMel.power``)
-before the mel projection, with independent parameters per item of the batch. The operations
+before the mel projection, with independent parameters per item of the batch; reverberation
+(:class:`Reverb`), whose decay is the same in every band, on the cropped excerpt's mel power. The operations
 are plain functions in :mod:`.functional` (written here: no library does them per item on a
 batch; see its docstring for each one's method); :mod:`.augmentations` binds each to its
 parameter sampling, and :mod:`.fused` runs the linear ones as one per-item mel matrix.
@@ -16,6 +17,7 @@ from .augmentations import (
     LowPass,
     Noise,
     PitchShift,
+    Reverb,
     SpectralAugmentation,
     TimeStretch,
 )
@@ -28,6 +30,7 @@ __all__ = [
     "LowPass",
     "Noise",
     "PitchShift",
+    "Reverb",
     "SpectralAugmentation",
     "TimeStretch",
     "functional",

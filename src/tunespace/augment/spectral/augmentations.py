@@ -24,6 +24,7 @@ from ..base import (
     NoiseSpec,
     Params,
     PitchShiftSpec,
+    ReverbSpec,
     TimeStretchSpec,
 )
 from . import functional as F
@@ -40,6 +41,9 @@ class SpectralAugmentation(Augmentation):
 
     #: True where the function needs ``|X| ** 2`` power (``frontend.power == 2``).
     needs_squared_magnitude: ClassVar[bool] = False
+    #: True where the training pipeline applies it to the cropped excerpt's mel power, after the
+    #: others (:class:`Reverb`), instead of to the whole window's bins.
+    on_excerpt: ClassVar[bool] = False
 
     def __init__(self, frontend: FrontEnd | None = None, **spec) -> None:
         super().__init__(**spec)
@@ -156,7 +160,25 @@ class Noise(SpectralAugmentation, NoiseSpec):
         )
 
 
-#: The spectral backend's augmentations by type (no reverb: it has no spectral equivalent here).
+class Reverb(SpectralAugmentation, ReverbSpec):
+    """Late reverberation, T60 from ``room_size`` (:func:`.functional.reverb_t60`), at ``wet_level``
+    (:func:`.functional.reverb`).
+
+    It acts on the excerpt itself: the training pipeline applies it after the centre crop, on
+    the mel power (equal to applying it to the bins: its decay is the same in every band), in
+    the fused and the unfused path alike, so the room hears only the excerpt, as a listener would
+    hear the excerpt played in it."""
+
+    needs_squared_magnitude = True
+    on_excerpt = True
+
+    def transform(self, power: torch.Tensor, params: Params) -> torch.Tensor:
+        frame_s = self.frontend.hop_length / self.frontend.sample_rate
+        t60 = F.reverb_t60(F.per_item(params["room_size"], power))
+        return F.reverb(power, t60, params["wet_level"], frame_s=frame_s)
+
+
+#: The spectral backend's augmentations by type.
 AUGMENTATIONS: dict[str, type[SpectralAugmentation]] = {
-    cls.kind: cls for cls in (TimeStretch, PitchShift, Equaliser, LowPass, Gain, Noise)
+    cls.kind: cls for cls in (TimeStretch, PitchShift, Equaliser, LowPass, Gain, Noise, Reverb)
 }

@@ -24,6 +24,9 @@ biquads work on waveforms), so they are written here:
   to filtering where the response varies little within a bin (true for Q <= 4 at n_fft 2048).
 - :func:`gain`: multiplication by ``10 ** (gain_db * magnitude_power / 20)``.
 - :func:`noise`: adds exponentially distributed white-noise power (needs ``magnitude_power = 2``).
+- :func:`reverb`: late reverberation in the power domain: each band's power convolved along
+  time with an exponentially decaying kernel (the expected power of a signal convolved with
+  exponentially decaying noise), mixed with the dry power; causal, frequency-independent decay.
 
 The fused path (:mod:`.fused`) composes the ``*_positions`` and ``*_response`` maps into one
 per-item mel matrix.
@@ -257,3 +260,46 @@ def noise(power: torch.Tensor, snr_db: Any, noise_seed: Any, *, n_fft: int, win_
         g = torch.Generator(device=power.device).manual_seed(int(seed))
         unit[i].exponential_(1.0, generator=g)
     return power + unit * (noise_var * win_energy)[:, None, None]
+
+
+#: Power decay of 60 dB as a natural log: ``ln(10 ** 6)``.
+_LN_60_DB = float(np.log(1e6))
+
+
+def reverb_t60(room_size: Any) -> Any:
+    """Decay time T60 (seconds) of the spectral reverb for a ``room_size`` in [0, 1]:
+    ``0.3 + 2 * room_size`` (0.3 s, a small room, to 2.3 s, a hall). Freeverb's room size
+    (the waveform backend) is a feedback gain, not a time; this maps the same range onto
+    decay times of rooms."""
+    return 0.3 + 2.0 * room_size
+
+
+def reverb(power: torch.Tensor, t60_s: Any, wet_level: Any, *, frame_s: float) -> torch.Tensor:
+    """Late reverberation of ``(B, C, T)`` power (``C`` bins or mel bands) -> ``(B, C, T)``.
+
+    The wet part is each band's power convolved along time with the kernel
+    ``exp(-ln(10**6) * tau / t60_s)`` over lags ``tau = 0, frame_s, ...`` (a 60 dB power decay
+    after ``t60_s`` seconds), normalised to unit sum over the ``T`` frames (so a short sound
+    keeps its energy, spread in time); the output is ``(1 - wet) ** 2 * power + wet ** 2 *
+    wet_part`` (amplitude levels as powers; dry and wet add in power, being uncorrelated in
+    expectation). Causal: nothing before a frame reaches it, and sound before the first frame
+    is not there to reverberate. The decay is the same in every band, so the map is linear
+    along time only: applying it to bins and then projecting to mel bands equals applying it
+    to mel bands. Needs ``|X| ** 2`` power.
+
+    Args:
+        power: ``(B, C, T)`` non-negative power.
+        t60_s: decay time per item, seconds (> 0).
+        wet_level: wet amplitude level per item, in [0, 1].
+        frame_s: time between frames, seconds (``hop_length / sample_rate``).
+    """
+    b, c, t = power.shape
+    t60 = per_item(t60_s, power).reshape(-1)
+    wet = per_item(wet_level, power).reshape(-1)
+    lags = torch.arange(t, device=power.device, dtype=torch.float32) * float(frame_s)
+    kernel = torch.exp(-_LN_60_DB * lags[None, :] / t60[:, None])  # (B, T)
+    kernel = kernel / kernel.sum(1, keepdim=True)
+    n = 2 * t  # no circular wrap-around for lags below T
+    spectrum = torch.fft.rfft(power.float(), n=n) * torch.fft.rfft(kernel, n=n)[:, None, :]
+    tail = torch.fft.irfft(spectrum, n=n)[..., :t].clamp_min(0.0)
+    return (1 - wet)[:, None, None] ** 2 * power + wet[:, None, None] ** 2 * tail
