@@ -801,7 +801,7 @@ def query_neighbours(
             from .embed.model import track_embedding
 
             tl = model.timeline(Path(audio))
-            if model.silence_db is not None and not tl.loud.any():
+            if tl.silent:
                 warnings.warn(
                     f"{audio}: silent (no {model.slice_seconds:g} s slice peaks above {model.silence_db:g} dBFS): "
                     "these neighbours say nothing about its music",

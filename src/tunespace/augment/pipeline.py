@@ -147,9 +147,10 @@ class PairTransform:
         outs = []
         # reverberation acts on the cropped excerpt's mel power, after the others (Reverb.on_excerpt)
         late = [a for a in self.policy.augmentations if getattr(a, "on_excerpt", False)]
-        fuse = fusable([a for a in self.policy.augmentations if a not in late])
+        late_kinds = {a.kind for a in late}
+        fuse = fusable([a for a in self.policy.augmentations if a.kind not in late_kinds])
         for view in ("a", "b"):
-            window = {k: v for k, v in params[view].items() if k not in {a.kind for a in late}}
+            window = {k: v for k, v in params[view].items() if k not in late_kinds}
             if not window:
                 x = fe.mel(_crop_frames(views[view], self.target_frames))
             elif fuse:

@@ -119,6 +119,11 @@ class Timeline:
     embeddings: np.ndarray
     loud: np.ndarray | None = None
 
+    @property
+    def silent(self) -> bool:
+        """True when no slice reaches the silence level (never when ``loud`` is None: every slice counts)."""
+        return self.loud is not None and not bool(np.any(self.loud))
+
 
 class Model:
     """An encoder with its front end and the base model's slicing, ready to embed audio.

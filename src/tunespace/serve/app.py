@@ -413,8 +413,7 @@ def create_app(
             found = await run_in_threadpool(search_excerpt, s.passages, tl.embeddings, tl.loud, min(k, len(s.index)))
         else:
             found = await batchers[s.name].search(vec, k)
-        silent = not bool(np.any(tl.loud))  # every slice below the model's silence level (none with --keep-silent)
-        q = Query_(id=None, labels={}, has_audio=False, upload=name, duration_s=duration, embed_ms=ms, silent=silent)
+        q = Query_(id=None, labels={}, has_audio=False, upload=name, duration_s=duration, embed_ms=ms, silent=tl.silent)
         return neighbours_out(s, k, q, found)
 
     def _embed_upload(s: ServedIndex, file: UploadFile, name: str) -> tuple[np.ndarray, Any, float, float]:
