@@ -140,7 +140,7 @@ def test_recipe_data_keeps_every_evaluation_piece_out_of_training(tmp_path, monk
     assert trained and all(piece_split(p) == "train" for p in trained)
     cfg = study_config(data)
     validate_study_config(cfg)
-    assert [d["name"] for d in cfg["eval_data"] if d["role"] == "confirmatory"] == ["music21-release6"]
+    assert [d["name"] for d in cfg["eval_data"] if d["role"] == "confirmatory"] == ["music21-release7"]
     for d in cfg["eval_data"]:
         held_out = set(track_pieces(d["path"]).values())
         assert (d["name"].startswith("procedural")) or held_out, d["name"]

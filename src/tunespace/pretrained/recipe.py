@@ -11,7 +11,7 @@
    under each of :data:`POLICIES` with each of :data:`SEEDS` (:data:`TRAIN` settings) on that
    list: the second seed puts the training's own variance into every interval of the report.
 3. **Evaluation, on data no model saw.** The same study embeds and profiles three evaluation
-   sets: ``music21-release6`` (music21 renders of seed 2033 restricted to ``"eval"`` pieces:
+   sets: ``music21-release7`` (music21 renders of seed 2034 restricted to ``"eval"`` pieces:
    compositions never heard in training; role ``confirmatory``), and ``music21-release4``
    (seed 2031) and ``music21-release3`` (seed 2030), the same held-out pieces rendered again
    (``exploratory``: earlier releases' cards looked at them), next to chroma, MFCC and
@@ -40,7 +40,7 @@ from ..errors import UsageError
 from ..files import write_json, write_text
 
 #: The policies trained, one shipped model each.
-POLICIES = ("none", "ts", "ps", "ts+ps", "ts+ps+eq")
+POLICIES = ("none", "ts", "ps", "ts+ps", "ts+ps+eq+rev")
 #: Training seeds of each policy; the first one's model is shipped, the others make the report's
 #: intervals cover training seeds as well as evaluation tracks. Three, not two: with two seeds an
 #: interval over seeds has one degree of freedom, and the fourth release's `none` seeds differed so
@@ -80,14 +80,14 @@ EVAL_ONE_IN = 5
 #: first releases, ``music21-unseen``, ``music21-heldout``, ``music21-final`` and
 #: ``procedural-unseen``, are no longer evaluated by the build: docs/study.md has their results.)
 HELDOUT_RENDERED = 640
-#: Tracks rendered for the confirmatory set ``music21-release6`` (seed 2033), twice as many as for
+#: Tracks rendered for the confirmatory set ``music21-release7`` (seed 2034), twice as many as for
 #: the sets before the fifth release's, so that the evaluation tracks' part of each interval is
-#: narrower (the fifth release's ``music21-release5``, seed 2032, kept 287 tracks of 150 held-out
-#: pieces from as many renders; it is exploratory since, and no longer evaluated by the build).
+#: narrower (the fifth and sixth releases' ``music21-release5`` and ``music21-release6``, seeds 2032
+#: and 2033, are exploratory since their cards looked at them, and no longer evaluated by the build).
 CONFIRMATORY_RENDERED = 1280
 #: The evaluation sets (name, role) of the build, each the held-out-piece tracks of a music21 render.
 EVAL_SETS = (
-    ("music21-release6", "confirmatory"),
+    ("music21-release7", "confirmatory"),
     ("music21-release4", "exploratory"),
     ("music21-release3", "exploratory"),
 )
@@ -200,7 +200,7 @@ def build_data(
         "music21-b": (music21_tracks, 102, "music21"),
         "music21-release3-all": (HELDOUT_RENDERED, 2030, "music21"),
         "music21-release4-all": (HELDOUT_RENDERED, 2031, "music21"),
-        "music21-release6-all": (eval_renders, 2033, "music21"),
+        "music21-release7-all": (eval_renders, 2034, "music21"),
     }
     for name, (n, seed, source) in corpora.items():
         if not (data / name / "corpus.json").is_file():
