@@ -9,7 +9,8 @@ whether the nearest catalogue track is its source. Three kinds of transformation
 - the training augmentation itself (``spectral:`` columns): the pretrained models were trained
   with the ``spectral`` backend, which resamples the linear power spectrogram
   (:func:`tunespace.augment.spectral.functional.time_stretch` and ``pitch_shift``) and weights
-  its bins (``eq``, the ``ts+ps+eq`` model's third augmentation). It has no
+  its bins (``eq``, the ``ts+ps+eq`` model's third augmentation) and reverberates it (``reverb``,
+  ``ts+ps+eq+rev``'s fourth: :func:`tunespace.augment.spectral.functional.reverb`). It has no
   audio output, so these excerpts are embedded from the transformed spectrogram: the power
   spectrogram of the whole track, resampled over the excerpt's frames (a time-stretch reads real
   frames beyond the excerpt's edges, as a training window reads its track's cached frames), cut
@@ -56,7 +57,11 @@ SPECTRAL = {
     "spectral: stretch x1.15": ("stretch", 1.15),
     "spectral: shift +2": ("shift", 2.0),
     "spectral: EQ": ("eq", 0.0),
+    "spectral: reverb": ("reverb", 0.5),
 }
+#: The ``spectral: reverb`` column's wet level (room size 0.5: T60 1.3 s), inside the ``reverb``
+#: augmentation's default ranges and near pedalboard's default (0.33) of the recording chain.
+SPECTRAL_REVERB_WET = 0.33
 #: The ``spectral: EQ`` column's setting, inside the ``eq`` augmentation's default ranges: a +9 dB
 #: peak at 1 kHz (Q 1, as the scipy EQ column), a -6 dB low shelf at 200 Hz, a +6 dB high shelf at 3 kHz.
 SPECTRAL_EQ = {
@@ -73,8 +78,9 @@ SPECTRAL_EQ = {
 def spectral_excerpt(model, y: np.ndarray, a: int, b: int, kind: str, value: float) -> np.ndarray:
     """``(D,)`` embedding of the excerpt ``y[a:b]`` (samples at the model's rate) transformed by the
     spectral backend's ``kind`` (``none``, ``stretch`` by rate ``value``, ``shift`` by ``value``
-    semitones, ``eq``: :data:`SPECTRAL_EQ`) on the power spectrogram of the whole track ``y``; see
-    the module docstring."""
+    semitones, ``eq``: :data:`SPECTRAL_EQ`, ``reverb`` of room size ``value`` at
+    :data:`SPECTRAL_REVERB_WET`: the ``ts+ps+eq+rev`` model's fourth) on the power spectrogram
+    of the whole track ``y``; see the module docstring."""
     import torch
 
     from tunespace.augment.spectral import functional as spectral
@@ -100,6 +106,15 @@ def spectral_excerpt(model, y: np.ndarray, a: int, b: int, kind: str, value: flo
                 n_fft=fe.config.n_fft,
                 magnitude_power=fe.config.power,
             )
+        elif kind == "reverb":  # on the excerpt alone, as training applies it; in |X|^2 power
+            p = fe.config.power
+            tail = spectral.reverb(
+                power ** (2.0 / p),
+                spectral.reverb_t60(value),
+                SPECTRAL_REVERB_WET,
+                frame_s=hop / fe.config.sample_rate,
+            )
+            power = tail ** (p / 2.0)
     n = fe.frames(model.slice_samples)
     step = int(round(model.hop_seconds * model.sample_rate)) // hop
     x = torch.stack([power[0, :, s : s + n] for s in range(0, power.shape[-1] - n + 1, step)])

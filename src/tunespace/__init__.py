@@ -7,7 +7,7 @@ train -> embed -> neighbours / index -> locality / probes -> study -> serve -> c
 The public Python API, importable from the package top::
 
     import tunespace
-    model = tunespace.load_model("pretrained:ts+ps+eq")   # shipped; or a run folder, a checkpoint
+    model = tunespace.load_model("pretrained:ts+ps+eq+rev")   # shipped; or a run folder, a checkpoint
     v = model.embed(audio, sample_rate)            # (D,) track embedding; or model.embed("song.mp3")
     index = tunespace.Index.load("indexes/ts")     # `tunespace index build`
     index.neighbours_of("some/track", k=10)        # [Neighbour(rank, id, similarity), ...]

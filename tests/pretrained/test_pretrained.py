@@ -35,6 +35,8 @@ def test_unknown_or_foreign_files_are_refused(tmp_path, monkeypatch):
         tunespace.load_model("pretrained:odd")
     with pytest.raises(UsageError):
         pretrained.path_of("../odd")
+    with pytest.raises(UsageError, match="no pretrained model 'ts\\+ps\\+eq'.*replaced by ts\\+ps\\+eq\\+rev"):
+        tunespace.load_model("pretrained:ts+ps+eq")  # shipped by the sixth release
 
 
 def test_embed_cli_accepts_a_pretrained_model(tiny_run, train_corpus, tmp_path, monkeypatch, capsys):

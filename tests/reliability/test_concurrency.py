@@ -3,11 +3,13 @@ first (pid, host); stale locks (holder killed) are taken over; never silent loss
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -87,6 +89,51 @@ def test_the_lock_is_exclusive_within_one_process_too(tmp_path):
     with FolderLock(tmp_path / "x", "second") as lock:  # released: free again
         assert json.loads((tmp_path / "x" / LOCK_NAME).read_text())["command"] == "second"
         assert lock.held
+
+
+class _WindowsLocks:
+    """A stand-in for ``msvcrt`` with Windows' semantics as far as the lock uses them: a
+    non-blocking lock on ``n`` bytes from the file position, held per open handle, refused with
+    ``EACCES`` while another handle holds it, released when the handle closes."""
+
+    LK_NBLCK = 2
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[int, int], int] = {}  # (inode, offset) -> fd
+        self.calls: list[tuple[int, int]] = []
+
+    def locking(self, fd: int, mode: int, nbytes: int) -> None:
+        assert mode == self.LK_NBLCK and nbytes == 1
+        offset = os.lseek(fd, 0, os.SEEK_CUR)
+        self.calls.append((fd, offset))
+        key = (os.fstat(fd).st_ino, offset)
+        holder = self.held.get(key)
+        if holder is not None and holder != fd:
+            try:
+                os.fstat(holder)  # the holding handle is still open
+                raise OSError(errno.EACCES, "Permission denied")
+            except OSError as e:
+                if e.errno == errno.EACCES:
+                    raise
+        self.held[key] = fd
+
+
+def test_the_lock_takes_windows_locks_where_there_is_no_fcntl(tmp_path, monkeypatch):
+    import tunespace.lock as lock_module
+
+    fake = _WindowsLocks()
+    monkeypatch.setattr(lock_module, "fcntl", None)
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setattr(lock_module, "_ON_WINDOWS", True)
+    with FolderLock(tmp_path / "x", "first") as first:
+        (fd, offset), = fake.calls
+        assert offset == lock_module._WINDOWS_LOCK_OFFSET and os.lseek(fd, 0, os.SEEK_CUR) > 0
+        # the holder's record is at the start of the file, readable by the refused writer
+        with pytest.raises(UsageError, match="in use by first .pid"):
+            FolderLock(tmp_path / "x", "second").acquire()
+        assert first.held
+    with FolderLock(tmp_path / "x", "second"):  # released: free again
+        assert json.loads((tmp_path / "x" / LOCK_NAME).read_text())["command"] == "second"
 
 
 def _hold_and(action: str, folder) -> subprocess.Popen:

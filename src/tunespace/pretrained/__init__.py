@@ -26,6 +26,11 @@ FOLDER = Path(__file__).parent
 FORMAT = "tunespace-pretrained"
 VERSION = 1
 PREFIX = "pretrained:"
+#: Models an earlier release shipped and a later one replaced: name -> what to use instead.
+RETIRED = {
+    "ts+ps+eq": "ts+ps+eq+rev, which adds reverberation to the nuisances (docs/models.md); an index "
+    "built with ts+ps+eq must be embedded again to be queried with it",
+}
 
 
 def available() -> list[str]:
@@ -43,7 +48,8 @@ def path_of(name: str) -> Path:
     p = FOLDER / f"{name}.pt"
     if not name or "/" in name or not p.is_file():
         have = ", ".join(available()) or "none installed"
-        raise UsageError(f"no pretrained model {name!r} (available: {have})")
+        instead = f"; it was replaced by {RETIRED[name]}" if name in RETIRED else ""
+        raise UsageError(f"no pretrained model {name!r} (available: {have}){instead}")
     return p
 
 
