@@ -66,6 +66,7 @@ def _lock_nonblocking(fd: int) -> None:
     finally:
         os.lseek(fd, 0, os.SEEK_SET)
 
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

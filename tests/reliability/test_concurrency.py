@@ -126,7 +126,7 @@ def test_the_lock_takes_windows_locks_where_there_is_no_fcntl(tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "msvcrt", fake)
     monkeypatch.setattr(lock_module, "_ON_WINDOWS", True)
     with FolderLock(tmp_path / "x", "first") as first:
-        (fd, offset), = fake.calls
+        ((fd, offset),) = fake.calls
         assert offset == lock_module._WINDOWS_LOCK_OFFSET and os.lseek(fd, 0, os.SEEK_CUR) > 0
         # the holder's record is at the start of the file, readable by the refused writer
         with pytest.raises(UsageError, match="in use by first .pid"):
