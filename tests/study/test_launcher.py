@@ -300,6 +300,29 @@ def test_local_workers_run_stages_at_once_retry_and_report_failures(tmp_path, jo
         resolve_launcher({"workers": 0})
 
 
+def idle_work(task: FakeTask) -> None:
+    """A job that ends without completing its stage (as one of changed code computes another)."""
+
+
+def test_a_source_change_during_the_study_is_named_not_retried(tmp_path, job_env, monkeypatch):
+    from tunespace.study import cache
+    from tunespace.study.launcher import source_changed
+
+    cache.code_fingerprint()  # the study's keys were computed with the code as it was
+    assert source_changed() is None
+    lc = resolve_launcher({"workers": 2, "max_retries": 2})
+    with pytest.raises(StageFailed, match=r"task t failed in 3 job\(s\); last: the job ended without completing"):
+        run_tasks([FakeTask("t", str(tmp_path), heavy=True)], idle_work, lc, tmp_path / "jobs")
+    monkeypatch.setattr(cache, "source_fingerprint", lambda root: "edited000000")
+    messages: list[str] = []
+    with pytest.raises(StageFailed, match=r"failed in 1 job\(s\); last: tunespace's source changed while the study"):
+        run_tasks(
+            [FakeTask("u", str(tmp_path), heavy=True)], idle_work, lc, tmp_path / "jobs2", progress=messages.append
+        )
+    assert not any("resubmitting" in m for m in messages)
+    assert "edited000000" in source_changed()
+
+
 def thread_work(task: FakeTask) -> None:
     import torch
 

@@ -209,6 +209,24 @@ def _first_line(e: BaseException) -> str:
     return (raised[-1] if raised else lines[0] if lines else type(e).__name__)[:300]
 
 
+def source_changed() -> str | None:
+    """What to tell the user when tunespace's source files changed since this process computed its
+    stage keys (:func:`~tunespace.study.cache.code_fingerprint`, cached at its first call): a job
+    started since then computes the stages of the new code, never the ones this study waits for.
+    None while the source is unchanged."""
+    from .. import __version__
+    from .cache import code_fingerprint, source_fingerprint
+
+    start = code_fingerprint()
+    now = f"{__version__}+{source_fingerprint(Path(__file__).resolve().parent.parent)}"
+    if now == start:
+        return None
+    return (
+        f"tunespace's source changed while the study ran (code {start} -> {now}): "
+        "restore it and run the same command again, or run it again with the new code (which recomputes the stages)"
+    )
+
+
 def run_tasks(
     tasks: Sequence[Any],
     work: Callable[[Any], Any],
@@ -317,8 +335,12 @@ def _run_jobs(
                     if should_stop is not None and should_stop(completed):
                         return False
                     continue
-                why = _first_line(error) if error is not None else "the job ended without completing the stage"
-                if attempt < lc["max_retries"]:
+                changed = source_changed()
+                if changed is not None:  # every job from now on computes other stages: retrying is useless
+                    why = changed
+                else:
+                    why = _first_line(error) if error is not None else "the job ended without completing the stage"
+                if changed is None and attempt < lc["max_retries"]:
                     progress(f"{t.name}: job {job.job_id} failed ({why}); resubmitting, it resumes from its cache")
                     submit(t, attempt + 1)
                 else:
