@@ -106,15 +106,10 @@ def spectral_excerpt(model, y: np.ndarray, a: int, b: int, kind: str, value: flo
                 n_fft=fe.config.n_fft,
                 magnitude_power=fe.config.power,
             )
-        elif kind == "reverb":  # on the excerpt alone, as training applies it; in |X|^2 power
-            p = fe.config.power
-            tail = spectral.reverb(
-                power ** (2.0 / p),
-                spectral.reverb_t60(value),
-                SPECTRAL_REVERB_WET,
-                frame_s=hop / fe.config.sample_rate,
-            )
-            power = tail ** (p / 2.0)
+        elif kind == "reverb":  # on the excerpt alone, as training applies it (needs frontend.power 2)
+            from tunespace.augment.spectral import Reverb
+
+            power = Reverb(fe.config).transform(power, {"room_size": value, "wet_level": SPECTRAL_REVERB_WET})
     n = fe.frames(model.slice_samples)
     step = int(round(model.hop_seconds * model.sample_rate)) // hop
     x = torch.stack([power[0, :, s : s + n] for s in range(0, power.shape[-1] - n + 1, step)])

@@ -39,11 +39,16 @@ def source_fingerprint(root: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def current_code_fingerprint() -> str:
+    """``"VERSION+HASH"``: the tunespace version and :func:`source_fingerprint` of the installed
+    package, as its files are now."""
+    return f"{__version__}+{source_fingerprint(Path(__file__).resolve().parent.parent)}"
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """``"VERSION+HASH"``: the tunespace version and :func:`source_fingerprint` of the installed
-    package. Computed once per process."""
-    return f"{__version__}+{source_fingerprint(Path(__file__).resolve().parent.parent)}"
+    """:func:`current_code_fingerprint`, computed once per process: the code its stage keys name."""
+    return current_code_fingerprint()
 
 
 DONE = "done.json"

@@ -214,11 +214,9 @@ def source_changed() -> str | None:
     stage keys (:func:`~tunespace.study.cache.code_fingerprint`, cached at its first call): a job
     started since then computes the stages of the new code, never the ones this study waits for.
     None while the source is unchanged."""
-    from .. import __version__
-    from .cache import code_fingerprint, source_fingerprint
+    from .cache import code_fingerprint, current_code_fingerprint
 
-    start = code_fingerprint()
-    now = f"{__version__}+{source_fingerprint(Path(__file__).resolve().parent.parent)}"
+    start, now = code_fingerprint(), current_code_fingerprint()
     if now == start:
         return None
     return (
