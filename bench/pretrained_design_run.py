@@ -3,7 +3,8 @@
 The rows of "Design runs for the pretrained models" in docs/study.md were made with this script:
 the study of ``tunespace pretrained build`` (same data, same analysis) restricted to the given
 conditions and to the evaluation sets of role ``exploratory``, with the recipe's trainer settings
-changed by a JSON object (merged key by key). The confirmatory set is never evaluated here.
+(and, with ``--embed``, its embedding settings) changed by a JSON object (merged key by key).
+The confirmatory set is never evaluated here.
 
 Run (after ``tunespace pretrained build --out DIR`` has rendered DIR/data):
     .venv/bin/python bench/pretrained_design_run.py --data DIR/data --out DIR/design/e3 \\
@@ -28,6 +29,12 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="study folder of this run")
     ap.add_argument("--conditions", default="none", help="comma-separated policies")
     ap.add_argument("--train", default="{}", help="JSON merged into the recipe's trainer settings")
+    ap.add_argument(
+        "--embed",
+        default="{}",
+        help="JSON merged into the recipe's embedding settings (slice_seconds, hop_seconds), e.g. for a model "
+        "trained on longer excerpts",
+    )
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds (default 0, the recipe's)")
     ap.add_argument("--workers", type=int, default=1, help="stages run at once (launcher.workers; default 1)")
     ap.add_argument(
@@ -44,6 +51,7 @@ def main() -> None:
     if not args.baselines:
         cfg["baselines"] = []
     cfg["train"] = merge(cfg["train"], json.loads(args.train))
+    cfg["embed"] = merge(cfg["embed"], json.loads(args.embed))
     cfg["launcher"] = {"kind": "local", "workers": args.workers, "threads": STAGE_THREADS}
     validate_study_config(cfg)
     run_study(Path(args.out), cfg)
