@@ -205,7 +205,8 @@ def test_the_recorded_silence_rule_is_what_queries_are_embedded_with(run_dir, tr
 
 
 def test_embed_settings_are_checked_when_made():
-    assert EmbedSettings().slice_seconds == 3.0 and EmbedSettings(silence_db=None).silence_db is None
+    assert EmbedSettings().slice_seconds is None  # the model's training excerpt length
+    assert EmbedSettings(silence_db=None).silence_db is None
     with pytest.raises(UsageError, match="hop_seconds must be a number of seconds"):
         EmbedSettings(hop_seconds=0)
     with pytest.raises(UsageError, match="workers must be an integer"):

@@ -181,6 +181,35 @@ def test_random_model_and_bad_paths(tmp_path):
         tunespace.load_model("random:small", slice_seconds=float("nan"))
 
 
+def test_slices_default_to_the_training_excerpt_length(train_corpus, tmp_path):
+    """A model trained on 4 s excerpts embeds 4 s slices unless told otherwise, from Python and
+    from ``tunespace embed``; random encoders and MULE-setting models keep 3 s."""
+    from tests.conftest import tiny_overrides
+
+    from tunespace.train import resolve_config, train
+
+    run = tmp_path / "run4"
+    train(
+        run,
+        resolve_config(
+            None, [*tiny_overrides(steps=1), "pairs.excerpt_seconds=4.0"], **{"data.path": str(train_corpus)}
+        ),
+    )
+    m = tunespace.load_model(run)
+    assert m.slice_seconds == 4.0 and m.slice_samples == 64000
+    assert tunespace.load_model(run, slice_seconds=3.0).slice_seconds == 3.0
+    assert tunespace.load_model("random:small").slice_seconds == 3.0
+    out = tmp_path / "emb"
+    args = ["embed", "--model", str(run), "--data", str(train_corpus), "--out", str(out), "--workers", "0"]
+    assert main([*args, "--timelines", "--no-progress"]) == 0
+    emb = read_embeddings(out)
+    assert emb.meta["slice_seconds"] == 4.0
+    t = open_dataset(train_corpus).tracks[0]
+    audio, sr = sf.read(t.path, dtype="float32")
+    np.testing.assert_allclose(m.timeline(audio, sr).times_s, [2.0, 4.0, 6.0, 8.0])  # 10 s: starts 0, 2, 4, 6
+    np.testing.assert_allclose(np.load(out / "timelines" / f"{t.id}.npy"), m.timeline(audio, sr).embeddings, atol=1e-5)
+
+
 def test_slicing_helpers():
     assert slice_starts(10.0, 3.0, 2.0) == [0.0, 2.0, 4.0, 6.0]
     x = np.arange(10, dtype=np.float32)

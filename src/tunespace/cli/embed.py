@@ -19,7 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset folder, any folder of audio, a CSV of labels, one audio file, or a text file listing audio paths",
     )
     parser.add_argument("--out", required=True, help="EMB output folder")
-    parser.add_argument("--slice-seconds", type=float, default=3.0, help="slice length in seconds (3)")
+    parser.add_argument(
+        "--slice-seconds",
+        type=float,
+        default=None,
+        help="slice length in seconds (default: the excerpt length the model was trained on; 3 for the shipped "
+        "models and random encoders)",
+    )
     parser.add_argument("--hop-seconds", type=float, default=2.0, help="hop between slices in seconds (2)")
     parser.add_argument(
         "--min-seconds",

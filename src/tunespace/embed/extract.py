@@ -1,6 +1,7 @@
 """``tunespace embed``: embed every track of a dataset with a trained (or random) encoder.
 
-For each track, slices of ``slice_seconds`` (3 s) every ``hop_seconds`` (2 s) are cut, each is
+For each track, slices of ``slice_seconds`` (by default the excerpt length the encoder was
+trained on: 3 s for MULE's setting) every ``hop_seconds`` (2 s) are cut, each is
 turned into a log-mel and standardised as in the base model, and embedded; the track
 embedding is the mean over its loud slices and the slice embeddings form its timeline. A track shorter
 than one slice is zero-padded to one slice; a track shorter than ``min_seconds`` (1 s), or too
@@ -54,7 +55,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -265,7 +266,7 @@ def _integer(x: Any) -> bool:
 
 
 def check_embed_settings(
-    slice_seconds: Any = 3.0,
+    slice_seconds: Any = None,
     hop_seconds: Any = 2.0,
     min_seconds: Any = MIN_SECONDS,
     chunk_slices: Any = 32,
@@ -284,10 +285,11 @@ def check_embed_settings(
             raise UsageError(f"{what} must be {rule}, got {value!r}")
 
     need(
-        _number(slice_seconds) and math.isfinite(slice_seconds) and 0 < slice_seconds <= MAX_SLICE_SECONDS,
+        slice_seconds is None
+        or (_number(slice_seconds) and math.isfinite(slice_seconds) and 0 < slice_seconds <= MAX_SLICE_SECONDS),
         "slice_seconds",
         slice_seconds,
-        f"a number of seconds in (0, {MAX_SLICE_SECONDS:g}]",
+        f"a number of seconds in (0, {MAX_SLICE_SECONDS:g}] (or None: the model's training excerpt length)",
     )
     need(
         _number(hop_seconds) and math.isfinite(hop_seconds) and MIN_HOP_SECONDS <= hop_seconds <= MAX_HOP_SECONDS,
@@ -327,7 +329,7 @@ class EmbedSettings:
         UsageError: naming the setting, its value and what it must be.
     """
 
-    slice_seconds: float = 3.0
+    slice_seconds: float | None = None
     hop_seconds: float = 2.0
     chunk_slices: int = 32
     timelines: bool = False
@@ -355,7 +357,7 @@ def embed_dataset(
     data: str | Path | Dataset,
     out: str | Path,
     *,
-    slice_seconds: float = 3.0,
+    slice_seconds: float | None = None,
     hop_seconds: float = 2.0,
     chunk_slices: int = 32,
     timelines: bool = False,
@@ -371,11 +373,13 @@ def embed_dataset(
     Args:
         encoder: what to embed with (:func:`load_encoder`, :func:`random_encoder` or a
             :class:`~tunespace.embed.model.Model`, whose own slicing is then replaced by
-            ``slice_seconds`` / ``hop_seconds``).
+            ``slice_seconds`` (when given) / ``hop_seconds``).
         data: dataset (folder, CSV, audio file or list file: see
             :func:`tunespace.datasets.open_dataset`) or a :class:`Dataset`.
         out: EMB folder.
-        slice_seconds, hop_seconds: slice length and hop in seconds (3 s every 2 s).
+        slice_seconds, hop_seconds: slice length and hop in seconds (None: a :class:`Model`'s
+            own slice length, else the excerpt length the encoder was trained on,
+            :func:`~tunespace.embed.model.trained_slice_seconds`; every 2 s).
         chunk_slices: slices decoded and embedded together (bounds memory).
         timelines: also write ``timelines/<id>.npy`` (n_slices, D).
         min_seconds: tracks shorter than this (s) are reported in ``errors.csv``, not embedded.
@@ -406,8 +410,11 @@ def embed_dataset(
     )
     device = devices.resolve(device)
     bundle = encoder.bundle if isinstance(encoder, Model) else encoder
+    if slice_seconds is None and isinstance(encoder, Model):
+        slice_seconds = encoder.slice_seconds
     model = Model(bundle, slice_seconds, hop_seconds, device)  # validates the slicing
-    _try_model(model, slice_seconds)
+    settings = replace(settings, slice_seconds=model.slice_seconds)  # what the run records
+    _try_model(model, model.slice_seconds)
     ds = data if isinstance(data, Dataset) else open_dataset(data)
     out = Path(out)
     shards = _Shards()

@@ -7,8 +7,11 @@ equals the one in an EMB folder (tested).
 The extraction of the base model (MULE):
 
 1. audio mixed down to mono and resampled to the model's rate (16 kHz) with soxr;
-2. slices of ``slice_seconds`` (3 s) starting every ``hop_seconds`` (2 s) while they fit
-   (:func:`slice_starts`); a track shorter than one slice gives one slice, zero-padded;
+2. slices of ``slice_seconds`` starting every ``hop_seconds`` (2 s) while they fit
+   (:func:`slice_starts`); a track shorter than one slice gives one slice, zero-padded. The
+   slice length defaults to the excerpt length the encoder was trained on
+   (:func:`trained_slice_seconds`: the run's ``pairs.excerpt_seconds``, 3 s for MULE's
+   setting and for untrained encoders), so a model embeds what it learned from;
 3. each slice -> log-mel (:class:`tunespace.features.LogMel`) -> standardised to zero mean
    and unit variance -> encoder -> one ``(D,)`` vector;
 4. the timeline is the ``(T, D)`` slice embeddings, their centre times are
@@ -48,6 +51,8 @@ from ..errors import UsageError
 #: What :meth:`Model.embed` and :meth:`Model.timeline` take: a waveform or an audio file's path.
 Audio = np.ndarray | torch.Tensor | str | Path
 
+#: Slice length (s) of an encoder with no training record (``random:``), and MULE's excerpt.
+DEFAULT_SLICE_SECONDS = 3.0
 #: Slices embedded per forward pass (bounds memory for long inputs).
 CHUNK_SLICES = 32
 #: Peak level (dBFS) below which a slice is silent (left out of the track's mean) and a whole
@@ -125,6 +130,15 @@ class Timeline:
         return self.loud is not None and not bool(np.any(self.loud))
 
 
+def trained_slice_seconds(bundle: Any) -> float:
+    """The excerpt length (s) ``bundle``'s encoder was trained on: its training config's
+    ``pairs.excerpt_seconds``, or :data:`DEFAULT_SLICE_SECONDS` when it records none (a random
+    encoder, a config from before the setting existed)."""
+    cfg = getattr(bundle, "meta", {}).get("train_config") or {}
+    value = (cfg.get("pairs") or {}).get("excerpt_seconds")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else DEFAULT_SLICE_SECONDS
+
+
 class Model:
     """An encoder with its front end and the base model's slicing, ready to embed audio.
 
@@ -134,7 +148,8 @@ class Model:
 
     Args:
         bundle: a :class:`tunespace.embed.extract.EncoderBundle`.
-        slice_seconds: slice length, seconds (3).
+        slice_seconds: slice length, seconds (None: the excerpt length the encoder was trained
+            on, :func:`trained_slice_seconds`; 3 s for MULE's setting).
         hop_seconds: hop between slices, seconds (2).
         device: torch device for the front end and the encoder.
         silence_db: slices whose peak stays below it (dBFS) are left out of a track's mean
@@ -144,13 +159,15 @@ class Model:
     def __init__(
         self,
         bundle: Any,
-        slice_seconds: float = 3.0,
+        slice_seconds: float | None = None,
         hop_seconds: float = 2.0,
         device: torch.device | str = "cpu",
         silence_db: float | None = SILENCE_DB,
     ) -> None:
         from ..features import FrontEnd, LogMel
 
+        if slice_seconds is None:
+            slice_seconds = trained_slice_seconds(bundle)
         for name, v in (("slice_seconds", slice_seconds), ("hop_seconds", hop_seconds)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise UsageError(f"{name} must be a finite number of seconds > 0, got {v!r}")
@@ -348,7 +365,7 @@ def load_model(
     path: str | Path,
     *,
     device: torch.device | str = "cpu",
-    slice_seconds: float = 3.0,
+    slice_seconds: float | None = None,
     hop_seconds: float = 2.0,
     silence_db: float | None = SILENCE_DB,
 ) -> Model:
@@ -361,7 +378,9 @@ def load_model(
             ``"random:small"``) for a randomly initialised encoder (seed 0), a reference point.
         device: where to run (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``: CUDA when there is
             one; see :func:`tunespace.devices.resolve`).
-        slice_seconds, hop_seconds: slicing (3 s every 2 s, as ``tunespace embed``).
+        slice_seconds, hop_seconds: slicing, as ``tunespace embed``: slices of the excerpt
+            length the model was trained on (None, the default: :func:`trained_slice_seconds`,
+            3 s for the shipped models of MULE's setting) every 2 s.
         silence_db: slices whose peak stays below it (dBFS) are left out of a track's mean
             (-60, as ``tunespace embed``; None: every slice counts).
     Returns:
