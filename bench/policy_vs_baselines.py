@@ -12,6 +12,10 @@ label column as groups (``tunespace.study.analysis.analyse``; locality and k-NN 
 temporary folder): neighbours of the query's group, e.g. the other renders of its composition,
 are left out, as an evaluation set's ``groups`` does in a study.
 
+With ``--baselines-from OTHER_STUDY`` the baselines are those of another study of the same
+evaluation set (the same tracks, checked), e.g. a release's baselines at its 3 s slicing against a
+design run that embeds with another slicing.
+
 Run: .venv/bin/python bench/policy_vs_baselines.py --study DIR/study --dataset music21-heldout [--groups piece]
 """
 
@@ -57,19 +61,40 @@ def grouped_items(graph, cfg: dict, dataset: str, groups: str, tmp: Path) -> dic
     return items
 
 
-def compare(study: Path, dataset: str, properties: list[str], k: int, groups: str | None = None) -> list[dict]:
+def study_items(study: Path, dataset: str, groups: str | None) -> tuple[dict, dict]:
+    """The study's config and the items of every analysis of ``dataset`` (analysed again with
+    ``groups`` when given)."""
     cfg = read_json(study / "config.json")
     graph = study_graph(cfg, study / "stages", reading=True)
     for code in graph.other_code():
-        print(f"note: some stages were computed by other tunespace code ({code})")
+        print(f"note: some stages of {study} were computed by other tunespace code ({code})")
+    if groups is None:
+        return cfg, {key: read_items(path) for key, path in graph.analyses.items() if key[2] == dataset}
+    with tempfile.TemporaryDirectory() as tmp:
+        return cfg, grouped_items(graph, cfg, dataset, groups, Path(tmp))
+
+
+def compare(
+    study: Path,
+    dataset: str,
+    properties: list[str],
+    k: int,
+    groups: str | None = None,
+    baselines_from: Path | None = None,
+) -> list[dict]:
+    cfg, items = study_items(study, dataset, groups)
     seeds = cfg["seeds"]
     policies = [str(c) for c in cfg["conditions"]]
-    baselines = [f"baseline:{b}" for b in cfg.get("baselines", []) if b != "random"]
-    if groups is None:
-        items = {key: read_items(path) for key, path in graph.analyses.items() if key[2] == dataset}
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            items = grouped_items(graph, cfg, dataset, groups, Path(tmp))
+    source = cfg
+    if baselines_from is not None:
+        source, other = study_items(baselines_from, dataset, groups)
+        ids = next(v["ids"] for key, v in items.items() if not key[0].startswith("baseline:"))
+        for key, v in other.items():
+            if key[0].startswith("baseline:"):
+                if v["ids"] != ids:
+                    raise SystemExit(f"{baselines_from}: its {dataset} holds other tracks than {study}'s")
+                items[key] = v
+    baselines = [f"baseline:{b}" for b in source.get("baselines", []) if b != "random"]
     rows = []
     for prop in properties:
         for metric in ("locality", "knn_accuracy"):
@@ -105,9 +130,10 @@ def main() -> None:
     ap.add_argument("--properties", default="genre,mood,instrument")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--groups", help="a label column whose shared value leaves neighbours out (e.g. piece)")
+    ap.add_argument("--baselines-from", type=Path, help="another study of the same set whose baselines to use")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    rows = compare(args.study, args.dataset, args.properties.split(","), args.k, args.groups)
+    rows = compare(args.study, args.dataset, args.properties.split(","), args.k, args.groups, args.baselines_from)
     grouped = f", neighbours of the same {args.groups} left out" if args.groups else ""
     print(f"{args.dataset}: policy - best baseline, paired by track (95 % interval){grouped}\n")
     print("| property | metric | policy | value | best baseline (value) | difference [95 % CI] |")
