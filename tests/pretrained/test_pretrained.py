@@ -89,6 +89,19 @@ def test_the_package_ships_one_model_per_recipe_policy():
         assert card.get("policy") == name
 
 
+def test_shipped_models_embed_with_the_slices_their_card_was_measured_with():
+    """A user's ``load_model("pretrained:X")`` / ``tunespace embed`` cuts the slices the build's
+    study embedded its evaluation sets with (the card's figures), which are the training excerpts."""
+    from pathlib import Path
+
+    from tunespace.pretrained.recipe import POLICIES, study_config
+
+    measured = study_config(Path("data"))["embed"]["slice_seconds"]
+    for name in POLICIES:
+        m = tunespace.load_model(f"pretrained:{name}")
+        assert m.slice_seconds == measured == pretrained.load_state(name)["config"]["pairs"]["excerpt_seconds"]
+
+
 def test_build_refuses_zero_workers_in_one_line(tmp_path, capsys):
     from tunespace.cli import main
 
