@@ -15,12 +15,14 @@ What the API requires, and what tunespace gives:
 - ``load_model(model_file_path)`` returns a ``torch.nn.Module`` with the int attributes
   ``sample_rate`` (16000), ``scene_embedding_size`` and ``timestamp_embedding_size`` (D).
 - ``get_scene_embeddings(audio, model)``: ``(n_sounds, D)`` float32, each sound's track
-  embedding exactly as ``tunespace embed`` computes it (3 s slices every 2 s, mean of the loud
-  ones: see :mod:`tunespace.embed.model`).
+  embedding exactly as ``tunespace embed`` computes it (slices of the model's training excerpt
+  length, 3 s for the shipped models, every 2 s, mean of the loud ones: see
+  :mod:`tunespace.embed.model`).
 - ``get_timestamp_embeddings(audio, model)``: ``(n_sounds, n_timestamps, D)`` float32 and
   ``(n_sounds, n_timestamps)`` float32 timestamps in **milliseconds**, regularly spaced every
   ``timestamp_hop_seconds`` (50 ms by default, HEAR's suggestion for event tasks) from 0 to
-  the end of the audio. Each timestamp's embedding is that of a 3 s slice *centred* on it,
+  the end of the audio. Each timestamp's embedding is that of a slice (3 s for the shipped
+  models) *centred* on it,
   zero-padded beyond the ends of the audio.
 - Every sound is embedded independently of the others in its batch (tested).
 
@@ -101,7 +103,8 @@ def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings of 3 s slices centred every ``model.timestamp_hop_seconds`` from 0 to the end.
+    """Embeddings of the model's slices (``model.slice_seconds``) centred every
+    ``model.timestamp_hop_seconds`` from 0 to the end.
 
     Returns:
         ``(n_sounds, n_timestamps, D)`` float32 embeddings and ``(n_sounds, n_timestamps)``
