@@ -304,6 +304,13 @@ def idle_work(task: FakeTask) -> None:
     """A job that ends without completing its stage (as one of changed code computes another)."""
 
 
+def test_the_serial_launcher_also_fails_a_stage_its_work_leaves_unfinished(tmp_path):
+    lc = resolve_launcher({"workers": 1})
+    tasks = [FakeTask("a", str(tmp_path)), FakeTask("b", str(tmp_path), deps=("a",))]
+    with pytest.raises(StageFailed, match=r"^stage task a ended without completing the stage"):
+        run_tasks(tasks, idle_work, lc, tmp_path / "jobs", progress=lambda m: None)
+
+
 def test_a_source_change_during_the_study_is_named_not_retried(tmp_path, job_env, monkeypatch):
     from tunespace.study import cache
     from tunespace.study.launcher import source_changed

@@ -258,6 +258,8 @@ def run_tasks(
             for n, t in enumerate(todo, 1):
                 progress(t.name)
                 work(t)
+                if not t.done:  # as a job that ends without its stage: the stages after it would read nothing
+                    raise StageFailed(f"stage {t.name} ended without completing the stage (in this process)")
                 if should_stop is not None and should_stop(n):
                     return False
             return True
