@@ -91,3 +91,18 @@ def test_random_encoder_baseline_is_seeded(train_corpus):
     assert np.array_equal(a.vectors, b.vectors)
     assert not np.allclose(a.vectors, c.vectors)
     assert np.isfinite(a.vectors).all()
+    assert a.meta["slice_seconds"] == 3.0
+
+
+def test_random_baseline_is_sliced_as_the_study_slices_its_models(train_corpus, tmp_path):
+    """A study embedding its models in 4 s slices gets a random baseline of 4 s slices too (the
+    hand-crafted kinds are track-level and ignore the section)."""
+    from tunespace.embed import read_embeddings
+    from tunespace.study.analysis import baseline_embeddings
+
+    embed = {"slice_seconds": 4.0, "hop_seconds": 2.0, "chunk_slices": 32}
+    baseline_embeddings("random", train_corpus, tmp_path / "r", seed=1, embed_cfg=embed)
+    r = read_embeddings(tmp_path / "r")
+    default = compute_baseline("random", train_corpus, seed=1, workers=0)
+    assert r.meta["slice_seconds"] == 4.0 and r.ids == default.ids
+    assert not np.allclose(np.asarray(r.vectors), default.vectors)

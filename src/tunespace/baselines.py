@@ -103,19 +103,28 @@ def _track_job(job: tuple[str, str, str, int]) -> tuple[str, np.ndarray | None, 
         return track_id, None, f"{type(e).__name__}: {e}"
 
 
-def random_baseline(data: str | Path, seed: int = 0, workers: int = 2, encoder: str = "small") -> EmbeddingSet:
+#: The embedding settings a study's ``embed`` section gives the random baseline (as its models).
+RANDOM_EMBED_KEYS = ("slice_seconds", "hop_seconds", "min_seconds", "silence_db")
+
+
+def random_baseline(
+    data: str | Path, seed: int = 0, workers: int = 2, encoder: str = "small", embed: dict[str, Any] | None = None
+) -> EmbeddingSet:
     """Embeddings of a randomly initialised encoder (seeded), extracted like a trained one.
 
     What the architecture alone, with no training, makes local: the reference point that says
-    how much of a trained model's locality training added.
+    how much of a trained model's locality training added. ``embed``: the slicing and silence
+    rule of the trained models it is compared with (a study's ``embed`` section; keys
+    :data:`RANDOM_EMBED_KEYS`, others ignored; default 3 s slices every 2 s).
     """
     import tempfile
 
     from .embed.extract import embed_dataset, random_encoder
 
+    settings = {k: v for k, v in (embed or {}).items() if k in RANDOM_EMBED_KEYS}
     with tempfile.TemporaryDirectory() as tmp:
         emb = embed_dataset(
-            random_encoder(encoder, seed=seed), data, Path(tmp) / "emb", workers=workers, progress=False
+            random_encoder(encoder, seed=seed), data, Path(tmp) / "emb", workers=workers, progress=False, **settings
         )
     assert emb is not None
     emb.vectors = np.asarray(emb.vectors)
@@ -125,7 +134,12 @@ def random_baseline(data: str | Path, seed: int = 0, workers: int = 2, encoder: 
 
 
 def compute_baseline(
-    kind: str, data: str | Path, workers: int = 2, sr: int = SAMPLE_RATE, seed: int = 0
+    kind: str,
+    data: str | Path,
+    workers: int = 2,
+    sr: int = SAMPLE_RATE,
+    seed: int = 0,
+    embed: dict[str, Any] | None = None,
 ) -> EmbeddingSet:
     """Hand-crafted embeddings of ``kind`` for every track of the dataset folder ``data``.
 
@@ -136,13 +150,15 @@ def compute_baseline(
         workers: processes (1: in this process).
         sr: analysis sample rate in Hz.
         seed: initialisation seed of the ``random`` encoder.
+        embed: slicing of the ``random`` encoder (:func:`random_baseline`); the hand-crafted
+            kinds are track-level features and take none.
     Returns:
         the embeddings (ids in dataset order, unreadable tracks in ``errors``).
     Raises:
         UsageError: unknown kind, or no track could be read.
     """
     if kind == "random":
-        return random_baseline(data, seed=seed, workers=workers)
+        return random_baseline(data, seed=seed, workers=workers, embed=embed)
     if kind not in KINDS:
         raise UsageError(f"--kind: unknown baseline {kind!r}; expected one of {KINDS}")
     from .datasets import open_dataset

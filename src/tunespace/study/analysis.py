@@ -167,7 +167,9 @@ def read_noise_floor(path: str | Path) -> dict[str, dict[str, list[float]]]:
 def baseline_embeddings(
     kind: str, data: str | Path, out: str | Path, *, seed: int = 0, embed_cfg: dict[str, Any] | None = None
 ) -> None:
-    """Write the reference embeddings of ``kind`` for ``data`` into the EMB folder ``out``."""
+    """Write the reference embeddings of ``kind`` for ``data`` into the EMB folder ``out``
+    (``embed_cfg``: the study's ``embed`` section, the random baseline's slicing)."""
     from ..baselines import compute_baseline
 
-    write_embeddings(out, compute_baseline(kind, data, seed=seed, workers=1 if kind == "random" else 2))
+    workers = 1 if kind == "random" else 2
+    write_embeddings(out, compute_baseline(kind, data, seed=seed, workers=workers, embed=embed_cfg))
