@@ -103,28 +103,29 @@ def _track_job(job: tuple[str, str, str, int]) -> tuple[str, np.ndarray | None, 
         return track_id, None, f"{type(e).__name__}: {e}"
 
 
-#: The embedding settings a study's ``embed`` section gives the random baseline (as its models).
-RANDOM_EMBED_KEYS = ("slice_seconds", "hop_seconds", "min_seconds", "silence_db")
-
-
 def random_baseline(
     data: str | Path, seed: int = 0, workers: int = 2, encoder: str = "small", embed: dict[str, Any] | None = None
 ) -> EmbeddingSet:
     """Embeddings of a randomly initialised encoder (seeded), extracted like a trained one.
 
     What the architecture alone, with no training, makes local: the reference point that says
-    how much of a trained model's locality training added. ``embed``: the slicing and silence
-    rule of the trained models it is compared with (a study's ``embed`` section; keys
-    :data:`RANDOM_EMBED_KEYS`, others ignored; default 3 s slices every 2 s).
+    how much of a trained model's locality training added. ``embed``: the
+    :func:`~tunespace.embed.extract.embed_dataset` settings of the trained models it is compared
+    with (a study's ``embed`` section, which the study gives its models as it is; default 3 s
+    slices every 2 s).
     """
     import tempfile
 
     from .embed.extract import embed_dataset, random_encoder
 
-    settings = {k: v for k, v in (embed or {}).items() if k in RANDOM_EMBED_KEYS}
     with tempfile.TemporaryDirectory() as tmp:
         emb = embed_dataset(
-            random_encoder(encoder, seed=seed), data, Path(tmp) / "emb", workers=workers, progress=False, **settings
+            random_encoder(encoder, seed=seed),
+            data,
+            Path(tmp) / "emb",
+            workers=workers,
+            progress=False,
+            **(embed or {}),
         )
     assert emb is not None
     emb.vectors = np.asarray(emb.vectors)
