@@ -14,7 +14,10 @@ bfloat16 spectrogram cache) the pipeline is also timed with a new float32 batch 
 and step (``collate_pairs`` without ``buffers``, the anchor of that column) against the buffers
 the trainer reuses.
 
-Run: .venv/bin/python bench/bench_train.py [--steps 30] [--batch 32] [--recipe]
+With ``--bf16`` the model and the trainer are also timed with ``train.amp: bf16`` (bfloat16
+autocast of the forward pass on the CPU), against their float32 rates of the same run (the anchor).
+
+Run: .venv/bin/python bench/bench_train.py [--steps 30] [--batch 32] [--recipe] [--bf16]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from tunespace.corpus import build_corpus
 from tunespace.losses import NTXentLoss
 from tunespace.pairs import DistinctTrackBatches, PairDataset, collate_pairs
 from tunespace.train import build_model, resolve_config, train
+from tunespace.train.step import autocast
 from tunespace.train.trainer import prepare
 
 ENCODER = {"width": 128, "depth": 5}  # the demo study's small encoder
@@ -69,7 +73,7 @@ def pipeline_rate(cfg: dict, steps: int, workers: int, reuse: bool = False) -> f
     return n / (time.perf_counter() - t0)
 
 
-def model_rate(cfg: dict, steps: int) -> float:
+def model_rate(cfg: dict, steps: int, amp: str = "off") -> float:
     torch.manual_seed(0)
     net = build_model(cfg)
     opt = torch.optim.AdamW(net.parameters(), 1e-3)
@@ -79,8 +83,9 @@ def model_rate(cfg: dict, steps: int) -> float:
     for i in range(steps + 1):
         if i == 1:
             t0 = time.perf_counter()
-        _, z = net(x)
-        loss = loss_fn(z[:b], z[b:])
+        with autocast(torch.device("cpu"), amp):
+            _, z = net(x)
+        loss = loss_fn(z[:b].float(), z[b:].float())
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -98,6 +103,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--recipe", action="store_true", help="the pretrained recipe's settings (see above)")
+    ap.add_argument("--bf16", action="store_true", help="also time model and trainer with train.amp bf16")
     args = ap.parse_args()
     batch, threads = (64, 1) if args.recipe else (args.batch, 2)
     torch.set_num_threads(threads)
@@ -111,6 +117,9 @@ def main() -> None:
         rule = "|---|---|---:|---:|---:|---:|"
         if args.recipe:
             head += " pipeline, new batch tensors (anchor) | pipeline, reused buffers | ratio |"
+            rule += "---:|---:|---:|"
+        if args.bf16:
+            head += " model pairs/s, bf16 | trainer pairs/s, bf16 | trainer bf16 / float32 |"
             rule += "---:|---:|---:|"
         print(f"torch threads {threads}, batch {batch}{', bfloat16 cache' if args.recipe else ''}")
         print(head)
@@ -136,6 +145,15 @@ def main() -> None:
             if args.recipe:
                 fresh = pipeline_rate(cfg, min(args.steps, 10), workers, reuse=False)
                 row += f" {fresh:.1f} | {p:.1f} | {p / fresh:.2f}x |"
+            if args.bf16:
+                mb = model_rate(cfg, 10, amp="bf16")
+                cfg_b = resolve_config(
+                    None,
+                    [*over, "train.amp=bf16"],
+                    **{"data.path": str(corpus), "augment.policy": policy, "augment.backend": backend},
+                )
+                tb = trainer_rate(cfg_b, Path(tmp) / f"run-{policy}-{backend}-bf16")
+                row += f" {mb:.1f} | {tb:.1f} | {tb / tr:.2f}x |"
             print(row, flush=True)
 
 

@@ -110,6 +110,7 @@ def test_killed_process_resumes_to_identical_weights(train_corpus, tmp_path):
         (["pairs.excerpt_seconds=12"], "shorter than the pair window"),
         (["loss.temperature=0"], "loss.temperature"),
         (["train.stepz=3"], "unknown config key"),
+        (["train.amp=fp16", "train.device=cpu"], "train.amp fp16 needs a CUDA device"),
     ],
 )
 def test_bad_input_fails_before_training_with_exit_2(train_corpus, tmp_path, capsys, extra, message):

@@ -26,6 +26,7 @@ import torch
 
 from ..config import Section, check_keys, setting
 from ..errors import ConfigError
+from .banded import banded_matmul, row_groups
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class LogMel(torch.nn.Module):
         if c.chroma_bins:
             fb = np.concatenate([fb, chroma_filterbank(c, fb)])
         self.register_buffer("filterbank", torch.from_numpy(fb), persistent=False)
+        self.groups = row_groups(self.filterbank != 0)
 
     def power(self, wave: torch.Tensor) -> torch.Tensor:
         """Linear power spectrogram ``|STFT|**power``.
@@ -203,8 +205,9 @@ class LogMel(torch.nn.Module):
 
     def mel(self, power: torch.Tensor) -> torch.Tensor:
         """Project ``(B, F, T)`` linear power onto the filter bank -> ``(B, n_bands, T)`` (mel bands,
-        then ``chroma_bins`` pitch-class bands)."""
-        return torch.matmul(self.filterbank, power)
+        then ``chroma_bins`` pitch-class bands); ``(F, T)`` -> ``(n_bands, T)``. On the CPU only the
+        bins each group of bands reads are multiplied (:func:`~tunespace.features.banded.banded_matmul`)."""
+        return banded_matmul(self.filterbank, power, self.groups)
 
     def compress(self, mel: torch.Tensor) -> torch.Tensor:
         """``log10(1 + log_scale * mel)``, elementwise, any shape."""

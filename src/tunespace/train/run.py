@@ -49,6 +49,7 @@ from ..pairs import (
 from . import distributed
 from .config import lr_at
 from .runlog import logged_loss
+from .step import check_amp, cpu_has_native_bf16
 
 #: ``train`` keys that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("steps", "progress", "num_workers", "threads", "device")
@@ -234,6 +235,13 @@ class PreparedRun:
             raise UsageError(f"{out}: this run folder already holds checkpoints; use --resume or another --out")
         dist = distributed.setup(cfg["train"]["device"])
         tcfg = cfg["train"]
+        check_amp(dist.device, tcfg["amp"])
+        if dist.is_main and dist.device.type == "cpu" and tcfg["amp"] == "bf16" and not cpu_has_native_bf16():
+            print(
+                "tunespace train: warning: train.amp bf16 on a CPU without bfloat16 instructions: torch emulates "
+                "it, which is slower than train.amp off",
+                file=sys.stderr,
+            )
         if tcfg.get("threads"):
             torch.set_num_threads(int(tcfg["threads"]))
         prep = prepare(cfg, dist.world_size)

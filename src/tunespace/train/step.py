@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..losses import NTXentLoss, alignment, uniformity
 
 
@@ -28,15 +29,51 @@ def step_seed(seed: int, step: int, salt: int = 0) -> int:
 
 
 def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
-    """Mixed precision on CUDA (``amp``: ``bf16`` or ``fp16``); nothing on CPU, and nothing for
-    ``off`` and ``auto``: float32 (with torch's default TF32 convolutions on Ampere and later).
-    Measured on an H200, bf16 autocast was 12-18 % slower than that for ``small`` and
-    ``sfnfnet_f0`` at their batch sizes, and pre-Ampere GPUs have no bf16 arithmetic."""
-    if device.type != "cuda" or amp in ("off", "auto"):
+    """The forward pass's mixed precision for ``amp`` on ``device``.
+
+    - CUDA: ``bf16`` or ``fp16`` autocast (``fp16`` with a gradient scaler, made by the run).
+      Measured on an H200, bf16 autocast was 12-18 % slower than float32 (with torch's default
+      TF32 convolutions on Ampere and later) for ``small`` and ``sfnfnet_f0`` at their batch
+      sizes, and pre-Ampere GPUs have no bf16 arithmetic.
+    - CPU: ``bf16`` autocast (oneDNN's bfloat16 convolutions and matrix products). On a CPU with
+      bfloat16 instructions (AVX512-BF16 or AMX) it trained ``small`` about 1.6x faster than
+      float32 (``bench/bench_train.py --recipe``, docs/benchmarks.md); without them torch emulates
+      it and it is slower (:func:`cpu_has_native_bf16`).
+    - ``off`` and ``auto``: float32 everywhere.
+
+    Raises:
+        ConfigError: ``fp16`` on a device other than CUDA, or ``bf16`` on one other than CUDA and
+            the CPU (:func:`check_amp`).
+    """
+    check_amp(device, amp)
+    if amp in ("off", "auto"):
         return contextlib.nullcontext()
+    if device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     if amp == "fp16":
         return torch.autocast("cuda", dtype=torch.float16)
     return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def check_amp(device: torch.device, amp: str) -> None:
+    """Refuse a mixed precision ``device`` cannot run: ``fp16`` needs CUDA, ``bf16`` CUDA or the CPU.
+
+    Raises:
+        ConfigError: naming ``train.amp``, the value and the device.
+    """
+    if amp in ("off", "auto") or device.type == "cuda" or (device.type == "cpu" and amp == "bf16"):
+        return
+    hint = "use bf16 or off" if device.type == "cpu" else "use off"
+    raise ConfigError(f"train.amp {amp} needs a CUDA device; this run is on {device.type}: {hint}")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions oneDNN uses (AVX512-BF16 or AMX), so that
+    ``train.amp: bf16`` is faster on it than float32 rather than emulated."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 @dataclass
@@ -88,9 +125,10 @@ def train_step(
     2. Device stage, without gradients: power windows ``power_a``, ``power_b`` ``(n, F, T)``
        (spectrogram cache) or audio ``wave_a``, ``wave_b`` ``(n, samples)`` at the front end's
        rate -> the two standardised log-mel views ``x_a``, ``x_b`` ``(n, 1, n_mels, T)``.
-    3. Forward both views as one batch ``(2n, 1, n_mels, T)`` (under ``amp`` on CUDA) ->
-       ``h`` ``(2n, D)``, ``z`` ``(2n, P)``; NT-Xent of ``z[:n]`` against ``z[n:]`` in float32
-       (over the global batch under DistributedDataParallel: see :class:`NTXentLoss`).
+    3. Forward both views as one batch ``(2n, 1, n_mels, T)`` (under ``amp``: :func:`autocast`)
+       -> ``h`` ``(2n, D)``, ``z`` ``(2n, P)``; NT-Xent of ``z[:n]`` against ``z[n:]`` in float32,
+       outside the autocast (over the global batch under DistributedDataParallel: see
+       :class:`NTXentLoss`).
     4. Zero the gradients, backward, optimiser step (through ``scaler`` for fp16). There is no
        gradient clipping.
 
@@ -105,7 +143,7 @@ def train_step(
         loss_fn: NT-Xent at the configured temperature.
         optimizer: with its learning rate already set for ``step``.
         scaler: a GradScaler for ``amp == "fp16"`` on CUDA, else None.
-        amp: ``auto``, ``off``, ``fp16`` or ``bf16`` (see :func:`autocast`).
+        amp: ``auto``, ``off``, ``fp16`` (CUDA) or ``bf16`` (CUDA or CPU; see :func:`autocast`).
     """
     torch.manual_seed(step_seed(seed, step, 1))
     gen = torch.Generator()  # on the CPU whatever the device: the same draws on a GPU as on the CPU
@@ -122,8 +160,9 @@ def train_step(
     with autocast(device, amp):
         x = torch.cat([xa, xb], dim=0)
         h, z = model(x)
-        n = xa.shape[0]
-        loss = loss_fn(z[:n].float(), z[n:].float())
+    n = xa.shape[0]
+    # The loss outside autocast: its similarity matrix in float32, not in bf16 / fp16.
+    loss = loss_fn(z[:n].float(), z[n:].float())
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -132,4 +171,4 @@ def train_step(
     else:
         loss.backward()
         optimizer.step()
-    return StepOutput(float(loss.detach()), h, n, dparams)
+    return StepOutput(float(loss.detach()), h.float(), n, dparams)

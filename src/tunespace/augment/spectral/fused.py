@@ -12,7 +12,8 @@ time-stretch interpolation. The maps come from the augmentations themselves
 (:meth:`~.augmentations.PitchShift.positions`, :meth:`~.augmentations.TimeStretch.positions`,
 :meth:`~.augmentations.FrequencyWeighting.weights`). We build the ``(B, n_mels, F)`` matrix
 (scatter-add of the filter bank through ``M_b``), do one batched matmul with the
-``(B, F, T_in)`` power, and time-stretch the ``n_mels``-band result, reading only the frames
+``(B, F, T_in)`` power (over the bins each group of bands reads:
+:func:`~tunespace.features.banded.banded_matmul`), and time-stretch the ``n_mels``-band result, reading only the frames
 the centre crop keeps. The result equals the unfused path up to float rounding, at a
 fraction of its cost (no gathers over ``F x T`` spectrograms). Augmentations that are not
 linear (noise) are not fusable; :func:`fusable` says so.
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ...features.banded import banded_matmul
 from ..base import Augmentation, Params
 from .augmentations import FrequencyWeighting, PitchShift, TimeStretch
 from .functional import resample_axis
@@ -97,7 +99,7 @@ def fused_mel(
     if shift is not None:
         w = _scatter_through_shift(w, shift[0].positions(shift[1], power))
     w = w * before[:, None, :]
-    mel = torch.bmm(w, power)  # (B, n_mels, T_in)
+    mel = banded_matmul(w, power)  # (B, n_mels, T_in); only the bins each group of bands reads
     start = (t_in - out_frames) // 2
     if stretch is None:
         return mel[..., start : start + out_frames]
