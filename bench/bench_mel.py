@@ -1,7 +1,8 @@
 """The mel projection: the banded filter-bank product against the dense one (the anchor).
 
 Times ``LogMel.mel`` (one filter bank for the batch: the unaugmented view, extraction) and the
-fused spectral path's per-item product (a filter bank moved by a pitch shift of -6..+6
+fused spectral path's per-item product (per-item frequency gains on the filter bank:
+an EQ'd view, whose non-zeros are the filter bank's; a filter bank moved by a pitch shift of -6..+6
 semitones per item: the ``ps`` view), each against ``torch.matmul`` / ``torch.bmm`` of the same
 tensors in the same run, on one torch thread, batches of 64 power spectrograms (the pretrained
 recipe's batch; 1 025 bins, 300 frames for the first, 447 for the second, as in training).
@@ -43,6 +44,7 @@ def main() -> None:
     pos = torch.arange(fb.shape[1], dtype=torch.float32)[None] * 2 ** (shifts / 12)
     w = _scatter_through_shift(fb[None].expand(b, -1, -1).contiguous(), pos)
     power_in = torch.rand(b, fb.shape[1], 447, generator=g) ** 4
+    eq = fb[None] * (0.5 + torch.rand(b, 1, fb.shape[1], generator=g))
     groups = row_groups(fb != 0)
     print(f"filter bank {tuple(fb.shape)}, {float((fb != 0).float().mean()):.1%} non-zero; one torch thread")
     print("| product | dense (anchor) ms | banded ms | speed-up | max relative difference |")
@@ -52,6 +54,11 @@ def main() -> None:
             "one filter bank, 64 x 300 frames",
             lambda: torch.matmul(fb, power),
             lambda: banded_matmul(fb, power, groups),
+        ),
+        (
+            "per-item gains (EQ), no shift, 64 x 447 frames",
+            lambda: torch.bmm(eq, power_in),
+            lambda: banded_matmul(eq, power_in, groups),
         ),
         (
             "pitch-shifted per item, 64 x 447 frames",

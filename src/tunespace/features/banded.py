@@ -9,9 +9,11 @@ The sums are the dense product's (the skipped terms are exact zeros); only the o
 float32 rounding accumulates them differs (relative differences of the order of 1e-7).
 
 On this project's CPU the grouped product of the base model's filter bank with a batch of 64
-power spectrograms x 300 frames took 16-18 ms against the dense product's 48-58 ms
-(docs/benchmarks.md, "The mel projection"). On other devices the dense product is used: a GPU
-does it in one kernel, faster than many small ones.
+power spectrograms x 300 frames took 15 ms against the dense product's 49 ms
+(``bench/bench_mel.py``, docs/benchmarks.md, "The mel projection"). A filter bank moved by a
+different pitch shift per item reads most bins in some item, and there the grouped product is
+no faster: the fused spectral path keeps the dense one for it. On other devices the dense
+product is used: a GPU does it in one kernel, faster than many small ones.
 
 No library offers this: torch's sparse matrices are slower than dense ones at this density on
 CPU, and librosa's filter banks are dense arrays.
