@@ -13,8 +13,8 @@ time-stretch interpolation. The maps come from the augmentations themselves
 :meth:`~.augmentations.FrequencyWeighting.weights`). We build the ``(B, n_mels, F)`` matrix
 (scatter-add of the filter bank through ``M_b``), do one batched matmul with the
 ``(B, F, T_in)`` power (without a pitch shift, over the bins each group of bands reads:
-:func:`~tunespace.features.banded.banded_matmul`), and time-stretch the ``n_mels``-band result, reading only the frames
-the centre crop keeps. The result equals the unfused path up to float rounding, at a
+:func:`~tunespace.features.banded.banded_matmul`), and time-stretch the ``n_mels``-band
+result, reading only the frames the centre crop keeps. The result equals the unfused path up to float rounding, at a
 fraction of its cost (no gathers over ``F x T`` spectrograms). Augmentations that are not
 linear (noise) are not fusable; :func:`fusable` says so.
 """
