@@ -14,6 +14,23 @@ from tunespace.train.run import PreparedRun
 from tunespace.train.step import autocast, check_amp, train_step
 
 
+def _one_step(run, cfg, batch, amp: str, step: int = 0):
+    """Global step ``step`` of ``run`` on ``batch`` under ``amp``."""
+    return train_step(
+        batch,
+        step=step,
+        seed=cfg["seed"],
+        rank=0,
+        device=run.dist.device,
+        transform=run.transform,
+        model=run.ddp_model,
+        loss_fn=run.loss_fn,
+        optimizer=run.optimizer,
+        scaler=None,
+        amp=amp,
+    )
+
+
 def test_a_step_replays_exactly_and_another_step_draws_other_views(train_corpus, tmp_path):
     cfg = resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(train_corpus), "augment.policy": "ts+ps"})
     run = PreparedRun.open(tmp_path / "run", cfg, resume=False)
@@ -24,19 +41,7 @@ def test_a_step_replays_exactly_and_another_step_draws_other_views(train_corpus,
         run.model.load_state_dict(start[0])
         run.optimizer.load_state_dict(start[1])
         run.set_lr(s)
-        out = train_step(
-            batch,
-            step=s,
-            seed=cfg["seed"],
-            rank=0,
-            device=run.dist.device,
-            transform=run.transform,
-            model=run.ddp_model,
-            loss_fn=run.loss_fn,
-            optimizer=run.optimizer,
-            scaler=None,
-            amp="off",
-        )
+        out = _one_step(run, cfg, batch, "off", s)
         return out, copy.deepcopy(run.model.state_dict())
 
     a, wa = step(0)
@@ -65,22 +70,6 @@ def test_loader_workers_share_the_caches_by_fork_on_linux(train_corpus, tmp_path
     plain = resolve_config(None, tiny_overrides(steps=2), **{"data.path": str(train_corpus)})
     none = PreparedRun.open(tmp_path / "run0", plain, resume=False)
     assert none.loader.num_workers == 0 and none.loader.multiprocessing_context is None
-
-
-def _one_step(run, cfg, batch, amp: str):
-    return train_step(
-        batch,
-        step=0,
-        seed=cfg["seed"],
-        rank=0,
-        device=run.dist.device,
-        transform=run.transform,
-        model=run.ddp_model,
-        loss_fn=run.loss_fn,
-        optimizer=run.optimizer,
-        scaler=None,
-        amp=amp,
-    )
 
 
 def test_bf16_on_the_cpu_runs_the_forward_pass_in_bfloat16_and_keeps_float32_weights(train_corpus, tmp_path):
