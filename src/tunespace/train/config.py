@@ -155,7 +155,7 @@ TRAIN = Section(
                     str,
                     "mixed precision of the forward pass: bf16 autocast on CUDA or the CPU, fp16 (with a "
                     "gradient scaler) on CUDA only; auto and off: float32. On a CPU with bfloat16 instructions "
-                    "bf16 ran small's step 1.6x and the recipe's trainer 1.2-1.3x faster; on an H200 12-18 % slower "
+                    "bf16 ran small's step 1.5x and the recipe's trainer 1.3-1.4x faster; on an H200 12-18 % slower "
                     "(docs/benchmarks.md)",
                     choices=("auto", "off", "bf16", "fp16"),
                 ),

@@ -37,7 +37,7 @@ def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManage
       sizes, and pre-Ampere GPUs have no bf16 arithmetic.
     - CPU: ``bf16`` autocast (oneDNN's bfloat16 convolutions and matrix products). On a CPU with
       bfloat16 instructions (AVX512-BF16 or AMX) it ran ``small``'s forward and backward pass
-      1.6x and the pretrained recipe's whole trainer 1.2-1.3x faster than float32
+      1.5x and the pretrained recipe's whole trainer 1.3-1.4x faster than float32
       (``bench/bench_train.py --recipe --bf16``, docs/benchmarks.md); without them torch emulates
       it, more slowly than float32 (:func:`cpu_has_native_bf16`).
     - ``off`` and ``auto``: float32 everywhere.
