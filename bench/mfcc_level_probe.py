@@ -36,27 +36,25 @@ def main() -> None:
     cfg = study_config(Path(args.data))
     for spec in [s for s in cfg["eval_data"] if s["role"] == "exploratory"]:
         ds = spec["name"]
+        stages = Path(args.study, "stages")
         stage = next(
-            d.name
-            for d in sorted(Path(args.study, "stages").glob("baseline-*"))
-            if read_json(d / "stage.json")["config"]["kind"] == "mfcc"
-            and read_json(d / "stage.json")["config"]["data"].endswith("/" + ds)
+            d
+            for d in sorted(stages.glob("baseline-*"))
+            if (c := read_json(d / "stage.json")["config"])["kind"] == "mfcc" and c["data"].endswith("/" + ds)
         )
-        st = Path(args.study, "stages")
         acfg = {**analysis_config(cfg, spec), "probes": [], "bootstrap": 0}
-        src = st / stage / "emb"
-        x = np.load(src / "embeddings.npy")
+        e = read_embeddings(stage / "emb", mmap=False)
+        x = np.asarray(e.vectors)
         for name, keep in (
             ("all 40", list(range(x.shape[1]))),
             ("without c0 mean/std", [i for i in range(x.shape[1]) if i not in C0]),
             ("c0 mean/std only", list(C0)),
         ):
-            tmp = Path(tempfile.mkdtemp(prefix="mfcc-level-"))
-            emb = tmp / "emb"
-            e = read_embeddings(src, mmap=False)
-            write_embeddings(emb, dataclasses.replace(e, vectors=np.ascontiguousarray(np.asarray(e.vectors)[:, keep])))
-            analyse(emb, Path(spec["path"]), acfg, seed=0, out=tmp / "a")
-            it = read_items(tmp / "a")
+            with tempfile.TemporaryDirectory(prefix="mfcc-level-") as tmp_dir:
+                tmp = Path(tmp_dir)
+                write_embeddings(tmp / "emb", dataclasses.replace(e, vectors=np.ascontiguousarray(x[:, keep])))
+                analyse(tmp / "emb", Path(spec["path"]), acfg, seed=0, out=tmp / "a")
+                it = read_items(tmp / "a")
             res = []
             for prop in ("genre", "mood", "instrument"):
                 knn = float(np.mean(it["scores"][("knn_accuracy", prop, "10")]))

@@ -154,7 +154,9 @@ class PairTransform:
             if not window:
                 x = fe.mel(_crop_frames(views[view], self.target_frames))
             elif fuse:
-                x = fused_mel(views[view], fe.filterbank, self.policy.augmentations, window, self.target_frames)
+                x = fused_mel(
+                    views[view], fe.filterbank, self.policy.augmentations, window, self.target_frames, fe.groups
+                )
             else:
                 x = _crop_frames(fe.mel(self.policy.apply_view(views[view], window)), self.target_frames)
             for aug in late:

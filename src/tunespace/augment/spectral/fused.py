@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ...features.banded import banded_matmul, row_groups
+from ...features.banded import Group, banded_matmul, row_groups
 from ..base import Augmentation, Params
 from .augmentations import FrequencyWeighting, PitchShift, TimeStretch
 from .functional import resample_axis
@@ -66,6 +66,7 @@ def fused_mel(
     augmentations: Sequence[Augmentation],
     params: dict[str, Params],
     out_frames: int,
+    groups: list[Group] | None = None,
 ) -> torch.Tensor:
     """Augmented mel spectrogram of the centre ``out_frames`` frames.
 
@@ -75,6 +76,8 @@ def fused_mel(
         augmentations: spectral TS / PS / frequency-weighting objects, in policy order (see :func:`fusable`).
         params: ``{kind: params}`` of one view (missing kinds are skipped).
         out_frames: frames to return, centred in ``T_in``.
+        groups: :func:`~tunespace.features.banded.row_groups` of ``filterbank != 0`` (e.g. the
+            front end's cached ``LogMel.groups``); None computes them.
     Returns:
         ``(B, n_mels, out_frames)`` mel power (before compression).
     """
@@ -101,7 +104,7 @@ def fused_mel(
     w = w * before[:, None, :]
     if shift is None:
         # the filter bank's own zeros: only the bins each group of bands reads
-        mel = banded_matmul(w, power, row_groups(filterbank != 0))
+        mel = banded_matmul(w, power, groups if groups is not None else row_groups(filterbank != 0))
     else:
         # moved by a different shift per item, the groups' column ranges widen to most of the
         # bins and the grouped product is no faster (bench/bench_mel.py)
