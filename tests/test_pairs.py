@@ -64,8 +64,39 @@ def test_ranks_split_one_global_batch():
 
 
 def test_fewer_tracks_than_batch_is_refused():
-    with pytest.raises(ConfigError, match="fewer than the global batch"):
+    with pytest.raises(ConfigError, match="fewer than the 8 distinct tracks of the global batch"):
         DistinctTrackBatches(n_tracks=5, batch_size=8, seed=0, total_steps=1)
+
+
+def test_several_pairs_per_track_lie_together_in_one_rank():
+    single = DistinctTrackBatches(30, 12, seed=2, total_steps=8, per_track=3)
+    assert single.steps_per_epoch == 7  # 30 tracks // 4 tracks per batch
+    for step in range(8):
+        batch = single.batch_at(step)
+        assert len(batch) == 12
+        tracks = [item[1] for item in batch]
+        assert len(set(tracks)) == 4
+        for k in range(4):  # each track three times in a row: copies 0 (plain), 1, 2
+            group = batch[3 * k : 3 * k + 3]
+            assert {item[1] for item in group} == {group[0][1]}
+            assert [len(item) for item in group] == [2, 3, 3] and [group[1][2], group[2][2]] == [1, 2]
+    # one pair per track: exactly the batches of the plain sampler
+    assert DistinctTrackBatches(30, 6, seed=2, total_steps=3, per_track=1).batch_at(2) == DistinctTrackBatches(
+        30, 6, seed=2, total_steps=3
+    ).batch_at(2)
+    # two ranks split one global batch without cutting a track's pairs apart
+    r0 = DistinctTrackBatches(30, 6, seed=2, total_steps=8, rank=0, world_size=2, per_track=3)
+    r1 = DistinctTrackBatches(30, 6, seed=2, total_steps=8, rank=1, world_size=2, per_track=3)
+    for step in range(8):
+        assert single.batch_at(step) == r0.batch_at(step) + r1.batch_at(step)
+        assert not {i[1] for i in r0.batch_at(step)} & {i[1] for i in r1.batch_at(step)}
+
+
+def test_per_track_must_divide_the_batch():
+    with pytest.raises(ConfigError, match="not a multiple of pairs.per_track 3"):
+        DistinctTrackBatches(n_tracks=50, batch_size=8, seed=0, total_steps=1, per_track=3)
+    with pytest.raises(ConfigError, match="fewer than the 4 distinct tracks"):
+        DistinctTrackBatches(n_tracks=3, batch_size=8, seed=0, total_steps=1, per_track=2)
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +123,9 @@ def test_pair_dataset_is_deterministic_and_reports_bad_tracks(tracks_with_a_bad_
     assert a1.wave_a.shape == (52000,)
     assert not np.array_equal(pd[(1, 1)].wave_a, a1.wave_a)  # another epoch draws other windows
     assert np.array_equal(pd[1].wave_a, a1.wave_a)  # a plain index is epoch 0
+    assert np.array_equal(pd[(0, 1, 0)].wave_a, a1.wave_a)  # copy 0 is the plain pair
+    again = pd[(0, 1, 1)]  # a further pair of the same track in the same batch: other windows
+    assert again.index == 1 and not np.array_equal(again.wave_a, a1.wave_a)
     assert pd[(0, 3)] == Unreadable(str(tracks[3].path), pd[(0, 3)].reason) and pd[(0, 3)].reason
     batch = collate_pairs([pd[(0, i)] for i in range(4)] + [None])
     assert batch["wave_a"].shape == (3, 52000) and batch["wave_a"].dtype == torch.float32

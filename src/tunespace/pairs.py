@@ -6,6 +6,12 @@ both windows fit inside the track and ``|centre_a - centre_b| <= max_centre_dist
 never holds one track twice: :class:`DistinctTrackBatches` deals batches from a seeded
 permutation of the tracks.
 
+Several pairs per track (``pairs.per_track = m``): a batch then holds ``batch_size / m`` tracks,
+each with ``m`` independently drawn pairs (each pair within ``max_centre_distance_s``, the pairs
+anywhere in the track), and the loss counts every view of a track as a positive of the others
+(multi-positive NT-Xent): ``2m - 1`` positives per view instead of one, at the same number of
+views per step.
+
 Raw windows are ``input_seconds`` long (longer than the 3 s model excerpt when time-stretch
 needs room); :class:`tunespace.augment.pipeline.PairTransform` turns them into model inputs.
 
@@ -111,9 +117,14 @@ def sample_pair_windows(
     return PairWindows(c_a - length_s / 2.0, c_b - length_s / 2.0, length_s)
 
 
-def item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """The generator of one (epoch, track) draw: independent of workers and resumption."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(epoch), int(index)]))
+def item_rng(seed: int, epoch: int, index: int, copy: int = 0) -> np.random.Generator:
+    """The generator of one (epoch, track, copy) draw: independent of workers and resumption.
+
+    ``copy`` numbers the pairs drawn from one track in one batch (``pairs.per_track``); copy 0
+    draws exactly what a run with one pair per track draws.
+    """
+    entropy = [int(seed), int(epoch), int(index)] + ([int(copy)] if copy else [])
+    return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
 def track_durations(tracks: Sequence[Track], errors: dict[str, str] | None = None) -> list[float | None]:
@@ -176,7 +187,8 @@ PairItem = WavePair | PowerPair | Unreadable
 
 
 class PairDataset(TorchDataset):
-    """Map-style dataset of positive pairs: item ``(epoch, i)`` is a pair from track ``i``.
+    """Map-style dataset of positive pairs: item ``(epoch, i)`` is a pair from track ``i``,
+    item ``(epoch, i, c)`` the ``c``-th further pair from it in that batch (``pairs.per_track``).
 
     Items are :class:`WavePair` (audio windows after the transform's CPU stage),
     :class:`PowerPair` (with ``spectrograms``: spectrogram windows, augmented later on the
@@ -231,10 +243,10 @@ class PairDataset(TorchDataset):
     def __len__(self) -> int:
         return len(self.tracks)
 
-    def __getitem__(self, index: int | tuple[int, int]) -> PairItem:
-        epoch, i = index if isinstance(index, tuple) else (0, index)
+    def __getitem__(self, index: int | tuple[int, int] | tuple[int, int, int]) -> PairItem:
+        epoch, i, copy = (*index, 0)[:3] if isinstance(index, tuple) else (0, index, 0)
         track = self.tracks[i]
-        rng = item_rng(self.seed, epoch, i)
+        rng = item_rng(self.seed, epoch, i, copy)
         try:
             for _ in range(SILENCE_DRAWS):
                 w = sample_pair_windows(self.durations_s[i], self.window_s, self.max_centre_distance_s, rng)
@@ -321,21 +333,32 @@ def collate_pairs(items: list[PairItem | None], buffers: dict[str, torch.Tensor]
     }
 
 
-class DistinctTrackBatches(Sampler[list[tuple[int, int]]]):
+class DistinctTrackBatches(Sampler[list[tuple[int, ...]]]):
     """Batches of distinct tracks from a seeded permutation per epoch.
 
     Yields lists of ``(epoch, track index)``. Global batches of ``batch_size * world_size``
     tracks are dealt from the permutation (the last incomplete one is dropped) and each rank
     takes its contiguous slice of ``batch_size``, so no track appears twice in a global batch.
 
+    With ``per_track = m > 1`` a global batch holds ``batch_size * world_size / m`` tracks, each
+    ``m`` times in a row: ``(epoch, i)`` then ``(epoch, i, 1)`` ... ``(epoch, i, m - 1)``, drawn
+    by :class:`PairDataset` as independent pairs of that track. ``batch_size`` is a multiple of
+    ``m``, so all pairs of a track lie on one rank (the multi-positive loss relies on it:
+    :func:`tunespace.losses.ntxent.nt_xent`).
+
     Args:
         n_tracks: number of tracks.
         batch_size: pairs per batch per rank.
         seed: base seed of the permutations.
-        rank, world_size: this process's place in a distributed run.
+        total_steps: number of steps to yield in all.
         start_step: global step to start from (for resumption); batches are numbered
             continuously across epochs.
-        total_steps: number of steps to yield in all.
+        rank, world_size: this process's place in a distributed run.
+        per_track: pairs of each track in a batch (``pairs.per_track``, >= 1).
+
+    Raises:
+        ConfigError: ``batch_size`` not a multiple of ``per_track``, or fewer tracks than one
+            global batch needs.
     """
 
     def __init__(
@@ -347,11 +370,20 @@ class DistinctTrackBatches(Sampler[list[tuple[int, int]]]):
         start_step: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        per_track: int = 1,
     ) -> None:
-        self.global_batch = batch_size * world_size
-        if n_tracks < self.global_batch:
+        if per_track < 1 or batch_size % per_track:
             raise ConfigError(
-                f"the dataset has {n_tracks} tracks, fewer than the global batch of {self.global_batch} pairs"
+                f"train.batch_size {batch_size} is not a multiple of pairs.per_track {per_track}: "
+                "every track's pairs must fit in one batch"
+            )
+        self.per_track = per_track
+        self.global_batch = batch_size * world_size
+        self.global_tracks = self.global_batch // per_track
+        if n_tracks < self.global_tracks:
+            raise ConfigError(
+                f"the dataset has {n_tracks} tracks, fewer than the {self.global_tracks} distinct tracks of the "
+                f"global batch of {self.global_batch} pairs"
             )
         self.n_tracks = n_tracks
         self.batch_size = batch_size
@@ -360,17 +392,17 @@ class DistinctTrackBatches(Sampler[list[tuple[int, int]]]):
         self.world_size = world_size
         self.total_steps = total_steps
         self.start_step = start_step
-        self.steps_per_epoch = n_tracks // self.global_batch
+        self.steps_per_epoch = n_tracks // self.global_tracks
 
-    def batch_at(self, step: int) -> list[tuple[int, int]]:
-        """The ``(epoch, index)`` list of this rank at global ``step``."""
+    def batch_at(self, step: int) -> list[tuple[int, ...]]:
+        """The ``(epoch, index)`` / ``(epoch, index, copy)`` list of this rank at global ``step``."""
         epoch, j = divmod(step, self.steps_per_epoch)
         perm = np.random.default_rng(np.random.SeedSequence([int(self.seed), 7919, epoch])).permutation(self.n_tracks)
-        g = perm[j * self.global_batch : (j + 1) * self.global_batch]
-        mine = g[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
-        return [(epoch, int(i)) for i in mine]
+        g = perm[j * self.global_tracks : (j + 1) * self.global_tracks]
+        items = [(epoch, int(i), c) if c else (epoch, int(i)) for i in g for c in range(self.per_track)]
+        return items[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
         for step in range(self.start_step, self.total_steps):
             yield self.batch_at(step)
 

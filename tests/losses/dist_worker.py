@@ -8,7 +8,8 @@ OUT_DIR/rank<RANK>.pt. Cases:
 
 * "ddp": equal local batches, a DDP-wrapped Linear projector (DDP averages its gradient);
 * "uneven": unequal local batches (2 and 5 pairs), loss on raw inputs;
-* "local": gather_distributed=False (each rank alone).
+* "local": gather_distributed=False (each rank alone);
+* "tracks": the multi-positive form, several pairs per track label, each label on one rank.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tunespace.losses import gather_with_grad, nt_xent
 
 D_IN, D = 6, 4
-SIZES = {"ddp": [3, 3], "uneven": [2, 5], "local": [3, 4]}
+SIZES = {"ddp": [3, 3], "uneven": [2, 5], "local": [3, 4], "tracks": [4, 6]}
+#: the track label of each pair of the "tracks" case (labels never span the two ranks)
+TRACKS = torch.tensor([0, 0, 1, 1, 2, 2, 2, 3, 3, 3])
 TEMPERATURE = 0.2
 
 
@@ -38,9 +41,9 @@ def make_data(case: str) -> dict[str, torch.Tensor]:
     return {"x_a": x_a, "x_b": x_b, "weight": weight}
 
 
-def _slice(x: torch.Tensor, case: str, rank: int) -> torch.Tensor:
+def _slice(x: torch.Tensor, case: str, rank: int, grad: bool = True) -> torch.Tensor:
     start = sum(SIZES[case][:rank])
-    return x[start : start + SIZES[case][rank]].clone().requires_grad_()
+    return x[start : start + SIZES[case][rank]].clone().requires_grad_(grad)
 
 
 def main() -> None:
@@ -69,6 +72,12 @@ def main() -> None:
     data = make_data("local")
     z_a, z_b = _slice(data["x_a"], "local", rank), _slice(data["x_b"], "local", rank)
     result["local"] = dict(loss=nt_xent(z_a, z_b, TEMPERATURE, gather_distributed=False).item())
+
+    data = make_data("tracks")
+    z_a, z_b = _slice(data["x_a"], "tracks", rank), _slice(data["x_b"], "tracks", rank)
+    loss = nt_xent(z_a, z_b, TEMPERATURE, labels=_slice(TRACKS, "tracks", rank, grad=False))
+    loss.backward()
+    result["tracks"] = dict(loss=loss.item(), g_a=z_a.grad, g_b=z_b.grad)
 
     torch.save(result, f"{out}/rank{rank}.pt")
     dist.barrier()

@@ -13,7 +13,7 @@ from torch import nn
 
 from tunespace.losses import gather_with_grad, is_distributed, nt_xent
 
-from .dist_worker import SIZES, TEMPERATURE, make_data
+from .dist_worker import SIZES, TEMPERATURE, TRACKS, make_data
 
 WORLD = 2
 
@@ -112,3 +112,17 @@ def test_gather_disabled_uses_local_negatives_only(ranks):
         expected = nt_xent(data["x_a"][start : start + n], data["x_b"][start : start + n], TEMPERATURE)
         assert r["local"]["loss"] == pytest.approx(expected.item(), rel=1e-12)
         start += n
+
+
+@pytest.mark.slow
+def test_multi_positive_loss_across_ranks_equals_single_process(ranks):
+    _, z_a, z_b = _single("tracks")
+    loss = nt_xent(z_a, z_b, TEMPERATURE, labels=TRACKS)
+    loss.backward()
+    assert sum(r["tracks"]["loss"] for r in ranks) / WORLD == pytest.approx(loss.item(), rel=1e-12)
+    g_a = torch.cat([r["tracks"]["g_a"] for r in ranks]) / WORLD
+    g_b = torch.cat([r["tracks"]["g_b"] for r in ranks]) / WORLD
+    assert torch.allclose(g_a, z_a.grad, atol=1e-12)
+    assert torch.allclose(g_b, z_b.grad, atol=1e-12)
+    # and it is not plain NT-Xent: the same-track views count as positives
+    assert loss.item() != pytest.approx(nt_xent(z_a, z_b, TEMPERATURE).item(), rel=1e-3)

@@ -4,6 +4,7 @@ unreadable files are skipped and counted, run folder contents."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -45,6 +46,28 @@ def test_run_folder_contents(train_corpus, tmp_path):
     assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
     state = torch.load(res.checkpoint, weights_only=True)
     assert state["step"] == 4
+
+
+def test_several_pairs_per_track_train_with_the_multi_positive_loss(train_corpus, tmp_path, monkeypatch):
+    from tunespace.losses import ntxent
+
+    seen = []
+    plain = ntxent.nt_xent
+
+    def spy(z_a, z_b, temperature=0.1, gather_distributed=True, labels=None):
+        seen.append(None if labels is None else labels.tolist())
+        return plain(z_a, z_b, temperature, gather_distributed, labels)
+
+    monkeypatch.setattr(ntxent, "nt_xent", spy)
+    train(tmp_path / "two", _cfg(train_corpus, steps=3, extra=["pairs.per_track=2"]))
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["pairs"]["per_track"] == 2
+    rows = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(math.isfinite(r["loss"]) for r in rows)
+    # each step: 4 pairs from 2 tracks, each track's two pairs given one label
+    assert len(seen) == 3 and all(len(t) == 4 and t[0] == t[1] and t[2] == t[3] and t[0] != t[2] for t in seen)
+    seen.clear()
+    train(tmp_path / "one", _cfg(train_corpus, steps=1))
+    assert seen == [None]  # one pair per track: plain NT-Xent, as before
 
 
 def test_train_threads_hold_for_the_run_only(train_corpus, tmp_path):
@@ -111,6 +134,7 @@ def test_killed_process_resumes_to_identical_weights(train_corpus, tmp_path):
         (["loss.temperature=0"], "loss.temperature"),
         (["train.stepz=3"], "unknown config key"),
         (["train.amp=fp16", "train.device=cpu"], "train.amp fp16 needs a CUDA device"),
+        (["pairs.per_track=3"], "train.batch_size 4 is not a multiple of pairs.per_track 3"),
     ],
 )
 def test_bad_input_fails_before_training_with_exit_2(train_corpus, tmp_path, capsys, extra, message):

@@ -23,6 +23,19 @@ backward sums the gradients of all ranks' losses, DDP's gradient *averaging* yie
 ``(1/W) d(sum_r loss_r)/d theta = d(global loss)/d theta``: exactly the single-process
 gradient on the concatenated batch. (Without DDP, sum the parameter gradients over ranks
 and divide by W.)
+
+Several pairs per track (``labels``, the multi-positive form; SupCon's ``L_out``, Khosla et al.
+2020): every view whose pair has the same label as anchor ``u``'s is a positive, P(u) the set
+of them (u excluded), and
+
+    l_u = -(1 / |P(u)|) sum_{p in P(u)} log( exp(s(u, p) / tau) / sum_{v != u} exp(s(u, v) / tau) ).
+
+With all labels distinct, P(u) = {p(u)} and this is NT-Xent exactly. Positives are looked for
+among the rank's own views only: the caller keeps all pairs of one label on one rank
+(:class:`tunespace.pairs.DistinctTrackBatches` does), so views of other ranks are negatives.
+Written by hand (a masked log-softmax of the same similarity matrix): PyTorch has no
+contrastive loss and the losses of lightly / pytorch-metric-learning do not gather with
+gradients across ranks as this one must.
 """
 
 from __future__ import annotations
@@ -35,13 +48,15 @@ from ..errors import ConfigError, UsageError
 from .gather import gather_sizes, gather_with_grad, is_distributed
 
 
-def _check(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> None:
+def _check(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float, labels: torch.Tensor | None) -> None:
     if not float(temperature) > 0.0:
         raise ConfigError(f"NT-Xent temperature must be > 0, got {temperature}")
     if z_a.ndim != 2 or z_a.shape != z_b.shape or z_a.shape[0] < 1:
         raise UsageError(
             f"NT-Xent expects two (N>=1, D) tensors of equal shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
         )
+    if labels is not None and tuple(labels.shape) != (z_a.shape[0],):
+        raise UsageError(f"NT-Xent labels must have shape ({z_a.shape[0]},), got {tuple(labels.shape)}")
 
 
 def nt_xent(
@@ -49,6 +64,7 @@ def nt_xent(
     z_b: torch.Tensor,
     temperature: float = 0.1,
     gather_distributed: bool = True,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """NT-Xent loss of N positive pairs (symmetric, mean over the 2N anchors).
 
@@ -58,15 +74,18 @@ def nt_xent(
         temperature: softmax temperature tau (> 0; unitless, MULE: 0.1).
         gather_distributed: under an initialised process group with W > 1 ranks, use the
             views of all ranks as negatives (see the module docstring for the scaling).
+        labels: ``(N,)`` integer track of each pair, or None: pairs with one label are each
+            other's positives (the multi-positive form in the module docstring); None or all
+            distinct is plain NT-Xent.
 
     Returns:
         Scalar loss (``>= 0``; natural-log units).
 
     Raises:
         ConfigError: temperature <= 0.
-        UsageError: inputs not two equal ``(N >= 1, D)`` tensors.
+        UsageError: inputs not two equal ``(N >= 1, D)`` tensors, or labels not ``(N,)``.
     """
-    _check(z_a, z_b, temperature)
+    _check(z_a, z_b, temperature, labels)
     z_a = F.normalize(z_a, dim=1)
     z_b = F.normalize(z_b, dim=1)
     n = z_a.shape[0]
@@ -89,8 +108,30 @@ def nt_xent(
     pos_idx = torch.cat([total + offset + local, offset + local])
     rows = torch.arange(2 * n, device=z_a.device)
     logits = logits.index_put((rows, self_idx), torch.tensor(float("-inf"), device=z_a.device, dtype=logits.dtype))
-    loss_sum = F.cross_entropy(logits, pos_idx, reduction="sum")
+    if labels is None:
+        loss_sum = F.cross_entropy(logits, pos_idx, reduction="sum")
+    else:
+        loss_sum = _multi_positive_sum(logits, labels.to(z_a.device), offset, total)
     return loss_sum * (world / (2.0 * total))
+
+
+def _multi_positive_sum(logits: torch.Tensor, labels: torch.Tensor, offset: int, total: int) -> torch.Tensor:
+    """Sum over the ``2n`` local anchors of ``l_u`` with every same-label view a positive.
+
+    ``logits`` ``(2n, 2N)`` with ``-inf`` at each anchor's own column; the local views sit in
+    columns ``offset .. offset + n`` (a's) and ``total + offset ..`` (b's).
+    """
+    n = labels.shape[0]
+    view_labels = torch.cat([labels, labels])  # (2n,) the label of each local anchor
+    local_cols = torch.cat(
+        [offset + torch.arange(n, device=logits.device), total + offset + torch.arange(n, device=logits.device)]
+    )
+    positive = torch.zeros_like(logits, dtype=torch.bool)
+    positive[:, local_cols] = view_labels[:, None] == view_labels[None, :]
+    positive[torch.arange(2 * n, device=logits.device), local_cols] = False  # an anchor is not its own positive
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    per_anchor = torch.where(positive, log_prob, torch.zeros_like(log_prob)).sum(dim=1) / positive.sum(dim=1)
+    return -per_anchor.sum()
 
 
 class NTXentLoss(nn.Module):
@@ -99,18 +140,24 @@ class NTXentLoss(nn.Module):
     Args:
         temperature: softmax temperature (> 0, default 0.1 as in MULE).
         gather_distributed: gather negatives across ranks when distributed (default True).
+        by_track: the pairs' track indices given to :meth:`forward` are the labels of the
+            multi-positive form (``pairs.per_track > 1``); False: they are ignored and each
+            view's one positive is its pair partner (plain NT-Xent, as the shipped models).
     """
 
-    def __init__(self, temperature: float = 0.1, gather_distributed: bool = True) -> None:
+    def __init__(self, temperature: float = 0.1, gather_distributed: bool = True, by_track: bool = False) -> None:
         super().__init__()
         if not float(temperature) > 0.0:
             raise ConfigError(f"NT-Xent temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.gather_distributed = bool(gather_distributed)
+        self.by_track = bool(by_track)
 
-    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
-        """``(N, D), (N, D) -> scalar`` loss."""
-        return nt_xent(z_a, z_b, self.temperature, self.gather_distributed)
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, tracks: torch.Tensor | None = None) -> torch.Tensor:
+        """``(N, D), (N, D)[, (N,) track indices] -> scalar`` loss."""
+        if self.by_track and tracks is None:
+            raise UsageError("NTXentLoss(by_track=True) needs the pairs' track indices")
+        return nt_xent(z_a, z_b, self.temperature, self.gather_distributed, tracks if self.by_track else None)
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, gather_distributed={self.gather_distributed}"
+        return f"temperature={self.temperature}, gather_distributed={self.gather_distributed}, by_track={self.by_track}"

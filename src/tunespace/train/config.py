@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Param, Section, apply_overrides, check_keys, load_yaml, merge
+from ..errors import ConfigError
 from ..features.logmel import FRONTEND, FrontEnd
 from ..pairs import SILENCE_DRAWS
 
@@ -74,6 +75,15 @@ TRAIN = Section(
                 ),
                 "max_centre_distance_s": Param(
                     5.0, float, "largest distance between the centres of the two excerpts", unit="s", min=0
+                ),
+                "per_track": Param(
+                    1,
+                    int,
+                    "pairs drawn from each track in a batch (train.batch_size must be a multiple of it); above 1, "
+                    "every view of a track is a positive of the others (multi-positive NT-Xent) and a batch holds "
+                    "batch_size / per_track tracks",
+                    unit="pairs",
+                    min=1,
                 ),
                 "min_rms_db": Param(
                     -60.0,
@@ -221,6 +231,12 @@ def validate_config(cfg: dict[str, Any], where: str = "") -> None:
     check_keys(cfg, TRAIN, where)
     prefix = f"{where}." if where else ""
     FrontEnd.check(cfg.get("frontend") or {}, f"{prefix}frontend")
+    batch, per_track = (cfg.get("train") or {}).get("batch_size"), (cfg.get("pairs") or {}).get("per_track")
+    if isinstance(batch, int) and isinstance(per_track, int) and batch % per_track:
+        raise ConfigError(
+            f"{prefix}train.batch_size {batch} is not a multiple of {prefix}pairs.per_track {per_track}: "
+            "every track's pairs must lie in one batch"
+        )
 
 
 def _device_ok(name: str) -> bool:

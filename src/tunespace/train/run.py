@@ -123,9 +123,9 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
             f"{where}: {n_all - n_ok} of {n_all} tracks cannot be used, more than "
             f"data.max_unreadable_share={share:g}{first}"
         )
-    batch = cfg["train"]["batch_size"]
-    if n_ok < batch * world_size:
-        batch = n_ok // world_size
+    batch, per_track = cfg["train"]["batch_size"], cfg["pairs"]["per_track"]
+    if n_ok * per_track < batch * world_size:  # a batch holds batch / per_track distinct tracks
+        batch = (n_ok // world_size) * per_track
         if batch < 1:
             raise ConfigError(f"{where}: {n_ok} usable tracks cannot give each of {world_size} processes a pair")
         print(
@@ -282,7 +282,7 @@ class PreparedRun:
             ddp_model=ddp_model,
             optimizer=opt,
             scaler=scaler,
-            loss_fn=NTXentLoss(cfg["loss"]["temperature"]),
+            loss_fn=NTXentLoss(cfg["loss"]["temperature"], by_track=cfg["pairs"]["per_track"] > 1),
             loader=_loader(cfg, prep, dist, start_step),
             start_step=start_step,
             start_loss=start_loss,
@@ -343,7 +343,14 @@ def _loader(
     """The loader of this process's batches of steps ``start_step .. train.steps - 1``."""
     tcfg, transform, ds = cfg["train"], prep["transform"], prep["dataset"]
     sampler = DistinctTrackBatches(
-        len(ds), prep["batch_size"], cfg["seed"], tcfg["steps"], start_step, dist.rank, dist.world_size
+        len(ds),
+        prep["batch_size"],
+        cfg["seed"],
+        tcfg["steps"],
+        start_step,
+        dist.rank,
+        dist.world_size,
+        cfg["pairs"]["per_track"],
     )
     pair_ds = PairDataset(
         ds.tracks,

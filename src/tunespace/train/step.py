@@ -128,7 +128,8 @@ def train_step(
        rate -> the two standardised log-mel views ``x_a``, ``x_b`` ``(n, 1, n_mels, T)``.
     3. Forward both views as one batch ``(2n, 1, n_mels, T)`` (under ``amp``: :func:`autocast`)
        -> ``h`` ``(2n, D)``, ``z`` ``(2n, P)``; NT-Xent of ``z[:n]`` against ``z[n:]`` in float32,
-       outside the autocast (over the global batch under DistributedDataParallel: see
+       outside the autocast (over the global batch under DistributedDataParallel; with the
+       pairs' track indices, used when the loss counts all views of a track as positives: see
        :class:`NTXentLoss`).
     4. Zero the gradients, backward, optimiser step (through ``scaler`` for fp16). There is no
        gradient clipping.
@@ -163,7 +164,7 @@ def train_step(
         h, z = model(x)
     n = xa.shape[0]
     # The loss outside autocast: its similarity matrix in float32, not in bf16 / fp16.
-    loss = loss_fn(z[:n].float(), z[n:].float())
+    loss = loss_fn(z[:n].float(), z[n:].float(), batch["index"].to(device))
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
