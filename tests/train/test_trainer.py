@@ -70,6 +70,15 @@ def test_several_pairs_per_track_train_with_the_multi_positive_loss(train_corpus
     assert seen == [None]  # one pair per track: plain NT-Xent, as before
 
 
+@pytest.mark.parametrize("batch, per_track, expected", [(8, 2, 8), (64, 2, 32), (64, 4, 64), (48, 1, 16)])
+def test_a_batch_shrinks_to_the_tracks_it_needs(train_corpus, batch, per_track, expected, capsys):
+    from tunespace.train.run import prepare
+
+    cfg = _cfg(train_corpus, extra=[f"train.batch_size={batch}", f"pairs.per_track={per_track}"])
+    assert prepare(cfg)["batch_size"] == expected  # 16 tracks: batch / per_track distinct tracks at most 16
+    assert ("warning" in capsys.readouterr().err) == (expected != batch)
+
+
 def test_train_threads_hold_for_the_run_only(train_corpus, tmp_path):
     """A training's ``train.threads`` (1 here) is not left behind for what the process computes next
     (a study's later stages), whose results depend on their own thread count."""
