@@ -23,10 +23,13 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_processes_match_one_process_on_the_global_batch(train_corpus, tmp_path):
+@pytest.mark.parametrize("pairs", [[], ["pairs.per_track=2"]], ids=["one-pair-per-track", "two-pairs-per-track"])
+def test_two_processes_match_one_process_on_the_global_batch(train_corpus, tmp_path, pairs):
+    """With ``pairs.per_track=2`` each rank holds both pairs of its tracks (the multi-positive
+    loss finds positives on its own rank), and the result is still the one process's."""
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
-    common = ["--data", str(train_corpus), "--augment", "none"]
+    common = ["--data", str(train_corpus), "--augment", "none", *pairs]
     over = [o for o in tiny_overrides(steps=3, every=3) if not o.startswith("train.batch_size")]
     one = subprocess.run(
         [
