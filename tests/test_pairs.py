@@ -95,6 +95,8 @@ def test_several_pairs_per_track_lie_together_in_one_rank():
 def test_per_track_must_divide_the_batch():
     with pytest.raises(ConfigError, match="not a multiple of pairs.per_track 3"):
         DistinctTrackBatches(n_tracks=50, batch_size=8, seed=0, total_steps=1, per_track=3)
+    with pytest.raises(ConfigError, match="pairs.per_track must be at least 1"):
+        DistinctTrackBatches(n_tracks=50, batch_size=8, seed=0, total_steps=1, per_track=0)
     with pytest.raises(ConfigError, match="fewer than the 4 distinct tracks"):
         DistinctTrackBatches(n_tracks=3, batch_size=8, seed=0, total_steps=1, per_track=2)
 

@@ -22,8 +22,11 @@ in those draws is reported as :class:`Unreadable` for that step (and listed in t
 ``skipped.csv``). The first draw is kept whenever it is loud enough, so on audio without
 silence the pairs are exactly those drawn without the check.
 
-Randomness: every draw comes from a generator seeded by ``(seed, epoch, track index)``, so the
-pairs of a step do not depend on worker scheduling or on whether a run was resumed.
+Randomness: every draw comes from a generator seeded by ``(seed, epoch, track index)`` (and the
+copy number with ``per_track`` above 1), so the pairs of a step do not depend on worker
+scheduling or on whether a run was resumed. With several pairs per track each pair is its own
+item: a failing one (unreadable, too quiet) drops only that pair from the step, and
+``skipped.csv`` lists the track once per failing pair.
 
 Window source (:mod:`tunespace.caches`): for small corpora the decoded audio of every track
 (:class:`~tunespace.caches.AudioCache`) or its power spectrogram
@@ -372,7 +375,9 @@ class DistinctTrackBatches(Sampler[list[tuple[int, ...]]]):
         world_size: int = 1,
         per_track: int = 1,
     ) -> None:
-        if per_track < 1 or batch_size % per_track:
+        if per_track < 1:
+            raise ConfigError(f"pairs.per_track must be at least 1, got {per_track}")
+        if batch_size % per_track:
             raise ConfigError(
                 f"train.batch_size {batch_size} is not a multiple of pairs.per_track {per_track}: "
                 "every track's pairs must fit in one batch"

@@ -176,6 +176,17 @@ def test_training_key_counts_processes(train_corpus, tmp_path):
     assert keys["8 GPUs"].config["world_size"] == 8
 
 
+def test_a_key_added_later_keeps_the_training_key_while_it_keeps_its_earlier_behaviour(train_corpus, tmp_path):
+    over = tiny_study_overrides(train_corpus)
+    plain = train_stage(resolve_study_config(None, "demo", over), "ts", 0, "k", train_corpus, tmp_path)
+    assert "per_track" not in plain[1].config["train"]["pairs"]  # the key of studies made before it
+    assert plain[0]["pairs"]["per_track"] == 1  # while the trainer gets the whole config
+    two = train_stage(
+        resolve_study_config(None, "demo", [*over, "train.pairs.per_track=2"]), "ts", 0, "k", train_corpus, tmp_path
+    )
+    assert two[1].config["train"]["pairs"]["per_track"] == 2 and two[1].key != plain[1].key
+
+
 @pytest.mark.slow
 def test_jobs_of_two_processes_train_and_embed_and_resume_from_a_checkpoint(train_corpus, tmp_path, job_env):
     """tasks_per_node=2: the training job is DDP over 2 gloo ranks, the embedding job two shards

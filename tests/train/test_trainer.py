@@ -108,6 +108,22 @@ def test_stop_and_resume_gives_identical_weights(train_corpus, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_a_run_made_before_a_key_existed_resumes_as_it_was_trained(train_corpus, tmp_path):
+    """A config.json without ``pairs.per_track`` / ``pairs.min_rms_db`` (a run of an earlier
+    version) resumes with one pair per track and no silence check, with or without settings."""
+    cfg = _cfg(train_corpus, steps=4, extra=["pairs.min_rms_db=null"])
+    train(tmp_path / "full", cfg)
+    train(tmp_path / "old", cfg, should_stop=lambda s: s >= 2)
+    stored = json.loads((tmp_path / "old" / "config.json").read_text())
+    del stored["pairs"]["per_track"], stored["pairs"]["min_rms_db"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(stored))
+    train(tmp_path / "old", None, resume=True, should_stop=lambda s: s >= 3)
+    train(tmp_path / "old", cfg, resume=True)
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "old")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 @pytest.mark.slow
 def test_killed_process_resumes_to_identical_weights(train_corpus, tmp_path):
     """SIGKILL a real `tunespace train` process after its first checkpoint, resume, compare."""

@@ -33,6 +33,7 @@ from typing import Any
 from ..augment import parse_condition
 from ..files import read_json, write_json, write_text
 from ..lock import holds_folder_lock
+from ..train.config import drop_later_keys
 from .cache import Stage, code_fingerprint
 from .config import condition_overrides, resolve_study_config
 from .launcher import resolve_launcher, run_tasks, submitit_module, world_size
@@ -86,7 +87,8 @@ def train_stage(
     return tcfg, Stage(
         "train",
         {
-            "train": {**tcfg, "data": {**tcfg["data"], "path": train_key}},
+            # keys added later leave the stage key as it was while they keep their earlier behaviour
+            "train": {**drop_later_keys(tcfg), "data": {**tcfg["data"], "path": train_key}},
             **({"world_size": n} if n > 1 else {}),
         },
         stages_dir,

@@ -224,6 +224,43 @@ def resolve_config(
     return cfg
 
 
+#: Keys added after runs and studies had been made, each with the value that reproduces the
+#: behaviour from before it: :func:`fill_later_keys` gives a stored run config that lacks one that
+#: value (so an older run resumes as it was trained), :func:`drop_later_keys` leaves those of
+#: :data:`LATER_STAGE_KEYS` out of a study's stage key while they hold that value (so the stages of
+#: earlier studies are still found).
+LATER_KEYS: dict[tuple[str, str], Any] = {
+    ("pairs", "min_rms_db"): None,  # no silence check before it existed
+    ("pairs", "per_track"): 1,
+}
+
+
+def fill_later_keys(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stored trainer config with every missing :data:`LATER_KEYS` entry set to its
+    earlier behaviour."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items()}
+    for (section, key), value in LATER_KEYS.items():
+        if isinstance(out.get(section), dict):
+            out[section].setdefault(key, value)
+    return out
+
+
+#: The :data:`LATER_KEYS` added after study stage keys last changed form (``pairs.min_rms_db``
+#: has been part of them since it was added, ``null`` included).
+LATER_STAGE_KEYS = (("pairs", "per_track"),)
+
+
+def drop_later_keys(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a trainer config without the :data:`LATER_STAGE_KEYS` entries that hold their
+    earlier behaviour."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items()}
+    for section, key in LATER_STAGE_KEYS:
+        value = LATER_KEYS[(section, key)]
+        if isinstance(out.get(section), dict) and key in out[section] and out[section][key] == value:
+            del out[section][key]
+    return out
+
+
 def validate_config(cfg: dict[str, Any], where: str = "") -> None:
     """Check a resolved config against :data:`TRAIN` (keys, types, ranges) and the front end's
     settings against each other; ConfigError naming the key (below ``where``, e.g. ``train``

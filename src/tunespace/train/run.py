@@ -47,7 +47,7 @@ from ..pairs import (
     track_durations,
 )
 from . import distributed
-from .config import lr_at
+from .config import fill_later_keys, lr_at
 from .runlog import logged_loss
 from .step import check_amp, cpu_has_native_bf16
 
@@ -129,8 +129,9 @@ def prepare(cfg: dict[str, Any], world_size: int = 1) -> dict[str, Any]:
         if batch < 1:
             raise ConfigError(f"{where}: {n_ok} usable tracks cannot give each of {world_size} processes a pair")
         print(
-            f"tunespace train: warning: {n_ok} usable tracks, fewer than the batch of "
-            f"{cfg['train']['batch_size'] * world_size} pairs; using batches of {batch * world_size}",
+            f"tunespace train: warning: {n_ok} usable tracks, fewer than the "
+            f"{cfg['train']['batch_size'] * world_size // per_track} a batch of "
+            f"{cfg['train']['batch_size'] * world_size} pairs needs; using batches of {batch * world_size}",
             file=sys.stderr,
         )
     return {
@@ -392,7 +393,7 @@ def resume_config(out: Path, config: dict[str, Any] | None) -> dict[str, Any]:
     stored_path = out / "config.json"
     if not stored_path.is_file():
         raise UsageError(f"{out}: nothing to resume (no config.json)")
-    stored = read_json(stored_path)
+    stored = fill_later_keys(read_json(stored_path))  # a run made before a key existed resumes as it was trained
     if config is not None:
         a = {k: v for k, v in config.items() if k != "train"}
         b = {k: v for k, v in stored.items() if k != "train"}

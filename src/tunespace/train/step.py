@@ -164,7 +164,8 @@ def train_step(
         h, z = model(x)
     n = xa.shape[0]
     # The loss outside autocast: its similarity matrix in float32, not in bf16 / fp16.
-    loss = loss_fn(z[:n].float(), z[n:].float(), batch["index"].to(device))
+    tracks = batch["index"].to(device) if loss_fn.by_track else None  # only the multi-positive loss reads them
+    loss = loss_fn(z[:n].float(), z[n:].float(), tracks)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
