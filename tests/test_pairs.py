@@ -92,6 +92,19 @@ def test_several_pairs_per_track_lie_together_in_one_rank():
         assert not {i[1] for i in r0.batch_at(step)} & {i[1] for i in r1.batch_at(step)}
 
 
+def test_the_draws_of_a_seed_stay_as_they_were():
+    """Pinned values: the batches and pair windows of a seed (one pair per track, and the second
+    copy with ``per_track``). A change here changes every trained model and ``make demo``'s
+    numbers: make it on purpose, never as a side effect."""
+    s = DistinctTrackBatches(n_tracks=20, batch_size=4, seed=7, total_steps=6)
+    assert [s.batch_at(0), s.batch_at(5)] == [[(0, 16), (0, 5), (0, 15), (0, 8)], [(1, 11), (1, 7), (1, 14), (1, 12)]]
+    two = DistinctTrackBatches(n_tracks=20, batch_size=4, seed=7, total_steps=6, per_track=2)
+    assert two.batch_at(0) == [(0, 16), (0, 16, 1), (0, 5), (0, 5, 1)]  # copy 0 is the draw of per_track 1
+    for copy, starts in ((0, (13.798183, 10.882297)), (1, (14.279764, 12.096169))):
+        w = sample_pair_windows(30.0, 3.3, 5.0, item_rng(7, 1, 3, copy))
+        assert (w.start_a_s, w.start_b_s) == pytest.approx(starts, abs=1e-6)
+
+
 def test_per_track_must_divide_the_batch():
     with pytest.raises(ConfigError, match="not a multiple of pairs.per_track 3"):
         DistinctTrackBatches(n_tracks=50, batch_size=8, seed=0, total_steps=1, per_track=3)
