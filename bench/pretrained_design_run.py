@@ -42,12 +42,24 @@ def main() -> None:
         action="store_true",
         help="also embed the recipe's hand-crafted baselines (for bench/policy_vs_baselines.py on this run)",
     )
+    ap.add_argument(
+        "--extra-sets",
+        default="",
+        help="comma-separated evaluation sets under DATA evaluated too, as exploratory (e.g. music21-release5, an "
+        "earlier release's confirmatory set that its card looked at); never the current confirmatory set",
+    )
     args = ap.parse_args()
     cfg = study_config(Path(args.data))
     cfg["name"] = f"design-{Path(args.out).name}"
     cfg["conditions"] = args.conditions.split(",")
     cfg["seeds"] = [int(x) for x in args.seeds.split(",")]
+    confirmatory = {e["name"] for e in cfg["eval_data"] if e["role"] != "exploratory"}
     cfg["eval_data"] = [e for e in cfg["eval_data"] if e["role"] == "exploratory"]
+    for name in filter(None, args.extra_sets.split(",")):
+        if name in confirmatory:
+            raise SystemExit(f"pretrained_design_run: {name} is the recipe's confirmatory set")
+        path = Path(args.data) / name
+        cfg["eval_data"].append({"name": name, "role": "exploratory", "path": str(path), "groups": "piece"})
     if not args.baselines:
         cfg["baselines"] = []
     cfg["train"] = merge(cfg["train"], json.loads(args.train))
