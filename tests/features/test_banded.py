@@ -67,3 +67,23 @@ def test_one_filter_bank_per_item_equals_the_dense_product():
     out = banded_matmul(w, power)
     _close(out, torch.bmm(w, power))
     assert torch.equal(out[:, 7], torch.zeros(4, 11))
+
+
+def test_the_dense_setting_gives_the_dense_products_rounding(logmel):
+    """``mel_product: dense`` is the whole product bit for bit (the rounding of models trained
+    before the banded one, the shipped ones among them), in the front end and the fused path."""
+    from tunespace.augment.spectral.fused import fused_mel
+    from tunespace.errors import ConfigError
+
+    dense = LogMel(FrontEnd(chroma_bins=12, mel_product="dense"))
+    g = torch.Generator().manual_seed(2)
+    power = torch.rand(3, dense.filterbank.shape[1], 37, generator=g) ** 4 * 100
+    assert torch.equal(dense.mel(power), torch.matmul(dense.filterbank, power))
+    banded = logmel.mel(power)
+    _close(banded, dense.mel(power))
+    assert not torch.equal(banded, dense.mel(power))  # else the setting would be moot
+    fb = dense.filterbank
+    assert torch.equal(fused_mel(power, fb, [], {}, 37, dense=True), torch.bmm(fb[None].expand(3, -1, -1), power))
+    _close(fused_mel(power, fb, [], {}, 37, logmel.groups), fused_mel(power, fb, [], {}, 37, dense=True))
+    with pytest.raises(ConfigError, match="mel_product"):
+        FrontEnd.from_dict({"mel_product": "sparse"})

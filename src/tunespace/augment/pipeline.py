@@ -155,7 +155,13 @@ class PairTransform:
                 x = fe.mel(_crop_frames(views[view], self.target_frames))
             elif fuse:
                 x = fused_mel(
-                    views[view], fe.filterbank, self.policy.augmentations, window, self.target_frames, fe.groups
+                    views[view],
+                    fe.filterbank,
+                    self.policy.augmentations,
+                    window,
+                    self.target_frames,
+                    fe.groups,
+                    dense=fe.config.mel_product == "dense",
                 )
             else:
                 x = _crop_frames(fe.mel(self.policy.apply_view(views[view], window)), self.target_frames)

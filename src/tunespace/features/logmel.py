@@ -64,6 +64,15 @@ class FrontEnd:
         min=0,
     )
 
+    mel_product: str = setting(
+        "banded",
+        "how the filter bank multiplies the power spectrogram on the CPU: banded (only the bins each group of "
+        "bands reads; faster) or dense (the whole product, whose float32 rounding the models trained before "
+        "2026-11-28 have, the shipped ones among them). The sums are the same; a training's weights differ "
+        "as another seed's would",
+        choices=("banded", "dense"),
+    )
+
     def __post_init__(self) -> None:
         FrontEnd.check(dataclasses.asdict(self))
 
@@ -206,7 +215,10 @@ class LogMel(torch.nn.Module):
     def mel(self, power: torch.Tensor) -> torch.Tensor:
         """Project ``(B, F, T)`` linear power onto the filter bank -> ``(B, n_bands, T)`` (mel bands,
         then ``chroma_bins`` pitch-class bands); ``(F, T)`` -> ``(n_bands, T)``. On the CPU only the
-        bins each group of bands reads are multiplied (:func:`~tunespace.features.banded.banded_matmul`)."""
+        bins each group of bands reads are multiplied (:func:`~tunespace.features.banded.banded_matmul`),
+        unless ``mel_product`` is ``dense``."""
+        if self.config.mel_product == "dense":
+            return torch.matmul(self.filterbank, power)
         return banded_matmul(self.filterbank, power, self.groups)
 
     def compress(self, mel: torch.Tensor) -> torch.Tensor:

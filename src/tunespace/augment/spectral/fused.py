@@ -67,6 +67,7 @@ def fused_mel(
     params: dict[str, Params],
     out_frames: int,
     groups: list[Group] | None = None,
+    dense: bool = False,
 ) -> torch.Tensor:
     """Augmented mel spectrogram of the centre ``out_frames`` frames.
 
@@ -78,6 +79,7 @@ def fused_mel(
         out_frames: frames to return, centred in ``T_in``.
         groups: :func:`~tunespace.features.banded.row_groups` of ``filterbank != 0`` (e.g. the
             front end's cached ``LogMel.groups``); None computes them.
+        dense: the whole product, as the front end's ``mel_product: dense`` (its float32 rounding).
     Returns:
         ``(B, n_mels, out_frames)`` mel power (before compression).
     """
@@ -102,12 +104,12 @@ def fused_mel(
     if shift is not None:
         w = _scatter_through_shift(w, shift[0].positions(shift[1], power))
     w = w * before[:, None, :]
-    if shift is None:
+    if shift is None and not dense:
         # the filter bank's own zeros: only the bins each group of bands reads
         mel = banded_matmul(w, power, groups if groups is not None else row_groups(filterbank != 0))
     else:
         # moved by a different shift per item, the groups' column ranges widen to most of the
-        # bins and the grouped product is no faster (bench/bench_mel.py)
+        # bins and the grouped product is no faster (bench/bench_mel.py); or asked for (dense)
         mel = torch.bmm(w, power)  # (B, n_mels, T_in)
     start = (t_in - out_frames) // 2
     if stretch is None:
