@@ -89,6 +89,25 @@ def test_the_package_ships_one_model_per_recipe_policy():
         assert card.get("policy") == name
 
 
+def test_the_recipe_trains_each_shipped_model_with_the_settings_stored_in_it():
+    """The recipe's resolved trainer config of each policy (seed 0, the shipped one) is the one
+    stored in the file, but for the keys added since (their earlier behaviour) and the front end's
+    ``mel_product``: the files predate it, and ``dense`` is the product they were trained with
+    (a rebuild gives their weights bit for bit: docs/models.md)."""
+    from pathlib import Path
+
+    from tunespace.pretrained.recipe import POLICIES, study_config
+    from tunespace.study.runner import train_config
+    from tunespace.train.config import fill_later_keys
+
+    cfg = study_config(Path("data"))
+    for name in POLICIES:
+        stored = fill_later_keys(pretrained.load_state(name)["config"])
+        want = train_config(cfg, name, 0, Path(stored["data"]["path"]))
+        assert stored["frontend"] == {} and want["frontend"] == {"mel_product": "dense"}
+        assert {**stored, "frontend": want["frontend"]} == want, name
+
+
 def test_shipped_models_embed_with_the_slices_their_card_was_measured_with():
     """A user's ``load_model("pretrained:X")`` / ``tunespace embed`` cuts the slices the build's
     study embedded its evaluation sets with (the card's figures), which are the training excerpts."""
