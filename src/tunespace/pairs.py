@@ -71,6 +71,7 @@ __all__ = [  # the cache names are re-exported from tunespace.caches for existin
     "SpectrogramCache",
     "Unreadable",
     "WavePair",
+    "check_per_track",
     "collate_pairs",
     "estimate_cache_bytes",
     "estimate_spectrogram_bytes",
@@ -336,6 +337,18 @@ def collate_pairs(items: list[PairItem | None], buffers: dict[str, torch.Tensor]
     }
 
 
+def check_per_track(batch_size: int, per_track: int, prefix: str = "") -> None:
+    """ConfigError unless ``per_track >= 1`` divides ``batch_size`` (all pairs of a track must lie
+    in one batch); ``prefix`` goes before the keys' names (e.g. ``train.`` in a study config)."""
+    if per_track < 1:
+        raise ConfigError(f"{prefix}pairs.per_track must be at least 1, got {per_track}")
+    if batch_size % per_track:
+        raise ConfigError(
+            f"{prefix}train.batch_size {batch_size} is not a multiple of {prefix}pairs.per_track {per_track}: "
+            "every track's pairs must lie in one batch"
+        )
+
+
 class DistinctTrackBatches(Sampler[list[tuple[int, ...]]]):
     """Batches of distinct tracks from a seeded permutation per epoch.
 
@@ -375,13 +388,7 @@ class DistinctTrackBatches(Sampler[list[tuple[int, ...]]]):
         world_size: int = 1,
         per_track: int = 1,
     ) -> None:
-        if per_track < 1:
-            raise ConfigError(f"pairs.per_track must be at least 1, got {per_track}")
-        if batch_size % per_track:
-            raise ConfigError(
-                f"train.batch_size {batch_size} is not a multiple of pairs.per_track {per_track}: "
-                "every track's pairs must fit in one batch"
-            )
+        check_per_track(batch_size, per_track)
         self.per_track = per_track
         self.global_batch = batch_size * world_size
         self.global_tracks = self.global_batch // per_track

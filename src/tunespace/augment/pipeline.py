@@ -161,7 +161,7 @@ class PairTransform:
                     window,
                     self.target_frames,
                     fe.groups,
-                    dense=fe.config.mel_product == "dense",
+                    dense=fe.dense,
                 )
             else:
                 x = _crop_frames(fe.mel(self.policy.apply_view(views[view], window)), self.target_frames)

@@ -217,9 +217,14 @@ class LogMel(torch.nn.Module):
         then ``chroma_bins`` pitch-class bands); ``(F, T)`` -> ``(n_bands, T)``. On the CPU only the
         bins each group of bands reads are multiplied (:func:`~tunespace.features.banded.banded_matmul`),
         unless ``mel_product`` is ``dense``."""
-        if self.config.mel_product == "dense":
+        if self.dense:
             return torch.matmul(self.filterbank, power)
         return banded_matmul(self.filterbank, power, self.groups)
+
+    @property
+    def dense(self) -> bool:
+        """Whether the filter bank multiplies the whole power spectrogram (``mel_product: dense``)."""
+        return self.config.mel_product == "dense"
 
     def compress(self, mel: torch.Tensor) -> torch.Tensor:
         """``log10(1 + log_scale * mel)``, elementwise, any shape."""

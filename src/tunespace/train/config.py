@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Param, Section, apply_overrides, check_keys, load_yaml, merge
-from ..errors import ConfigError
 from ..features.logmel import FRONTEND, FrontEnd
-from ..pairs import SILENCE_DRAWS
+from ..pairs import SILENCE_DRAWS, check_per_track
 
 _AUTO = ("auto",)
 
@@ -269,11 +268,8 @@ def validate_config(cfg: dict[str, Any], where: str = "") -> None:
     prefix = f"{where}." if where else ""
     FrontEnd.check(cfg.get("frontend") or {}, f"{prefix}frontend")
     batch, per_track = (cfg.get("train") or {}).get("batch_size"), (cfg.get("pairs") or {}).get("per_track")
-    if isinstance(batch, int) and isinstance(per_track, int) and batch % per_track:
-        raise ConfigError(
-            f"{prefix}train.batch_size {batch} is not a multiple of {prefix}pairs.per_track {per_track}: "
-            "every track's pairs must lie in one batch"
-        )
+    if isinstance(batch, int) and isinstance(per_track, int):
+        check_per_track(batch, per_track, prefix)
 
 
 def _device_ok(name: str) -> bool:
